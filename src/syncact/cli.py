@@ -1,0 +1,173 @@
+"""Command line: argument parsing -> config -> library calls; nothing else."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import resource
+import sys
+import time
+from pathlib import Path
+
+from syncact.exceptions import SyncactError
+
+EXAMPLE_CONFIG = """example experiment.toml:
+
+  name = "my-study"
+  seed = 0
+  [data]
+  bids = "/data/bids"            # BIDS root with sub-*/func/*_bold.nii.gz and JSON sidecars
+  task = "movie"
+  mask = "mni152"                # or a NIfTI mask on the BOLD grid
+  [[movies]]
+  run = "1"
+  path = "stimuli/run-1.mp4"
+  offset = 0.0                   # movie time (s) at the first volume
+  [[models]]
+  name = "efficientnet_lite0"
+  weights = "imagenet"           # "imagenet", "random" or a local state-dict file
+  layers = ["block3", "last_conv"]
+  [embedding]
+  n_networks = 64
+  temporal = "msa"               # "msa", "lstm" or "none"
+  [pairing]
+  alpha = 0.05
+  hrf = "none"                   # "none" (paper), "glover" or "spm"
+"""
+
+
+def _peak_memory_gb() -> float:
+    """Peak resident memory of this process and its children, in GB (Linux reports KiB)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, children) / 1024**2
+
+
+def _print_summary(result, started: float) -> None:  # noqa: ANN001
+    from syncact.analysis import models_by_runs
+
+    print("\nMean PCC of Eq.2 pairs (* = not significant, circular-shift test):")
+    print(models_by_runs(result.summary).to_string())
+    if result.recovery is not None:
+        cols = [c for c in result.recovery.columns if c in ("network", "kind", "spatial_r") or c.startswith("temporal_r")]
+        print("\nRecovery of the planted networks:")
+        print(result.recovery[cols].to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    print(f"\nReport: {result.report_path.resolve()}")
+    print(f"Wall time: {time.perf_counter() - started:.0f} s   Peak memory: {_peak_memory_gb():.2f} GB")
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from syncact.demo import run_demo
+
+    started = time.perf_counter()
+    result = run_demo(Path(args.out), n_subjects=args.subjects, n_timepoints=args.timepoints, seed=args.seed,
+                      quick=args.quick, progress=not args.no_progress)
+    _print_summary(result, started)
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from syncact.config import load_config
+    from syncact.pipeline import run_experiment
+
+    started = time.perf_counter()
+    config = load_config(args.config)
+    out = Path(args.out) if args.out else Path("results") / config.name
+    result = run_experiment(config, out, progress=not args.no_progress)
+    _print_summary(result, started)
+    return 0
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from syncact.simulate import make_dataset
+
+    ds = make_dataset(args.out, n_subjects=args.subjects, n_runs=args.runs, n_timepoints=args.timepoints,
+                      tr=args.tr, seed=args.seed, progress=not args.no_progress)
+    print(f"BIDS dataset: {ds.root.resolve()}  ({len(ds.subjects)} subjects, {len(ds.movies)} runs, "
+          f"{ds.n_timepoints} volumes at TR={ds.tr:g} s)")
+    return 0
+
+
+def _cmd_layers(args: argparse.Namespace) -> int:
+    from syncact.ann import get_model
+
+    built = get_model(args.model, "random")
+    print("aliases:")
+    for alias, spec in built.layers.items():
+        print(f"  {alias:10s} -> {spec.module}")
+    if args.all:
+        print("modules:")
+        for name, module in built.module.named_modules():
+            if name:
+                print(f"  {name}  ({type(module).__name__})")
+    return 0
+
+
+def _cmd_models(_args: argparse.Namespace) -> int:
+    from syncact.ann.registry import _REGISTRY
+
+    for name in sorted(_REGISTRY):
+        print(f"{name:22s} {_REGISTRY[name].description}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="syncact", description="Couple CNN filters with functional brain networks "
+                                     "from naturalistic fMRI (Sync-ACT).")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="generate the embedded dataset and run the whole pipeline on it",
+                       description="Generate the embedded naturalistic dataset (real photos, planted networks) and run "
+                       "the whole Sync-ACT pipeline on it; prints the report path and a summary.")
+    p.add_argument("--out", default="results/demo", help="run directory (default: results/demo)")
+    p.add_argument("--subjects", type=int, default=10, help="number of simulated subjects (default: 10)")
+    p.add_argument("--timepoints", type=int, default=200, help="volumes per run (default: 200)")
+    p.add_argument("--seed", type=int, default=0, help="seed of everything (default: 0)")
+    p.add_argument("--quick", action="store_true", help="tiny sizes for a smoke test")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("run", help="run the pipeline from an experiment TOML", description="Run the Sync-ACT pipeline "
+                       "described by an experiment TOML file.", epilog=EXAMPLE_CONFIG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("config", help="experiment TOML file")
+    p.add_argument("--out", help="run directory (default: results/<name>)")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("simulate", help="write the embedded dataset as BIDS", description="Write the embedded "
+                       "naturalistic dataset (movies + simulated BOLD + ground truth) as a BIDS folder.")
+    p.add_argument("out", help="output folder (must not exist or be empty)")
+    p.add_argument("--subjects", type=int, default=10)
+    p.add_argument("--runs", type=int, default=2)
+    p.add_argument("--timepoints", type=int, default=200)
+    p.add_argument("--tr", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.set_defaults(func=_cmd_simulate)
+
+    p = sub.add_parser("layers", help="list a model's layer aliases (and modules)", description="List the layer "
+                       "aliases of a registered model, and with --all every module name usable as a layer.")
+    p.add_argument("model")
+    p.add_argument("--all", action="store_true", help="list every module")
+    p.set_defaults(func=_cmd_layers)
+
+    p = sub.add_parser("models", help="list registered models", description="List the registered models.")
+    p.set_defaults(func=_cmd_models)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``syncact`` console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except SyncactError as exc:
+        print(f"syncact: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

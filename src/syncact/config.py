@@ -1,0 +1,228 @@
+"""Experiment configuration: a TOML file -> validated, typed objects.
+
+Example::
+
+    name = "my-study"
+    seed = 0
+
+    [data]
+    bids = "/data/bids"          # BIDS root (relative paths are taken from the TOML's folder)
+    task = "movie"
+    mask = "mni152"              # or a path to a mask on the BOLD grid
+
+    [[movies]]
+    run = "1"
+    path = "stimuli/run-1.mp4"
+    offset = 0.0                 # movie time (s) at the first volume
+
+    [frames]
+    size = [256, 180]
+    policy = "last"
+
+    [[models]]
+    name = "efficientnet_lite0"
+    weights = "imagenet"         # "imagenet", "random" or a path to a state dict
+    layers = ["block3", "last_conv"]
+
+    [embedding]
+    n_networks = 64
+    temporal = "msa"
+    n_epochs = 100
+
+    [pairing]
+    alpha = 0.05
+    hrf = "none"
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from syncact._validation import check_choice, check_file, check_fractions, check_positive
+from syncact.exceptions import ConfigError
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    bids: Path
+    task: str | None = None
+    mask: str = "mni152"
+
+
+@dataclass(frozen=True)
+class MovieConfig:
+    run: str
+    path: Path
+    offset: float = 0.0
+
+
+@dataclass(frozen=True)
+class FramesConfig:
+    size: tuple[int, int] | None = (256, 180)
+    policy: str = "last"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str
+    weights: str = "imagenet"
+    layers: tuple[str, ...] = ("last_conv",)
+    reduce: str = "max"
+    batch_size: int = 32
+
+
+@dataclass(frozen=True)
+class EmbeddingConfig:
+    n_networks: int = 64
+    temporal: str = "msa"
+    n_heads: int = 4
+    n_epochs: int = 100
+    learning_rate: float = 0.01
+    batch_size: int = 16
+    sparsity: float = 0.0
+    n_components: int | None = 256
+    split: tuple[float, float, float] = (0.6, 0.1, 0.3)
+
+
+@dataclass(frozen=True)
+class PairingConfig:
+    alpha: float = 0.05
+    min_shift: int | None = None
+    hrf: str = "none"
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """A whole Sync-ACT experiment."""
+
+    data: DataConfig
+    movies: tuple[MovieConfig, ...]
+    models: tuple[ModelConfig, ...]
+    name: str = "experiment"
+    seed: int = 0
+    device: str = "cpu"
+    frames: FramesConfig = field(default_factory=FramesConfig)
+    embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
+    pairing: PairingConfig = field(default_factory=PairingConfig)
+    source: Path | None = None
+
+    def to_toml(self) -> str:
+        """The resolved configuration as TOML (every default written out)."""
+        return _to_toml(_as_plain(self))
+
+
+def _section(cls: type, raw: Any, where: str) -> Any:
+    if raw is None:
+        return cls()
+    if not isinstance(raw, dict):
+        raise ConfigError(f"[{where}] must be a table, got {type(raw).__name__}.")
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - names)
+    if unknown:
+        raise ConfigError(f"[{where}] has unknown key(s) {unknown}; known keys: {sorted(names)}.")
+    try:
+        return cls(**raw)
+    except TypeError as exc:
+        raise ConfigError(f"[{where}] {exc}") from exc
+
+
+def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> ExperimentConfig:
+    """Validate a config dictionary (as read from TOML); relative paths are taken from ``base``."""
+    from syncact.ann import REDUCERS, available_models
+    from syncact.brain.embedding import TEMPORAL_MODULES
+    from syncact.stimulus.video import POLICIES
+    from syncact.sync.hrf import HRF_MODELS
+
+    known = {"name", "seed", "device", "data", "movies", "models", "frames", "embedding", "pairing"}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(f"unknown top-level key(s) {unknown}; known keys: {sorted(known)}.")
+    for key in ("data", "movies", "models"):
+        if key not in raw:
+            raise ConfigError(f"the config needs a [{key}] section; see `syncact run --help` for an example.")
+    data = _section(DataConfig, raw["data"], "data")
+    data = dataclasses.replace(data, bids=(base / data.bids).resolve())
+    if data.mask != "mni152":
+        data = dataclasses.replace(data, mask=str((base / data.mask).resolve()))
+    movies = tuple(_section(MovieConfig, m, "movies") for m in raw["movies"])
+    movies = tuple(dataclasses.replace(m, run=str(m.run), path=(base / m.path).resolve()) for m in movies)
+    for m in movies:
+        check_file(m.path, f"movie for run {m.run}", hint="Fix [[movies]] path in the config.")
+        check_positive(f"movies run {m.run} offset", m.offset, allow_zero=True)
+    if len({m.run for m in movies}) != len(movies):
+        raise ConfigError("[[movies]] names the same run twice.")
+    models = tuple(_section(ModelConfig, m, "models") for m in raw["models"])
+    if not models:
+        raise ConfigError("[[models]] is empty; name at least one model.")
+    for m in models:
+        check_choice("models.name", m.name, available_models())
+        check_choice("models.reduce", m.reduce, REDUCERS)
+        if isinstance(m.layers, str) or not m.layers:
+            raise ConfigError(f"models {m.name}: layers must be a non-empty list, got {m.layers!r}.")
+    models = tuple(dataclasses.replace(m, layers=tuple(m.layers)) for m in models)
+    frames = _section(FramesConfig, raw.get("frames"), "frames")
+    check_choice("frames.policy", frames.policy, POLICIES)
+    if frames.size is not None:
+        frames = dataclasses.replace(frames, size=tuple(int(s) for s in frames.size))
+    embedding = _section(EmbeddingConfig, raw.get("embedding"), "embedding")
+    check_choice("embedding.temporal", embedding.temporal, TEMPORAL_MODULES)
+    check_positive("embedding.n_networks", embedding.n_networks, integer=True)
+    embedding = dataclasses.replace(embedding, split=check_fractions("embedding.split", embedding.split, 3))
+    pairing = _section(PairingConfig, raw.get("pairing"), "pairing")
+    check_choice("pairing.hrf", pairing.hrf, ("none", *HRF_MODELS))
+    top = {k: raw[k] for k in ("name", "seed", "device") if k in raw}
+    return ExperimentConfig(data=data, movies=movies, models=models, frames=frames, embedding=embedding,
+                            pairing=pairing, **top)
+
+
+def load_config(path: str | Path) -> ExperimentConfig:
+    """Read and validate an experiment TOML file."""
+    path = check_file(path, "config file")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config {str(path)!r} is not valid TOML: {exc}") from exc
+    config = parse_config(raw, base=path.parent)
+    return dataclasses.replace(config, source=path.resolve())
+
+
+def _as_plain(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj):
+        return {f.name: _as_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj) if f.name != "source"}
+    if isinstance(obj, (list, tuple)):
+        return [_as_plain(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise TypeError(type(v))
+
+
+def _to_toml(plain: dict[str, Any]) -> str:
+    lines = []
+    tables = {}
+    for key, value in plain.items():
+        if isinstance(value, dict) or (isinstance(value, list) and value and isinstance(value[0], dict)):
+            tables[key] = value
+        elif value is not None:
+            lines.append(f"{key} = {_toml_value(value)}")
+    for key, value in tables.items():
+        for item in value if isinstance(value, list) else [value]:
+            lines.append("")
+            lines.append(f"[[{key}]]" if isinstance(value, list) else f"[{key}]")
+            lines.extend(f"{k} = {_toml_value(v)}" for k, v in item.items() if v is not None)
+    return "\n".join(lines) + "\n"

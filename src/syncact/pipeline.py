@@ -1,0 +1,266 @@
+"""The whole Sync-ACT pipeline from one experiment config to a run directory.
+
+Run directory layout::
+
+    config.resolved.toml
+    frames/run-<r>.npz                              one frame per TR
+    activations/<model>/run-<r>.npz                 (T, F) per layer
+    brain/fbn_maps.nii.gz                           FBN spatial maps W (4D, one volume per FBN)
+    brain/model.pt  brain/training.csv  brain/split.json
+    brain/activations_run-<r>.csv                   test-subject mean FBN activations (T, K)
+    pairing/<model>_<weights>_<layer>_run-<r>_eq{1,2}.{csv,parquet}
+    tables/summary.csv  tables/models_x_runs.csv  tables/recovery.csv (simulated data)
+    report/index.html
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import torch
+
+from syncact import _io
+from syncact.analysis import models_by_runs, recovery_table
+from syncact.ann import Activations, extract_activations, get_model
+from syncact.brain import FBNEmbedding, build_mask, find_bids_runs, load_run_matrix, split_subjects, zscore_voxels
+from syncact.brain.io import BoldRun
+from syncact.config import ExperimentConfig
+from syncact.exceptions import ConfigError, DataError
+from syncact.stimulus import Frames, sync_frames
+from syncact.sync import Pairing, pair
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ExperimentResult:
+    """Everything a run produced, in memory, plus where it was written.
+
+    Attributes
+    ----------
+    out_dir : Path
+    summary : DataFrame
+        One row per (model, weights, layer, run): mean PCC, its p-value, significance counts.
+    pairings : dict
+        ``(model, weights, layer, run) -> Pairing``.
+    embedding : FBNEmbedding
+    fbn_activations : dict of run to ndarray of shape (n_timepoints, n_fbns)
+    recovery : DataFrame or None
+        Recovery of planted networks when the dataset carries ``derivatives/ground_truth``.
+    timings : dict of str to float
+        Seconds per stage.
+    """
+
+    out_dir: Path
+    summary: pd.DataFrame
+    pairings: dict[tuple[str, str, str, str], Pairing]
+    embedding: FBNEmbedding
+    fbn_activations: dict[str, np.ndarray]
+    split: dict[str, list[str]]
+    frames: dict[str, Frames]
+    activations: dict[tuple[str, str], Activations]
+    recovery: pd.DataFrame | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def report_path(self) -> Path:
+        return self.out_dir / "report" / "index.html"
+
+
+def _group_runs(runs: list[BoldRun], config: ExperimentConfig) -> dict[str, list[BoldRun]]:
+    by_run: dict[str, list[BoldRun]] = defaultdict(list)
+    for run in runs:
+        by_run[run.run].append(run)
+    movies = {m.run for m in config.movies}
+    missing = sorted(set(by_run) - movies)
+    if missing:
+        raise ConfigError(f"BOLD runs {missing} have no movie; add a [[movies]] entry with run = \"{missing[0]}\" to the config.")
+    unused = sorted(movies - set(by_run))
+    if unused:
+        raise ConfigError(f"[[movies]] names run(s) {unused} but the dataset has runs {sorted(by_run)}.")
+    subjects = sorted({r.subject for r in runs})
+    for label, group in by_run.items():
+        lengths = {r.n_timepoints for r in group}
+        if len(lengths) > 1:
+            detail = ", ".join(f"sub-{r.subject}: {r.n_timepoints}" for r in group)
+            raise DataError(f"run {label} has different numbers of volumes across subjects ({detail}); the same movie "
+                            "needs the same number of volumes: trim the longer runs.")
+        have = {r.subject for r in group}
+        if have != set(subjects):
+            raise DataError(f"run {label} is missing for subject(s) {sorted(set(subjects) - have)}; "
+                            "remove those subjects or provide the run.")
+    return dict(sorted(by_run.items(), key=lambda kv: int(kv[0]) if kv[0].isdigit() else kv[0]))
+
+
+def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: bool = True) -> ExperimentResult:
+    """Run the Sync-ACT pipeline and write a run directory with tables, maps and an HTML report.
+
+    Parameters
+    ----------
+    config : ExperimentConfig
+        See :mod:`syncact.config`.
+    out_dir : str or Path
+        Run directory (created; files in it are replaced atomically, nothing else is touched).
+    progress : bool, default=True
+        Progress bars on the long stages.
+
+    Returns
+    -------
+    ExperimentResult
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+    _io.write_text(out / "config.resolved.toml", config.to_toml())
+    torch.manual_seed(config.seed)
+
+    tic = time.perf_counter()
+    runs = find_bids_runs(config.data.bids, task=config.data.task)
+    by_run = _group_runs(runs, config)
+    tr = runs[0].tr
+    movies = {m.run: m for m in config.movies}
+    frames: dict[str, Frames] = {}
+    for label, group in by_run.items():
+        movie = movies[label]
+        frames[label] = sync_frames(movie.path, tr, group[0].n_timepoints, offset=movie.offset, size=config.frames.size,
+                                    policy=config.frames.policy, progress=progress)
+        frames[label].save(out / "frames" / f"run-{label}.npz")
+    timings["frames"] = time.perf_counter() - tic
+
+    tic = time.perf_counter()
+    activations: dict[tuple[str, str], Activations] = {}
+    for spec in config.models:
+        built = get_model(spec.name, spec.weights, seed=config.seed)
+        for label, fr in frames.items():
+            acts = extract_activations(fr.images, built, spec.layers, reduce=spec.reduce, batch_size=spec.batch_size,
+                                       device=config.device, progress=progress)
+            activations[(f"{spec.name}/{_weights_label(spec.weights)}", label)] = acts
+            acts.save(out / "activations" / f"{spec.name}_{_weights_label(spec.weights)}" / f"run-{label}.npz")
+    timings["activations"] = time.perf_counter() - tic
+
+    tic = time.perf_counter()
+    mask = build_mask(config.data.mask, runs[0].shape, runs[0].affine)
+    data = {(r.subject, r.run): zscore_voxels(load_run_matrix(r, mask), source=str(r.path)) for r in runs}
+    split = split_subjects(sorted({r.subject for r in runs}), config.embedding.split, seed=config.seed)
+    _io.write_json(out / "brain" / "split.json", split)
+    timings["load_bold"] = time.perf_counter() - tic
+
+    tic = time.perf_counter()
+    emb_cfg = config.embedding
+    embedding = FBNEmbedding(emb_cfg.n_networks, temporal=emb_cfg.temporal, n_heads=emb_cfg.n_heads,
+                             n_epochs=emb_cfg.n_epochs, learning_rate=emb_cfg.learning_rate,
+                             batch_size=emb_cfg.batch_size, sparsity=emb_cfg.sparsity,
+                             n_components=emb_cfg.n_components, seed=config.seed, device=config.device,
+                             progress=progress)
+    train = [x for (sub, _), x in data.items() if sub in split["train"]]
+    val = [x for (sub, _), x in data.items() if sub in split["validation"]]
+    embedding.fit(train, val or None)
+    fbn_activations = {
+        label: np.mean([embedding.transform(data[(sub, label)]) for sub in split["test"]], axis=0) for label in by_run
+    }
+    fbn_names = [f"FBN-{k:02d}" for k in range(emb_cfg.n_networks)]
+    _write_maps(out / "brain" / "fbn_maps.nii.gz", embedding.maps_, mask, runs[0].affine)
+    with _io.atomic_path(out / "brain" / "model.pt") as tmp:
+        torch.save(embedding.state_dict(), tmp)
+    _write_table(out / "brain" / "training.csv", embedding.history_.to_frame())
+    for label, acts in fbn_activations.items():
+        _write_table(out / "brain" / f"activations_run-{label}.csv", pd.DataFrame(acts, columns=fbn_names))
+    timings["embedding"] = time.perf_counter() - tic
+
+    tic = time.perf_counter()
+    pairings: dict[tuple[str, str, str, str], Pairing] = {}
+    rows = []
+    for (model_key, label), acts in activations.items():
+        model, weights = model_key.split("/")
+        for layer, filt in acts.layers.items():
+            filt, names = _drop_dead(filt)
+            pairing = pair(fbn_activations[label], filt, fbn_names=fbn_names, filter_names=names,
+                           min_shift=config.pairing.min_shift, alpha=config.pairing.alpha, hrf=config.pairing.hrf, tr=tr)
+            pairings[(model, weights, layer, label)] = pairing
+            stem = out / "pairing" / f"{model}_{weights}_{layer}_run-{label}"
+            for eq, table in (("eq2", pairing.eq2), ("eq1", pairing.eq1)):
+                _write_table(stem.with_name(stem.name + f"_{eq}.csv"), table)
+                with _io.atomic_path(stem.with_name(stem.name + f"_{eq}.parquet")) as tmp:
+                    table.to_parquet(tmp, index=False)
+            rows.append({"model": model, "weights": weights, "layer": layer, "run": label,
+                         "top1_accuracy": acts.meta.get("top1_accuracy"), **pairing.summary()})
+    summary = pd.DataFrame(rows)
+    _write_table(out / "tables" / "summary.csv", summary)
+    _write_table(out / "tables" / "models_x_runs.csv", models_by_runs(summary), index=True)
+    timings["pairing"] = time.perf_counter() - tic
+
+    recovery = _recovery(config.data.bids, mask, embedding, fbn_activations)
+    if recovery is not None:
+        recovery = _add_pairing_to_recovery(recovery, pairings)
+        _write_table(out / "tables" / "recovery.csv", recovery)
+
+    result = ExperimentResult(out, summary, pairings, embedding, fbn_activations, split, frames, activations,
+                              recovery, timings)
+    tic = time.perf_counter()
+    from syncact.report import write_report
+
+    write_report(result, config, mask=mask, affine=runs[0].affine)
+    timings["report"] = time.perf_counter() - tic
+    return result
+
+
+def _weights_label(weights: str) -> str:
+    return weights if weights in ("imagenet", "random") else "file-" + Path(weights).stem
+
+
+def _drop_dead(filters: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Remove filters that never vary over the movie (their correlation is undefined); keep their indices as names."""
+    alive = filters.std(axis=0) > 1e-8
+    if not alive.all():
+        logger.info("%d of %d filters are constant over the movie and are left out of the pairing.", (~alive).sum(), alive.size)
+    return filters[:, alive], [f"filter-{j}" for j in np.flatnonzero(alive)]
+
+
+def _write_maps(path: Path, maps: np.ndarray, mask: np.ndarray, affine: np.ndarray) -> None:
+    volume = np.zeros((*mask.shape, maps.shape[0]), dtype=np.float32)
+    volume[mask] = maps.T
+    with _io.atomic_path(path) as tmp:
+        nib.save(nib.Nifti1Image(volume, affine), tmp)
+
+
+def _write_table(path: Path, table: pd.DataFrame, *, index: bool = False) -> None:
+    with _io.atomic_path(path) as tmp:
+        table.to_csv(tmp, index=index)
+
+
+def _recovery(bids: Path, mask: np.ndarray, embedding: FBNEmbedding, fbn_activations: dict[str, np.ndarray]) -> pd.DataFrame | None:
+    gt = Path(bids) / "derivatives" / "ground_truth"
+    if not (gt / "networks.tsv").is_file():
+        return None
+    networks = pd.read_csv(gt / "networks.tsv", sep="\t", keep_default_na=False)
+    planted = np.asarray(nib.load(gt / "planted_maps.nii.gz").dataobj)
+    if planted.shape[:3] != mask.shape:
+        logger.warning("ground truth maps are on another grid; recovery is not computed.")
+        return None
+    bold = {label: pd.read_csv(gt / f"run-{label}_drivers.tsv", sep="\t") for label in fbn_activations
+            if (gt / f"run-{label}_drivers.tsv").is_file()}
+    return recovery_table(networks, planted[mask].T, embedding.maps_, bold, fbn_activations)
+
+
+def _add_pairing_to_recovery(recovery: pd.DataFrame, pairings: dict[tuple[str, str, str, str], Pairing]) -> pd.DataFrame:
+    """Add, per planted network, the best Eq.2 PCC and p-value of its matched FBN over all pairings of a run."""
+    recovery = recovery.copy()
+    for (model, weights, layer, label), pairing in pairings.items():
+        eq2 = pairing.eq2.set_index(pairing.eq2.index)
+        key = f"{model}/{weights}/{layer}/run-{label}"
+        recovery[f"pcc {key}"] = eq2["pcc"].to_numpy()[recovery["fbn_index"].to_numpy()]
+        recovery[f"p_shift {key}"] = eq2["p_shift"].to_numpy()[recovery["fbn_index"].to_numpy()]
+    return recovery
+
+
+def replace_config(config: ExperimentConfig, **changes: object) -> ExperimentConfig:
+    """A copy of ``config`` with top-level fields replaced."""
+    return dataclasses.replace(config, **changes)

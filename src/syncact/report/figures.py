@@ -1,0 +1,85 @@
+"""Figures of the report, each returned as PNG bytes."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")  # noqa: E402 - the report never needs a screen
+import matplotlib.pyplot as plt
+import nibabel as nib
+import numpy as np
+import pandas as pd
+
+
+def _png(fig: plt.Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def glass_brain(map_values: np.ndarray, mask: np.ndarray, affine: np.ndarray, title: str) -> bytes:
+    """Glass-brain view (nilearn) of one map given on the mask's voxels."""
+    from nilearn import plotting
+
+    volume = np.zeros(mask.shape, dtype=np.float32)
+    volume[mask] = map_values / (np.abs(map_values).max() or 1.0)
+    fig = plt.figure(figsize=(5.2, 1.9))
+    plotting.plot_glass_brain(nib.Nifti1Image(volume, affine), figure=fig, display_mode="lzr", threshold=0.35,
+                              plot_abs=False, colorbar=False, cmap="cold_hot", vmin=-1, vmax=1, title=None)
+    fig.suptitle(title, fontsize=9, y=1.02)
+    return _png(fig)
+
+
+def correlation_matrix(r: np.ndarray, title: str) -> bytes:
+    """FBN x filter PCC matrix, filters sorted by their best PCC (descending)."""
+    order = np.argsort(-r.max(axis=0))
+    fig, ax = plt.subplots(figsize=(8, 2.8))
+    lim = float(np.abs(r).max())
+    im = ax.imshow(r[:, order], aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
+    ax.set_xlabel("filters (sorted by best PCC)")
+    ax.set_ylabel("FBN")
+    ax.set_title(title, fontsize=9)
+    fig.colorbar(im, ax=ax, label="PCC")
+    return _png(fig)
+
+
+def training_curve(history: pd.DataFrame) -> bytes:
+    """Train and validation reconstruction loss per epoch."""
+    fig, ax = plt.subplots(figsize=(5, 2.6))
+    ax.plot(history["epoch"], history["train_loss"], label="train")
+    if history["validation_loss"].notna().any():
+        ax.plot(history["epoch"], history["validation_loss"], label="validation")
+        best = history.loc[history["best"], "epoch"]
+        if len(best):
+            ax.axvline(int(best.iloc[0]), color="0.5", ls=":", label="kept")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("MSE")
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def pair_trace(fbn: np.ndarray, filt: np.ndarray, tr: float, title: str) -> bytes:
+    """An FBN's activation and its paired filter's activation over time (both z-scored)."""
+    z = lambda x: (x - x.mean()) / (x.std() or 1.0)  # noqa: E731
+    t = np.arange(fbn.size) * tr
+    fig, ax = plt.subplots(figsize=(5.2, 1.6))
+    ax.plot(t, z(fbn), lw=1, label="FBN")
+    ax.plot(t, z(filt), lw=1, label="filter", alpha=0.8)
+    ax.set_xlabel("time (s)", fontsize=8)
+    ax.set_yticks([])
+    ax.legend(fontsize=7, loc="upper right")
+    ax.set_title(title, fontsize=8)
+    return _png(fig)
+
+
+def frame_strip(images: np.ndarray) -> bytes:
+    """Frames side by side (uint8 RGB, shape (n, H, W, 3))."""
+    from PIL import Image
+
+    strip = np.concatenate(list(images), axis=1)
+    buf = io.BytesIO()
+    Image.fromarray(strip).save(buf, format="PNG")
+    return buf.getvalue()

@@ -1,0 +1,102 @@
+"""Write the HTML report of a run: tables, FBN maps, PCC matrices and one card per FBN-filter pair."""
+
+from __future__ import annotations
+
+import base64
+import logging
+from typing import TYPE_CHECKING
+
+import jinja2
+import numpy as np
+
+from syncact import _io
+from syncact.report import figures
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from syncact.config import ExperimentConfig
+    from syncact.pipeline import ExperimentResult
+
+logger = logging.getLogger(__name__)
+
+N_TOP_FRAMES = 4
+
+
+def _b64(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _table(df, index: bool = False, floatfmt: str = "{:.4g}") -> str:  # noqa: ANN001
+    return df.to_html(index=index, border=0, classes="tbl", float_format=lambda v: floatfmt.format(v), escape=True)
+
+
+def write_report(result: ExperimentResult, config: ExperimentConfig, *, mask: np.ndarray, affine: np.ndarray) -> Path:
+    """Render ``report/index.html`` inside the run directory and return its path.
+
+    The page is self-contained: figures are embedded as data URIs, there is no script, font or style
+    sheet from elsewhere, and every string that came from the user is escaped.
+    """
+    from syncact.analysis import models_by_runs
+
+    out = result.out_dir
+    emb = result.embedding
+    first_run = next(iter(result.fbn_activations))
+    fbn_cards = [
+        {"name": f"FBN-{k:02d}", "img": _b64(figures.glass_brain(emb.maps_[k], mask, affine, f"FBN-{k:02d}"))}
+        for k in range(emb.maps_.shape[0])
+    ]
+    matrices = []
+    for (model, weights, layer, run), pairing in result.pairings.items():
+        if run == first_run:
+            title = f"{model} ({weights}) {layer}, run {run}"
+            matrices.append({"title": title, "img": _b64(figures.correlation_matrix(pairing.r, title))})
+
+    # Pair cards for the first model's last listed layer on the first run.
+    model0 = config.models[0]
+    key = (model0.name, _weights(model0.weights), model0.layers[-1], first_run)
+    pairing = result.pairings[key]
+    frames = result.frames[first_run]
+    acts = result.activations[(f"{model0.name}/{_weights(model0.weights)}", first_run)].layers[model0.layers[-1]]
+    fbn_act = result.fbn_activations[first_run]
+    pair_cards = []
+    for k, row in pairing.eq2.sort_values("pcc", ascending=False).iterrows():
+        f = int(row["filter"].split("-")[-1])
+        top = np.argsort(-acts[:, f])[:N_TOP_FRAMES]
+        pair_cards.append({
+            "fbn": row["fbn"], "filter": row["filter"], "pcc": row["pcc"], "p_naive": row["p_naive"],
+            "p_shift": row["p_shift"], "q_shift": row["q_shift"], "significant": bool(row["significant"]),
+            "map": fbn_cards[k]["img"],
+            "frames": _b64(figures.frame_strip(frames.images[top])),
+            "frame_times": ", ".join(f"{frames.times[t]:.1f} s" for t in top),
+            "trace": _b64(figures.pair_trace(fbn_act[:, k], acts[:, f], frames.tr, f"{row['fbn']} vs {row['filter']}")),
+        })
+    summary_cols = ["model", "weights", "layer", "run", "mean_pcc", "mean_p_shift", "ratio_not_significant",
+                    "n_significant_naive", "n_significant_shift", "mean_pcc_eq1"]
+    context = {
+        "name": config.name,
+        "config_toml": config.to_toml(),
+        "summary": _table(result.summary[summary_cols]),
+        "models_x_runs": _table(models_by_runs(result.summary), index=True),
+        "recovery": _table(result.recovery) if result.recovery is not None else None,
+        "training": _b64(figures.training_curve(emb.history_.to_frame())),
+        "fbns": fbn_cards,
+        "matrices": matrices,
+        "pairs": pair_cards,
+        "pair_title": f"{model0.name} ({_weights(model0.weights)}) {model0.layers[-1]}, run {first_run}",
+        "timings": {k: f"{v:.1f} s" for k, v in result.timings.items()},
+        "split": result.split,
+        "alpha": config.pairing.alpha,
+        "hrf": config.pairing.hrf,
+        "n_lags": pairing.params["n_lags"],
+    }
+    env = jinja2.Environment(loader=jinja2.PackageLoader("syncact.report", "templates"),
+                             autoescape=jinja2.select_autoescape(["html"]))
+    html = env.get_template("report.html").render(**context)
+    return _io.write_text(out / "report" / "index.html", html)
+
+
+def _weights(weights: str) -> str:
+    from syncact.pipeline import _weights_label
+
+    return _weights_label(weights)

@@ -1,0 +1,7 @@
+"""Pair FBNs with ANN filters by the correlation of their temporal activations (Eq.1 and Eq.2)."""
+
+from syncact.sync.correlation import circular_correlation, pearson_matrix, standardize
+from syncact.sync.hrf import hrf_convolve
+from syncact.sync.pairing import Pairing, pair
+
+__all__ = ["Pairing", "circular_correlation", "hrf_convolve", "pair", "pearson_matrix", "standardize"]
