@@ -49,9 +49,10 @@ def _print_summary(result, started: float) -> None:  # noqa: ANN001
     print("\nMean PCC of Eq.2 pairs (* = not significant, circular-shift test):")
     print(models_by_runs(result.summary).to_string())
     if result.recovery is not None:
-        cols = [c for c in result.recovery.columns if c in ("network", "kind", "spatial_r") or c.startswith("temporal_r")]
-        print("\nRecovery of the planted networks:")
-        print(result.recovery[cols].to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+        print("\nRecovery of the planted networks (best FBN per network):")
+        print(result.recovery.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+        print("\nDetection (FBNs carrying a planted driven network vs none):")
+        print(result.detection.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"\nReport: {result.report_path.resolve()}")
     print(f"Wall time: {time.perf_counter() - started:.0f} s   Peak memory: {_peak_memory_gb():.2f} GB")
 

@@ -28,7 +28,7 @@ import pandas as pd
 import torch
 
 from syncact import _io
-from syncact.analysis import models_by_runs, recovery_table
+from syncact.analysis import fbn_roles, models_by_runs, recovery_table
 from syncact.ann import Activations, extract_activations, get_model
 from syncact.brain import FBNEmbedding, build_mask, find_bids_runs, load_run_matrix, split_subjects, zscore_voxels
 from syncact.brain.io import BoldRun
@@ -55,6 +55,9 @@ class ExperimentResult:
     fbn_activations : dict of run to ndarray of shape (n_timepoints, n_fbns)
     recovery : DataFrame or None
         Recovery of planted networks when the dataset carries ``derivatives/ground_truth``.
+    detection : DataFrame or None
+        Per pairing, mean PCC and share of significant pairs among FBNs that carry a planted driven
+        network ("driven": the power) and FBNs that carry none ("unrelated": the false positives).
     timings : dict of str to float
         Seconds per stage.
     """
@@ -68,6 +71,7 @@ class ExperimentResult:
     frames: dict[str, Frames]
     activations: dict[tuple[str, str], Activations]
     recovery: pd.DataFrame | None = None
+    detection: pd.DataFrame | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -190,26 +194,56 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
                 _write_table(stem.with_name(stem.name + f"_{eq}.csv"), table)
                 with _io.atomic_path(stem.with_name(stem.name + f"_{eq}.parquet")) as tmp:
                     table.to_parquet(tmp, index=False)
-            rows.append({"model": model, "weights": weights, "layer": layer, "run": label,
-                         "top1_accuracy": acts.meta.get("top1_accuracy"), **pairing.summary()})
+            row = {"model": model, "weights": weights, "layer": layer, "run": label,
+                   "top1_accuracy": acts.meta.get("top1_accuracy"), **pairing.summary()}
+            row.update(_mismatched_movie_control(label, model_key, layer, fbn_activations, activations, config, tr))
+            rows.append(row)
     summary = pd.DataFrame(rows)
     _write_table(out / "tables" / "summary.csv", summary)
     _write_table(out / "tables" / "models_x_runs.csv", models_by_runs(summary), index=True)
     timings["pairing"] = time.perf_counter() - tic
 
-    recovery = _recovery(config.data.bids, mask, embedding, fbn_activations)
-    if recovery is not None:
-        recovery = _add_pairing_to_recovery(recovery, pairings)
+    recovery = detection = None
+    found = _recovery(config.data.bids, mask, embedding, fbn_activations, pairings)
+    if found is not None:
+        recovery, detection = found
         _write_table(out / "tables" / "recovery.csv", recovery)
+        _write_table(out / "tables" / "detection.csv", detection)
 
     result = ExperimentResult(out, summary, pairings, embedding, fbn_activations, split, frames, activations,
-                              recovery, timings)
+                              recovery, detection, timings)
     tic = time.perf_counter()
     from syncact.report import write_report
 
     write_report(result, config, mask=mask, affine=runs[0].affine)
     timings["report"] = time.perf_counter() - tic
     return result
+
+
+def _mismatched_movie_control(
+    label: str,
+    model_key: str,
+    layer: str,
+    fbn_activations: dict[str, np.ndarray],
+    activations: dict[tuple[str, str], Activations],
+    config: ExperimentConfig,
+    tr: float,
+) -> dict[str, object]:
+    """Pair the FBNs of run ``label`` with the filters of the next run's movie: a null with real autocorrelation.
+
+    Nothing links a run's brain activity to another movie, so the share of significant pairs here
+    estimates the false-positive rate of the whole pipeline. Empty with a single run.
+    """
+    labels = list(fbn_activations)
+    if len(labels) < 2:
+        return {}
+    other = labels[(labels.index(label) + 1) % len(labels)]
+    filt, _ = _drop_dead(activations[(model_key, other)].layers[layer])
+    n = min(len(filt), len(fbn_activations[label]))
+    control = pair(fbn_activations[label][:n], filt[:n], min_shift=config.pairing.min_shift,
+                   alpha=config.pairing.alpha, hrf=config.pairing.hrf, tr=tr)
+    return {"control_movie_run": other, "control_mean_pcc": control.mean_pcc,
+            "control_n_significant": int(control.eq2["significant"].sum())}
 
 
 def _weights_label(weights: str) -> str:
@@ -236,7 +270,9 @@ def _write_table(path: Path, table: pd.DataFrame, *, index: bool = False) -> Non
         table.to_csv(tmp, index=index)
 
 
-def _recovery(bids: Path, mask: np.ndarray, embedding: FBNEmbedding, fbn_activations: dict[str, np.ndarray]) -> pd.DataFrame | None:
+def _recovery(bids: Path, mask: np.ndarray, embedding: FBNEmbedding, fbn_activations: dict[str, np.ndarray],
+              pairings: dict[tuple[str, str, str, str], Pairing]) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """Recovery of planted networks and the pairing's power / false positives, when ground truth exists."""
     gt = Path(bids) / "derivatives" / "ground_truth"
     if not (gt / "networks.tsv").is_file():
         return None
@@ -247,18 +283,21 @@ def _recovery(bids: Path, mask: np.ndarray, embedding: FBNEmbedding, fbn_activat
         return None
     bold = {label: pd.read_csv(gt / f"run-{label}_drivers.tsv", sep="\t") for label in fbn_activations
             if (gt / f"run-{label}_drivers.tsv").is_file()}
-    return recovery_table(networks, planted[mask].T, embedding.maps_, bold, fbn_activations)
-
-
-def _add_pairing_to_recovery(recovery: pd.DataFrame, pairings: dict[tuple[str, str, str, str], Pairing]) -> pd.DataFrame:
-    """Add, per planted network, the best Eq.2 PCC and p-value of its matched FBN over all pairings of a run."""
-    recovery = recovery.copy()
+    if not bold:
+        return None
+    recovery = recovery_table(networks, planted[mask].T, embedding.maps_, bold, fbn_activations)
+    roles = fbn_roles(bold, fbn_activations)
+    rows = []
     for (model, weights, layer, label), pairing in pairings.items():
-        eq2 = pairing.eq2.set_index(pairing.eq2.index)
-        key = f"{model}/{weights}/{layer}/run-{label}"
-        recovery[f"pcc {key}"] = eq2["pcc"].to_numpy()[recovery["fbn_index"].to_numpy()]
-        recovery[f"p_shift {key}"] = eq2["p_shift"].to_numpy()[recovery["fbn_index"].to_numpy()]
-    return recovery
+        sig = pairing.eq2["significant"].to_numpy()
+        pcc = pairing.eq2["pcc"].to_numpy()
+        for role in ("driven", "unrelated"):
+            chosen = (roles["role"] == role).to_numpy()
+            rows.append({"model": model, "weights": weights, "layer": layer, "run": label, "fbn_role": role,
+                         "n_fbns": int(chosen.sum()),
+                         "mean_pcc": float(pcc[chosen].mean()) if chosen.any() else np.nan,
+                         "share_significant": float(sig[chosen].mean()) if chosen.any() else np.nan})
+    return recovery, pd.DataFrame(rows)
 
 
 def replace_config(config: ExperimentConfig, **changes: object) -> ExperimentConfig:

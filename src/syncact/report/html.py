@@ -71,14 +71,16 @@ def write_report(result: ExperimentResult, config: ExperimentConfig, *, mask: np
             "frame_times": ", ".join(f"{frames.times[t]:.1f} s" for t in top),
             "trace": _b64(figures.pair_trace(fbn_act[:, k], acts[:, f], frames.tr, f"{row['fbn']} vs {row['filter']}")),
         })
-    summary_cols = ["model", "weights", "layer", "run", "mean_pcc", "mean_p_shift", "ratio_not_significant",
-                    "n_significant_naive", "n_significant_shift", "mean_pcc_eq1"]
+    summary_cols = [c for c in ("model", "weights", "layer", "run", "mean_pcc", "mean_p_shift", "ratio_not_significant",
+                                "n_significant_naive", "n_significant_shift", "mean_pcc_eq1", "control_movie_run",
+                                "control_mean_pcc", "control_n_significant") if c in result.summary]
     context = {
         "name": config.name,
         "config_toml": config.to_toml(),
         "summary": _table(result.summary[summary_cols]),
         "models_x_runs": _table(models_by_runs(result.summary), index=True),
         "recovery": _table(result.recovery) if result.recovery is not None else None,
+        "detection": _table(result.detection) if result.detection is not None else None,
         "training": _b64(figures.training_curve(emb.history_.to_frame())),
         "fbns": fbn_cards,
         "matrices": matrices,

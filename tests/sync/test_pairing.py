@@ -1,0 +1,70 @@
+import numpy as np
+import pytest
+from scipy import stats
+
+from syncact.exceptions import ConfigError
+from syncact.simulate.bold import ar1
+from syncact.sync import hrf_convolve, pair
+
+
+def _smooth(rng, n, k, phi=0.9):
+    return ar1(rng, n, k, phi).astype(np.float64)
+
+
+def test_eq1_eq2_pairs_and_planted_partners(rng):
+    n = 300
+    filters = _smooth(rng, n, 50)
+    fbns = _smooth(rng, n, 5) * 0.5
+    fbns[:, 0] += filters[:, 7]
+    fbns[:, 3] += filters[:, 21]
+    p = pair(fbns, filters)
+    assert p.eq2.loc[0, "filter_index"] == 7 and p.eq2.loc[3, "filter_index"] == 21
+    assert p.eq1.loc[7, "fbn_index"] == 0 and p.eq1.loc[21, "fbn_index"] == 3
+    assert p.r.shape == (5, 50)
+    assert p.eq2.loc[0, "p_shift"] < 0.01 and p.eq2.loc[3, "p_shift"] < 0.01
+    assert p.mean_pcc == pytest.approx(p.eq2["pcc"].mean())
+    # p_naive is exactly scipy's pearsonr p-value of the chosen pair
+    expected = stats.pearsonr(fbns[:, 0], filters[:, 7])[1]
+    assert p.eq2.loc[0, "p_naive"] == pytest.approx(expected, rel=1e-6)
+
+
+def test_shift_test_is_calibrated_on_null_data_and_naive_is_not():
+    """Independent autocorrelated series: the max-statistic shift test keeps its level, the naive one drifts."""
+    rng = np.random.default_rng(0)
+    n_sim, alpha = 300, 0.05
+    hits_shift = hits_naive = 0
+    for _ in range(n_sim):
+        filters = _smooth(rng, 150, 40)
+        fbn = _smooth(rng, 150, 1)
+        row = pair(fbn, filters).eq2.iloc[0]
+        hits_shift += row["p_shift"] < alpha
+        hits_naive += row["p_naive"] < alpha
+    fpr_shift, fpr_naive = hits_shift / n_sim, hits_naive / n_sim
+    assert 0.02 <= fpr_shift <= 0.09, fpr_shift
+    assert fpr_naive > 0.5, fpr_naive
+
+
+def test_power_on_a_weak_planted_pair(rng):
+    found = 0
+    for _ in range(40):
+        filters = _smooth(rng, 200, 30)
+        fbn = filters[:, [4]] + _smooth(rng, 200, 1)  # r about 0.7, few effective samples
+        found += pair(fbn, filters).eq2.loc[0, "p_shift"] < 0.05
+    assert found / 40 > 0.8
+
+
+def test_hrf_option_recovers_a_lagged_partner(rng):
+    n, tr = 240, 1.0
+    filters = rng.normal(size=(n, 20))
+    fbn = hrf_convolve(filters[:, [2]], tr) + 0.02 * rng.normal(size=(n, 1))
+    without = pair(fbn, filters).eq2.iloc[0]
+    with_hrf = pair(fbn, filters, hrf="glover", tr=tr).eq2.iloc[0]
+    assert with_hrf["filter_index"] == 2 and with_hrf["pcc"] > 0.9
+    assert with_hrf["pcc"] > without["pcc"]
+    with pytest.raises(ConfigError, match="needs the repetition time"):
+        pair(fbn, filters, hrf="glover")
+
+
+def test_bad_min_shift(rng):
+    with pytest.raises(ConfigError, match="leaves no circular shift"):
+        pair(rng.normal(size=(20, 2)), rng.normal(size=(20, 3)), min_shift=15)

@@ -1,0 +1,55 @@
+import pytest
+
+from syncact.config import load_config, parse_config
+from syncact.exceptions import ConfigError, MissingFileError, UnknownNameError
+
+
+def _write(tmp_path, body):
+    (tmp_path / "movie.mp4").write_bytes(b"x")
+    path = tmp_path / "exp.toml"
+    path.write_text(body)
+    return path
+
+
+BASE = """
+name = "t"
+[data]
+bids = "bids"
+[[movies]]
+run = 1
+path = "movie.mp4"
+[[models]]
+name = "resnet18"
+weights = "random"
+layers = ["block4"]
+"""
+
+
+def test_defaults_resolve_paths_and_roundtrip(tmp_path):
+    config = load_config(_write(tmp_path, BASE))
+    assert config.data.bids == (tmp_path / "bids").resolve()
+    assert config.movies[0].run == "1" and config.embedding.n_networks == 64 and config.embedding.temporal == "msa"
+    import tomllib
+
+    again = parse_config(tomllib.loads(config.to_toml()), base=tmp_path)
+    assert again == config.__class__(**{**config.__dict__, "source": None})
+
+
+@pytest.mark.parametrize(("extra", "error", "match"), [
+    ("[embedding]\ntemporal = 'gru'\n", UnknownNameError, "embedding.temporal='gru'"),
+    ("[embedding]\nepochs = 5\n", ConfigError, r"unknown key\(s\) \['epochs'\]"),
+    ("[pairing]\nhrf = 'boxcar'\n", UnknownNameError, "pairing.hrf"),
+    ("[embedding]\nsplit = [0.5, 0.5, 0.5]\n", ConfigError, "summing to 1"),
+])
+def test_bad_values_are_named(tmp_path, extra, error, match):
+    with pytest.raises(error, match=match):
+        load_config(_write(tmp_path, BASE + extra))
+
+
+def test_unknown_model_and_missing_movie(tmp_path):
+    with pytest.raises(UnknownNameError, match="alexnet"):
+        load_config(_write(tmp_path, BASE.replace('"resnet18"', '"alexnet"')))
+    with pytest.raises(MissingFileError, match="movie for run 1.*nothere.mp4"):
+        load_config(_write(tmp_path, BASE.replace("movie.mp4", "nothere.mp4")))
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(_write(tmp_path, "[data\n"))

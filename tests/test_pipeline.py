@@ -1,0 +1,73 @@
+"""End to end: the tiny embedded dataset through the whole pipeline."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from syncact.config import parse_config
+from syncact.exceptions import ConfigError
+from syncact.pipeline import run_experiment
+
+
+def _config(ds, **embedding):
+    raw = {
+        "name": "tiny",
+        "data": {"bids": str(ds.root), "task": "movie"},
+        "movies": [{"run": str(r), "path": str(p)} for r, p in ds.movies.items()],
+        "models": [{"name": "efficientnet_lite0", "weights": "imagenet", "layers": ["block3", "last_conv"]},
+                   {"name": "resnet18", "weights": "random", "layers": ["last_conv"]}],
+        "embedding": {"n_networks": 8, "temporal": "msa", "n_epochs": 15, "n_components": 64, **embedding},
+    }
+    return parse_config(raw)
+
+
+@pytest.fixture(scope="module")
+def result(tiny_dataset, tmp_path_factory):
+    return run_experiment(_config(tiny_dataset), tmp_path_factory.mktemp("run"), progress=False)
+
+
+def test_run_directory_is_complete(result):
+    out = result.out_dir
+    for rel in ("config.resolved.toml", "frames/run-1.npz", "activations/efficientnet_lite0_imagenet/run-2.npz",
+                "brain/fbn_maps.nii.gz", "brain/model.pt", "brain/training.csv", "brain/activations_run-1.csv",
+                "pairing/efficientnet_lite0_imagenet_last_conv_run-1_eq2.parquet",
+                "pairing/resnet18_random_last_conv_run-2_eq1.csv", "tables/summary.csv", "tables/models_x_runs.csv",
+                "tables/recovery.csv", "tables/detection.csv", "report/index.html"):
+        assert (out / rel).is_file(), rel
+    summary = pd.read_csv(out / "tables" / "summary.csv")
+    assert len(summary) == (2 + 1) * 2  # (lite0 two layers + resnet one) x two runs
+    assert summary["mean_pcc"].between(-1, 1).all()
+    import nibabel as nib
+
+    assert nib.load(out / "brain" / "fbn_maps.nii.gz").shape[-1] == 8
+
+
+def test_report_is_self_contained(result):
+    html = result.report_path.read_text()
+    assert "Models &times; runs" in html and "Recovery of the planted networks" in html
+    assert html.count('class="card"') == 8
+    assert "http://" not in html and "https://" not in html.replace("https://www.w3.org", "")
+    assert "<script" not in html
+
+
+def test_pairs_the_driven_networks(result):
+    """FBNs that carry a planted driven network pair with higher PCC than FBNs that carry none."""
+    det = result.detection
+    lite = det[(det["model"] == "efficientnet_lite0") & (det["layer"] == "last_conv")]
+    by_role = lite.groupby("fbn_role")["mean_pcc"].mean()
+    assert "driven" in by_role.index
+    if "unrelated" in by_role.index:
+        assert by_role["driven"] > by_role["unrelated"]
+    # the stimulus-driven planted networks are carried by some FBN
+    rec = result.recovery[result.recovery["kind"] == "stimulus"]
+    temporal = rec.filter(like="temporal_r").to_numpy()
+    assert np.nanmean(temporal) > 0.5, rec
+
+
+def test_run_without_a_movie_for_a_run_is_an_error(tiny_dataset, tmp_path):
+    config = _config(tiny_dataset)
+    import dataclasses
+
+    config = dataclasses.replace(config, movies=config.movies[:1])
+    with pytest.raises(ConfigError, match=r"BOLD runs \['2'\] have no movie"):
+        run_experiment(config, tmp_path, progress=False)
