@@ -15,7 +15,6 @@ Run directory layout::
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from collections import defaultdict
@@ -30,6 +29,7 @@ import torch
 from syncact import _io
 from syncact.analysis import fbn_roles, models_by_runs, recovery_table
 from syncact.ann import Activations, extract_activations, get_model
+from syncact.ann.registry import weights_label
 from syncact.brain import FBNEmbedding, build_mask, find_bids_runs, load_run_matrix, split_subjects, zscore_voxels
 from syncact.brain.io import BoldRun
 from syncact.config import ExperimentConfig
@@ -146,8 +146,8 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
         for label, fr in frames.items():
             acts = extract_activations(fr.images, built, spec.layers, reduce=spec.reduce, batch_size=spec.batch_size,
                                        device=config.device, progress=progress)
-            activations[(f"{spec.name}/{_weights_label(spec.weights)}", label)] = acts
-            acts.save(out / "activations" / f"{spec.name}_{_weights_label(spec.weights)}" / f"run-{label}.npz")
+            activations[(f"{spec.name}/{weights_label(spec.weights)}", label)] = acts
+            acts.save(out / "activations" / f"{spec.name}_{weights_label(spec.weights)}" / f"run-{label}.npz")
     timings["activations"] = time.perf_counter() - tic
 
     tic = time.perf_counter()
@@ -246,10 +246,6 @@ def _mismatched_movie_control(
             "control_n_significant": int(control.eq2["significant"].sum())}
 
 
-def _weights_label(weights: str) -> str:
-    return weights if weights in ("imagenet", "random") else "file-" + Path(weights).stem
-
-
 def _drop_dead(filters: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """Remove filters that never vary over the movie (their correlation is undefined); keep their indices as names."""
     alive = filters.std(axis=0) > 1e-8
@@ -298,8 +294,3 @@ def _recovery(bids: Path, mask: np.ndarray, embedding: FBNEmbedding, fbn_activat
                          "mean_pcc": float(pcc[chosen].mean()) if chosen.any() else np.nan,
                          "share_significant": float(sig[chosen].mean()) if chosen.any() else np.nan})
     return recovery, pd.DataFrame(rows)
-
-
-def replace_config(config: ExperimentConfig, **changes: object) -> ExperimentConfig:
-    """A copy of ``config`` with top-level fields replaced."""
-    return dataclasses.replace(config, **changes)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -98,7 +98,6 @@ class ModelAdapter:
     std: tuple[float, float, float] = IMAGENET_STD
     weight_choices: tuple[str, ...] = ("imagenet", "random")
     description: str = ""
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 _REGISTRY: dict[str, ModelAdapter] = {}
@@ -154,6 +153,11 @@ def get_model(name: str, weights: str = "imagenet", *, seed: int = 0) -> BuiltMo
         weights_digest=digest,
         top1_accuracy=accuracy,
     )
+
+
+def weights_label(weights: str) -> str:
+    """Short name of a weight set for file names: "imagenet", "random" or "file-<stem>"."""
+    return weights if weights in ("imagenet", "random") else "file-" + Path(weights).stem
 
 
 def load_state_dict_file(module: nn.Module, path: str | Path) -> str:

@@ -10,6 +10,7 @@ import jinja2
 import numpy as np
 
 from syncact import _io
+from syncact.ann.registry import weights_label
 from syncact.report import figures
 
 if TYPE_CHECKING:
@@ -54,10 +55,10 @@ def write_report(result: ExperimentResult, config: ExperimentConfig, *, mask: np
 
     # Pair cards for the first model's last listed layer on the first run.
     model0 = config.models[0]
-    key = (model0.name, _weights(model0.weights), model0.layers[-1], first_run)
+    key = (model0.name, weights_label(model0.weights), model0.layers[-1], first_run)
     pairing = result.pairings[key]
     frames = result.frames[first_run]
-    acts = result.activations[(f"{model0.name}/{_weights(model0.weights)}", first_run)].layers[model0.layers[-1]]
+    acts = result.activations[(f"{model0.name}/{weights_label(model0.weights)}", first_run)].layers[model0.layers[-1]]
     fbn_act = result.fbn_activations[first_run]
     pair_cards = []
     for k, row in pairing.eq2.sort_values("pcc", ascending=False).iterrows():
@@ -85,7 +86,7 @@ def write_report(result: ExperimentResult, config: ExperimentConfig, *, mask: np
         "fbns": fbn_cards,
         "matrices": matrices,
         "pairs": pair_cards,
-        "pair_title": f"{model0.name} ({_weights(model0.weights)}) {model0.layers[-1]}, run {first_run}",
+        "pair_title": f"{model0.name} ({weights_label(model0.weights)}) {model0.layers[-1]}, run {first_run}",
         "timings": {k: f"{v:.1f} s" for k, v in result.timings.items()},
         "split": result.split,
         "alpha": config.pairing.alpha,
@@ -96,9 +97,3 @@ def write_report(result: ExperimentResult, config: ExperimentConfig, *, mask: np
                              autoescape=jinja2.select_autoescape(["html"]))
     html = env.get_template("report.html").render(**context)
     return _io.write_text(out / "report" / "index.html", html)
-
-
-def _weights(weights: str) -> str:
-    from syncact.pipeline import _weights_label
-
-    return _weights_label(weights)
