@@ -17,6 +17,7 @@ demo: $(STAMP)
 	$(VENV)/bin/syncact demo --out results/demo
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check src tests
 	HF_HUB_OFFLINE=1 MPLBACKEND=Agg $(VENV)/bin/python -m pytest -n 2 --durations=15; \
 	rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 

@@ -3,7 +3,7 @@ import sys
 
 import pytest
 
-from syncact.cli import build_parser, main
+from syncact.cli import main
 
 
 @pytest.mark.parametrize("command", ["demo", "run", "simulate", "layers", "models"])

@@ -17,6 +17,7 @@ def _config(ds, **embedding):
         "models": [{"name": "efficientnet_lite0", "weights": "imagenet", "layers": ["block3", "last_conv"]},
                    {"name": "resnet18", "weights": "random", "layers": ["last_conv"]}],
         "embedding": {"n_networks": 8, "temporal": "msa", "n_epochs": 15, "n_components": 64, **embedding},
+        "pairing": {"hrf": "glover"},
     }
     return parse_config(raw)
 

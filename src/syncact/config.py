@@ -37,10 +37,11 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from syncact._validation import check_choice, check_file, check_fractions, check_positive
 from syncact.exceptions import ConfigError

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from syncact.ann import available_models, extract_activations, get_model
+from syncact.ann import available_models, get_model
 from syncact.ann.extract import preprocess
 from syncact.exceptions import CorruptFileError, MissingFileError, UnknownNameError
 

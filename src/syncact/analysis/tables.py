@@ -24,7 +24,7 @@ def models_by_runs(summary: pd.DataFrame, *, value: str = "mean_pcc") -> pd.Data
     """
     rows = summary.assign(
         label=summary["model"] + " / " + summary["weights"] + " / " + summary["layer"],
-        cell=[f"{v:.4f}" + ("" if sig else "*") for v, sig in zip(summary[value], summary["mean_significant"])],
+        cell=[f"{v:.4f}" + ("" if sig else "*") for v, sig in zip(summary[value], summary["mean_significant"], strict=False)],
         run=("Run #" + summary["run"].astype(str)),
     )
     table = rows.pivot(index="label", columns="run", values="cell")

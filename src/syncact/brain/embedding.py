@@ -71,7 +71,7 @@ def split_subjects(
     order = np.random.default_rng(seed).permutation(n)
     shuffled = [subjects[i] for i in order]
     groups, start = {}, 0
-    for name, count in zip(("train", "validation", "test"), counts):
+    for name, count in zip(("train", "validation", "test"), counts, strict=False):
         groups[name] = sorted(shuffled[start : start + count])
         start += count
     return groups

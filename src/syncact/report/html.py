@@ -12,6 +12,7 @@ import numpy as np
 from syncact import _io
 from syncact.ann.registry import weights_label
 from syncact.report import figures
+from syncact.sync import hrf_convolve
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -60,6 +61,8 @@ def write_report(result: ExperimentResult, config: ExperimentConfig, *, mask: np
     frames = result.frames[first_run]
     acts = result.activations[(f"{model0.name}/{weights_label(model0.weights)}", first_run)].layers[model0.layers[-1]]
     fbn_act = result.fbn_activations[first_run]
+    if config.pairing.hrf != "none":  # show the filter as it was paired
+        acts = hrf_convolve(acts, frames.tr, config.pairing.hrf)
     pair_cards = []
     for k, row in pairing.eq2.sort_values("pcc", ascending=False).iterrows():
         f = int(row["filter"].split("-")[-1])
@@ -81,6 +84,8 @@ def write_report(result: ExperimentResult, config: ExperimentConfig, *, mask: np
         "summary": _table(result.summary[summary_cols]),
         "models_x_runs": _table(models_by_runs(result.summary), index=True),
         "recovery": _table(result.recovery) if result.recovery is not None else None,
+        "spatial_r": (f"{result.recovery['spatial_r'].min():.2f}-{result.recovery['spatial_r'].max():.2f}"
+                      if result.recovery is not None else None),
         "detection": _table(result.detection) if result.detection is not None else None,
         "training": _b64(figures.training_curve(emb.history_.to_frame())),
         "fbns": fbn_cards,

@@ -139,8 +139,9 @@ def make_movie(
     list of Shot
         The shot list (ground truth of cuts and moves).
     """
-    import av
     from fractions import Fraction
+
+    import av
 
     check_positive("duration", duration)
     check_positive("fps", fps)
