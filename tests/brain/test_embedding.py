@@ -82,3 +82,14 @@ def test_bad_parameters_and_shapes(rng):
     emb = FBNEmbedding(4, n_epochs=1, n_components=8).fit(runs)
     with pytest.raises(ShapeError, match=r"\(n_timepoints, 30\)"):
         emb.transform(runs[0][:, :10])
+
+
+def test_state_dict_saves_what_transform_needs(rng, tmp_path):
+    import torch
+
+    runs, _, _ = _planted(rng, n_runs=2)
+    emb = FBNEmbedding(4, temporal="msa", n_heads=2, n_epochs=2, n_components=16, seed=0).fit(runs)
+    torch.save(emb.state_dict(), tmp_path / "m.pt")
+    state = torch.load(tmp_path / "m.pt", weights_only=True)
+    assert state["basis"].shape == (600, 16) and state["params"]["temporal"] == "msa"
+    np.testing.assert_array_equal(state["signs"].numpy(), emb.signs_)

@@ -380,6 +380,10 @@ class FBNEmbedding:
             a = self._model.encode(z[None])[0].numpy().astype(np.float64)
         return a * self.signs_[None, :]
 
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        """Weights of the fitted network (for ``torch.save``)."""
-        return self._model.state_dict()
+    def state_dict(self) -> dict[str, object]:
+        """Everything ``transform`` needs, for ``torch.save``: network weights, subspace basis, signs, parameters."""
+        if not hasattr(self, "maps_"):
+            raise ConfigError("this FBNEmbedding is not fitted yet; call fit() first.")
+        params = {k: getattr(self, k) for k in ("n_networks", "temporal", "n_heads", "n_components", "seed")}
+        return {"network": self._model.state_dict(), "basis": self.basis_, "signs": torch.from_numpy(self.signs_),
+                "n_voxels": self.n_voxels_, "params": params}
