@@ -72,3 +72,20 @@ def test_run_without_a_movie_for_a_run_is_an_error(tiny_dataset, tmp_path):
     config = dataclasses.replace(config, movies=config.movies[:1])
     with pytest.raises(ConfigError, match=r"BOLD runs \['2'\] have no movie"):
         run_experiment(config, tmp_path, progress=False)
+
+
+def test_runs_of_different_length_or_missing_are_named(tiny_dataset):
+    import dataclasses
+
+    from syncact.brain import find_bids_runs
+    from syncact.exceptions import DataError
+    from syncact.pipeline import _group_runs
+
+    config = _config(tiny_dataset)
+    runs = find_bids_runs(tiny_dataset.root)
+    shorter = [dataclasses.replace(r, n_timepoints=50) if (r.subject, r.run) == ("02", "1") else r for r in runs]
+    with pytest.raises(DataError, match="run 1 has different numbers of volumes.*sub-02: 50.*trim"):
+        _group_runs(shorter, config)
+    missing = [r for r in runs if (r.subject, r.run) != ("03", "2")]
+    with pytest.raises(DataError, match=r"run 2 is missing for subject\(s\) \['03'\]"):
+        _group_runs(missing, config)

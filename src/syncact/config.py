@@ -9,6 +9,8 @@ Example::
     bids = "/data/bids"          # BIDS root (relative paths are taken from the TOML's folder)
     task = "movie"
     mask = "mni152"              # or a path to a mask on the BOLD grid
+    high_pass = 0.01             # Hz, cosine high-pass before z-scoring (0 disables it)
+    detrend = true               # also remove a linear trend
 
     [[movies]]
     run = "1"
@@ -52,6 +54,8 @@ class DataConfig:
     bids: Path
     task: str | None = None
     mask: str = "mni152"
+    high_pass: float | None = 0.01
+    detrend: bool = True
 
 
 @dataclass(frozen=True)

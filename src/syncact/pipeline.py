@@ -30,7 +30,15 @@ from syncact import _io
 from syncact.analysis import fbn_roles, models_by_runs, recovery_table
 from syncact.ann import Activations, extract_activations, get_model
 from syncact.ann.registry import weights_label
-from syncact.brain import FBNEmbedding, build_mask, find_bids_runs, load_run_matrix, split_subjects, zscore_voxels
+from syncact.brain import (
+    FBNEmbedding,
+    build_mask,
+    find_bids_runs,
+    load_run_matrix,
+    remove_drift,
+    split_subjects,
+    zscore_voxels,
+)
 from syncact.brain.io import BoldRun
 from syncact.config import ExperimentConfig
 from syncact.exceptions import ConfigError, DataError
@@ -152,7 +160,10 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
 
     tic = time.perf_counter()
     mask = build_mask(config.data.mask, runs[0].shape, runs[0].affine)
-    data = {(r.subject, r.run): zscore_voxels(load_run_matrix(r, mask), source=str(r.path)) for r in runs}
+    data = {}
+    for r in runs:
+        matrix = remove_drift(load_run_matrix(r, mask), tr, config.data.high_pass or None, detrend=config.data.detrend)
+        data[(r.subject, r.run)] = zscore_voxels(matrix, source=str(r.path))
     split = split_subjects(sorted({r.subject for r in runs}), config.embedding.split, seed=config.seed)
     _io.write_json(out / "brain" / "split.json", split)
     timings["load_bold"] = time.perf_counter() - tic

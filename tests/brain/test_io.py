@@ -96,3 +96,20 @@ def test_mni_mask_on_mni_grid():
     template = load_mni152_brain_mask(resolution=4)
     mask = build_mask("mni152", template.shape, template.affine)
     assert mask.sum() == int(np.asarray(template.dataobj).sum())
+
+
+def test_remove_drift_matches_nilearn_cosine_basis_and_keeps_fast_signal(rng):
+    from nilearn.signal import create_cosine_drift
+
+    from syncact.brain import remove_drift
+
+    n, tr = 200, 1.0
+    t = np.arange(n)
+    fast = np.sin(2 * np.pi * 0.1 * t)  # 0.1 Hz, well above the cut-off
+    drift = 5 * np.cos(np.pi * 2 * (t + 0.5) / n) + 0.05 * t
+    x = np.column_stack([fast + drift, rng.normal(size=n).cumsum()])
+    cleaned = remove_drift(x.copy(), tr, high_pass=0.01)
+    basis = np.column_stack([create_cosine_drift(0.01, t * tr), t])
+    reference = x - basis @ np.linalg.lstsq(basis, x, rcond=None)[0]
+    np.testing.assert_allclose(cleaned, reference, atol=1e-8)
+    assert np.corrcoef(cleaned[:, 0], fast)[0, 1] > 0.99

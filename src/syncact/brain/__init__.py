@@ -2,7 +2,7 @@
 
 from syncact.brain.embedding import FBNEmbedding, split_subjects
 from syncact.brain.io import BoldRun, find_bids_runs, load_run_matrix
-from syncact.brain.masking import build_mask, zscore_voxels
+from syncact.brain.masking import build_mask, remove_drift, zscore_voxels
 
 __all__ = [
     "BoldRun",
@@ -10,6 +10,7 @@ __all__ = [
     "build_mask",
     "find_bids_runs",
     "load_run_matrix",
+    "remove_drift",
     "split_subjects",
     "zscore_voxels",
 ]

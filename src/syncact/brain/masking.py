@@ -54,6 +54,50 @@ def build_mask(spec: str | Path, shape: tuple[int, int, int], affine: np.ndarray
     return mask
 
 
+def drift_basis(n_timepoints: int, tr: float, high_pass: float | None, *, linear: bool = True) -> np.ndarray:
+    """Regressors of slow drift: a constant, a linear trend, and the DCT-II cosines below ``high_pass``.
+
+    The cosines are those of ``nilearn.signal.create_cosine_drift`` (SPM's high-pass filter): order
+    ``floor(2 * T * TR * high_pass)``.
+
+    Returns
+    -------
+    ndarray of shape (n_timepoints, n_regressors)
+    """
+    t = np.arange(n_timepoints, dtype=np.float64)
+    columns = [np.ones(n_timepoints)]
+    if linear:
+        columns.append((t - t.mean()) / n_timepoints)
+    if high_pass:
+        order = min(n_timepoints - 1, int(np.floor(2 * n_timepoints * tr * high_pass)))
+        columns += [np.sqrt(2.0 / n_timepoints) * np.cos(np.pi / n_timepoints * (t + 0.5) * k) for k in range(1, order + 1)]
+    return np.column_stack(columns)
+
+
+def remove_drift(matrix: np.ndarray, tr: float, high_pass: float | None = 0.01, *, detrend: bool = True) -> np.ndarray:
+    """Regress slow drifts out of every voxel, in place.
+
+    Parameters
+    ----------
+    matrix : ndarray of shape (n_timepoints, n_voxels)
+    tr : float
+        Repetition time in seconds.
+    high_pass : float or None, default=0.01
+        Cut-off in Hz of the cosine high-pass filter (None: no cosines).
+    detrend : bool, default=True
+        Also remove a linear trend.
+
+    Returns
+    -------
+    ndarray of shape (n_timepoints, n_voxels)
+        The same array with the drift regressors projected out (its mean is removed too).
+    """
+    basis = drift_basis(matrix.shape[0], tr, high_pass, linear=detrend)
+    q, _ = np.linalg.qr(basis)
+    matrix -= (q @ (q.T @ matrix)).astype(matrix.dtype)
+    return matrix
+
+
 def zscore_voxels(matrix: np.ndarray, *, source: str = "data") -> np.ndarray:
     """Standardise each voxel (column) to zero mean and unit variance over time, in place.
 
