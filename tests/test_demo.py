@@ -14,7 +14,10 @@ def demo(tmp_path_factory):
 def test_demo_recovers_the_planted_driven_networks(demo):
     rec = demo.recovery[demo.recovery["kind"] == "stimulus"]
     temporal = rec.filter(like="temporal_r").to_numpy()
-    assert temporal.min() >= 0.45, rec  # every driven network is carried by an FBN in both runs
+    assert temporal.min() >= 0.6, rec  # every driven network is carried by an FBN in both runs (0.69-0.93)
+    # every planted map, spontaneous ones included, resembles some FBN map (0.35-0.46); a map of
+    # random weights reaches about 0.05 (measured before drift removal was added)
+    assert demo.recovery["spatial_r"].min() >= 0.3, demo.recovery
 
 
 @pytest.mark.slow
@@ -23,7 +26,8 @@ def test_demo_pairing_finds_driven_fbns_and_keeps_its_level(demo):
     lite = det[(det["model"] == "efficientnet_lite0") & (det["layer"] == "last_conv")].set_index(["run", "fbn_role"])
     for run in ("1", "2"):
         assert lite.loc[(run, "driven"), "share_significant"] >= 0.5
-        assert lite.loc[(run, "driven"), "mean_pcc"] > lite.loc[(run, "unrelated"), "mean_pcc"]
+        if (run, "unrelated") in lite.index:
+            assert lite.loc[(run, "driven"), "mean_pcc"] > lite.loc[(run, "unrelated"), "mean_pcc"]
     summary = demo.summary
     # FBNs paired with another run's movie: a null with real autocorrelation stays near alpha = 0.05
     control_rate = summary["control_n_significant"].sum() / summary["n_fbns"].sum()
