@@ -19,6 +19,7 @@ EXAMPLE_CONFIG = """example experiment.toml:
   bids = "/data/bids"            # BIDS root with sub-*/func/*_bold.nii.gz and JSON sidecars
   task = "movie"
   mask = "mni152"                # or a NIfTI mask on the BOLD grid
+  high_pass = 0.01               # Hz: cosine high-pass before z-scoring (0 disables it)
   [[movies]]
   run = "1"
   path = "stimuli/run-1.mp4"
