@@ -147,6 +147,16 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
         frames[label].save(out / "frames" / f"run-{label}.npz")
     timings["frames"] = time.perf_counter() - tic
 
+    tic = time.perf_counter()  # BOLD before the CNNs: a bad voxel fails in seconds, not after the models ran
+    mask = build_mask(config.data.mask, runs[0].shape, runs[0].affine)
+    data = {}
+    for r in runs:
+        matrix = remove_drift(load_run_matrix(r, mask), tr, config.data.high_pass or None, detrend=config.data.detrend)
+        data[(r.subject, r.run)] = zscore_voxels(matrix, source=str(r.path))
+    split = split_subjects(sorted({r.subject for r in runs}), config.embedding.split, seed=config.seed)
+    _io.write_json(out / "brain" / "split.json", split)
+    timings["load_bold"] = time.perf_counter() - tic
+
     tic = time.perf_counter()
     activations: dict[tuple[str, str], Activations] = {}
     for spec in config.models:
@@ -157,16 +167,6 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
             activations[(f"{spec.name}/{weights_label(spec.weights)}", label)] = acts
             acts.save(out / "activations" / f"{spec.name}_{weights_label(spec.weights)}" / f"run-{label}.npz")
     timings["activations"] = time.perf_counter() - tic
-
-    tic = time.perf_counter()
-    mask = build_mask(config.data.mask, runs[0].shape, runs[0].affine)
-    data = {}
-    for r in runs:
-        matrix = remove_drift(load_run_matrix(r, mask), tr, config.data.high_pass or None, detrend=config.data.detrend)
-        data[(r.subject, r.run)] = zscore_voxels(matrix, source=str(r.path))
-    split = split_subjects(sorted({r.subject for r in runs}), config.embedding.split, seed=config.seed)
-    _io.write_json(out / "brain" / "split.json", split)
-    timings["load_bold"] = time.perf_counter() - tic
 
     tic = time.perf_counter()
     emb_cfg = config.embedding
