@@ -55,6 +55,13 @@ def save_npz(path: str | Path, **arrays: np.ndarray) -> Path:
     return Path(path)
 
 
+def write_csv(path: str | Path, table: Any, *, sep: str = ",", index: bool = False) -> Path:
+    """Write a pandas DataFrame as CSV (or TSV with ``sep="\\t"``) atomically."""
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, sep=sep, index=index)
+    return Path(path)
+
+
 def _json_default(obj: Any) -> Any:
     if isinstance(obj, (np.integer,)):
         return int(obj)

@@ -185,9 +185,9 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
     _write_maps(out / "brain" / "fbn_maps.nii.gz", embedding.maps_, mask, runs[0].affine)
     with _io.atomic_path(out / "brain" / "model.pt") as tmp:
         torch.save(embedding.state_dict(), tmp)
-    _write_table(out / "brain" / "training.csv", embedding.history_.to_frame())
+    _io.write_csv(out / "brain" / "training.csv", embedding.history_.to_frame())
     for label, acts in fbn_activations.items():
-        _write_table(out / "brain" / f"activations_run-{label}.csv", pd.DataFrame(acts, columns=fbn_names))
+        _io.write_csv(out / "brain" / f"activations_run-{label}.csv", pd.DataFrame(acts, columns=fbn_names))
     timings["embedding"] = time.perf_counter() - tic
 
     tic = time.perf_counter()
@@ -202,7 +202,7 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
             pairings[(model, weights, layer, label)] = pairing
             stem = out / "pairing" / f"{model}_{weights}_{layer}_run-{label}"
             for eq, table in (("eq2", pairing.eq2), ("eq1", pairing.eq1)):
-                _write_table(stem.with_name(stem.name + f"_{eq}.csv"), table)
+                _io.write_csv(stem.with_name(stem.name + f"_{eq}.csv"), table)
                 with _io.atomic_path(stem.with_name(stem.name + f"_{eq}.parquet")) as tmp:
                     table.to_parquet(tmp, index=False)
             row = {"model": model, "weights": weights, "layer": layer, "run": label,
@@ -210,16 +210,16 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
             row.update(_mismatched_movie_control(label, model_key, layer, fbn_activations, activations, config, tr))
             rows.append(row)
     summary = pd.DataFrame(rows)
-    _write_table(out / "tables" / "summary.csv", summary)
-    _write_table(out / "tables" / "models_x_runs.csv", models_by_runs(summary), index=True)
+    _io.write_csv(out / "tables" / "summary.csv", summary)
+    _io.write_csv(out / "tables" / "models_x_runs.csv", models_by_runs(summary), index=True)
     timings["pairing"] = time.perf_counter() - tic
 
     recovery = detection = None
     found = _recovery(config.data.bids, mask, embedding, fbn_activations, pairings)
     if found is not None:
         recovery, detection = found
-        _write_table(out / "tables" / "recovery.csv", recovery)
-        _write_table(out / "tables" / "detection.csv", detection)
+        _io.write_csv(out / "tables" / "recovery.csv", recovery)
+        _io.write_csv(out / "tables" / "detection.csv", detection)
 
     result = ExperimentResult(out, summary, pairings, embedding, fbn_activations, split, frames, activations,
                               recovery, detection, timings)
@@ -270,11 +270,6 @@ def _write_maps(path: Path, maps: np.ndarray, mask: np.ndarray, affine: np.ndarr
     volume[mask] = maps.T
     with _io.atomic_path(path) as tmp:
         nib.save(nib.Nifti1Image(volume, affine), tmp)
-
-
-def _write_table(path: Path, table: pd.DataFrame, *, index: bool = False) -> None:
-    with _io.atomic_path(path) as tmp:
-        table.to_csv(tmp, index=index)
 
 
 def _recovery(bids: Path, mask: np.ndarray, embedding: FBNEmbedding, fbn_activations: dict[str, np.ndarray],

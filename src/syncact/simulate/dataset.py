@@ -84,17 +84,19 @@ class SimulatedDataset:
     drivers: dict[int, pd.DataFrame] = field(default_factory=dict)
 
 
+def _luma(images: np.ndarray) -> np.ndarray:
+    """Rec. 601 luma of RGB frames, shape (n_frames, height, width), float32."""
+    return images.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
 def luminance(images: np.ndarray) -> np.ndarray:
     """Mean Rec. 601 luma of each frame, shape (n_frames,)."""
-    weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    return (images.astype(np.float32) @ weights).mean(axis=(1, 2))
+    return _luma(images).mean(axis=(1, 2))
 
 
 def motion_energy(images: np.ndarray) -> np.ndarray:
     """Mean absolute luma change between consecutive frames (the first repeats the second)."""
-    weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    gray = images.astype(np.float32) @ weights
-    diff = np.abs(np.diff(gray, axis=0)).mean(axis=(1, 2))
+    diff = np.abs(np.diff(_luma(images), axis=0)).mean(axis=(1, 2))
     return np.concatenate([diff[:1], diff])
 
 
@@ -233,7 +235,7 @@ def make_dataset(
                 table[f"{net.name}_bold"] = bold_timecourse(raw[run][net.driver], tr)
         drivers[run] = pd.DataFrame({net.name: raw[run][net.driver] for net in networks if net.kind == "stimulus"})
         expected[run] = table
-        _write_tsv(gt / f"run-{run}_drivers.tsv", pd.DataFrame(table))
+        _tsv(gt / f"run-{run}_drivers.tsv", pd.DataFrame(table))
     zooms = (*np.abs(np.diag(affine)[:3]), tr)
     jobs = [(sub, run) for sub in subjects for run in runs]
     for sub, run in tqdm(jobs, desc="simulated BOLD", unit="run", disable=not progress, leave=False):
@@ -253,7 +255,7 @@ def make_dataset(
         with _io.atomic_path(root / f"sub-{sub}" / "func" / f"{stem}_bold.nii.gz") as tmp:
             nib.save(img, tmp)
         _io.write_json(root / f"sub-{sub}" / "func" / f"{stem}_bold.json", {"RepetitionTime": tr, "TaskName": TASK})
-        _write_tsv(gt / f"sub-{sub}" / f"sub-{sub}_run-{run}_timecourses.tsv",
+        _tsv(gt / f"sub-{sub}" / f"sub-{sub}_run-{run}_timecourses.tsv",
                    pd.DataFrame(tcs, columns=[n.name for n in networks]))
 
     # 5. Dataset metadata and ground truth.
@@ -262,7 +264,7 @@ def make_dataset(
         "GeneratedBy": [{"Name": "syncact.simulate", "Description": f"seed={seed}"}],
     })
     _io.write_json(root / f"task-{TASK}_bold.json", {"RepetitionTime": tr, "TaskName": TASK})
-    _write_tsv(root / "participants.tsv", pd.DataFrame({"participant_id": [f"sub-{s}" for s in subjects]}))
+    _tsv(root / "participants.tsv", pd.DataFrame({"participant_id": [f"sub-{s}" for s in subjects]}))
     _io.write_text(root / "README", "Simulated movie-watching fMRI with planted networks; see derivatives/ground_truth.\n")
     _io.write_json(gt / "dataset_description.json", {
         "Name": "planted ground truth", "BIDSVersion": "1.9.0", "DatasetType": "derivative",
@@ -275,7 +277,7 @@ def make_dataset(
         "filter": [f"{plant_model}:{n.driver[4:]}:{chosen[n.driver[4:]]}" if n.driver.startswith("cnn:") else "" for n in networks],
         "centers_mm": [json.dumps(n.centers) for n in networks],
     })
-    _write_tsv(gt / "networks.tsv", net_table)
+    _tsv(gt / "networks.tsv", net_table)
     maps_volume = np.zeros((*mask.shape, len(networks)), dtype=np.float32)
     maps_volume[mask] = group_maps.T
     with _io.atomic_path(gt / "planted_maps.nii.gz") as tmp:
@@ -290,9 +292,8 @@ def make_dataset(
     return SimulatedDataset(root, movies, tr, n_timepoints, subjects, net_table, group_maps, mask, drivers)
 
 
-def _write_tsv(path: Path, table: pd.DataFrame) -> None:
-    with _io.atomic_path(path) as tmp:
-        table.to_csv(tmp, sep="\t", index=False)
+def _tsv(path: Path, table: pd.DataFrame) -> None:
+    _io.write_csv(path, table, sep="\t")
 
 
 def load_ground_truth(root: str | Path) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
