@@ -29,7 +29,7 @@ import torch
 from syncact import _io
 from syncact.analysis import fbn_roles, models_by_runs, recovery_table
 from syncact.ann import Activations, extract_activations, get_model
-from syncact.ann.registry import weights_label
+from syncact.ann.registry import model_key, weights_label
 from syncact.brain import (
     FBNEmbedding,
     build_mask,
@@ -164,7 +164,7 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
         for label, fr in frames.items():
             acts = extract_activations(fr.images, built, spec.layers, reduce=spec.reduce, batch_size=spec.batch_size,
                                        device=config.device, progress=progress)
-            activations[(f"{spec.name}/{weights_label(spec.weights)}", label)] = acts
+            activations[(model_key(spec.name, spec.weights), label)] = acts
             acts.save(out / "activations" / f"{spec.name}_{weights_label(spec.weights)}" / f"run-{label}.npz")
     timings["activations"] = time.perf_counter() - tic
 
@@ -193,10 +193,12 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
     tic = time.perf_counter()
     pairings: dict[tuple[str, str, str, str], Pairing] = {}
     rows = []
-    for (model_key, label), acts in activations.items():
-        model, weights = model_key.split("/")
-        for layer, filt in acts.layers.items():
-            filt, names = _drop_dead(filt)
+    alive = {(key, label, layer): _drop_dead(filt)
+             for (key, label), acts in activations.items() for layer, filt in acts.layers.items()}
+    for (key, label), acts in activations.items():
+        model, weights = key.split("/")
+        for layer in acts.layers:
+            filt, names = alive[(key, label, layer)]
             pairing = pair(fbn_activations[label], filt, fbn_names=fbn_names, filter_names=names,
                            min_shift=config.pairing.min_shift, alpha=config.pairing.alpha, hrf=config.pairing.hrf, tr=tr)
             pairings[(model, weights, layer, label)] = pairing
@@ -207,7 +209,7 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
                     table.to_parquet(tmp, index=False)
             row = {"model": model, "weights": weights, "layer": layer, "run": label,
                    "top1_accuracy": acts.meta.get("top1_accuracy"), **pairing.summary()}
-            row.update(_mismatched_movie_control(label, model_key, layer, fbn_activations, activations, config, tr))
+            row.update(_mismatched_movie_control(label, key, layer, fbn_activations, alive, config, tr))
             rows.append(row)
     summary = pd.DataFrame(rows)
     _io.write_csv(out / "tables" / "summary.csv", summary)
@@ -233,10 +235,10 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
 
 def _mismatched_movie_control(
     label: str,
-    model_key: str,
+    key: str,
     layer: str,
     fbn_activations: dict[str, np.ndarray],
-    activations: dict[tuple[str, str], Activations],
+    alive: dict[tuple[str, str, str], tuple[np.ndarray, list[str]]],
     config: ExperimentConfig,
     tr: float,
 ) -> dict[str, object]:
@@ -249,7 +251,7 @@ def _mismatched_movie_control(
     if len(labels) < 2:
         return {}
     other = labels[(labels.index(label) + 1) % len(labels)]
-    filt, _ = _drop_dead(activations[(model_key, other)].layers[layer])
+    filt, _ = alive[(key, other, layer)]
     n = min(len(filt), len(fbn_activations[label]))
     control = pair(fbn_activations[label][:n], filt[:n], min_shift=config.pairing.min_shift,
                    alpha=config.pairing.alpha, hrf=config.pairing.hrf, tr=tr)

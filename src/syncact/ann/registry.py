@@ -160,6 +160,11 @@ def weights_label(weights: str) -> str:
     return weights if weights in ("imagenet", "random") else "file-" + Path(weights).stem
 
 
+def model_key(name: str, weights: str) -> str:
+    """Key of a model with its weights in a run's results: ``"<name>/<weights_label>"``."""
+    return f"{name}/{weights_label(weights)}"
+
+
 def load_state_dict_file(module: nn.Module, path: str | Path) -> str:
     """Load a local state dict into ``module`` (``weights_only=True``) and return the file's SHA-256."""
     path = check_file(path, "weights file")

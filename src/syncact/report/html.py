@@ -10,7 +10,7 @@ import jinja2
 import numpy as np
 
 from syncact import _io
-from syncact.ann.registry import weights_label
+from syncact.ann.registry import model_key, weights_label
 from syncact.report import figures
 from syncact.sync import hrf_convolve
 
@@ -59,7 +59,7 @@ def write_report(result: ExperimentResult, config: ExperimentConfig, *, mask: np
     key = (model0.name, weights_label(model0.weights), model0.layers[-1], first_run)
     pairing = result.pairings[key]
     frames = result.frames[first_run]
-    acts = result.activations[(f"{model0.name}/{weights_label(model0.weights)}", first_run)].layers[model0.layers[-1]]
+    acts = result.activations[(model_key(model0.name, model0.weights), first_run)].layers[model0.layers[-1]]
     fbn_act = result.fbn_activations[first_run]
     if config.pairing.hrf != "none":  # show the filter as it was paired
         acts = hrf_convolve(acts, frames.tr, config.pairing.hrf)
