@@ -11,6 +11,21 @@ import numpy as np
 import pytest
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_caches(tmp_path_factory):  # noqa: ANN001, ANN202
+    """Activation cache and torch hub under tmp: tests never write to the user's caches."""
+    root = tmp_path_factory.mktemp("caches")
+    saved = {k: os.environ.get(k) for k in ("SYNCACT_CACHE_DIR", "TORCH_HOME")}
+    os.environ["SYNCACT_CACHE_DIR"] = str(root / "activations")
+    os.environ["TORCH_HOME"] = str(root / "torch")
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(20261122)

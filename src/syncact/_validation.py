@@ -5,6 +5,7 @@ Messages name the argument or file, what was expected, what was given, and the f
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -39,12 +40,19 @@ def check_dir(path: str | Path, what: str, *, hint: str = "") -> Path:
     return path
 
 
+def close_matches(value: str, choices: Iterable[str], n: int = 3) -> str:
+    """A " Did you mean ...?" sentence for ``value`` among ``choices`` (empty when nothing is close)."""
+    found = difflib.get_close_matches(str(value), [str(c) for c in choices], n=n, cutoff=0.6)
+    return f" Did you mean {', '.join(repr(f) for f in found)}?" if found else ""
+
+
 def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
-    """Raise UnknownNameError unless ``value`` is one of ``choices``."""
+    """Raise UnknownNameError unless ``value`` is one of ``choices`` (naming the close matches)."""
     choices = list(choices)
     if value not in choices:
         listed = ", ".join(repr(c) for c in choices)
-        raise UnknownNameError(f"{name}={value!r} is not known; choose one of: {listed}.")
+        hint = close_matches(value, choices) if isinstance(value, str) else ""
+        raise UnknownNameError(f"{name}={value!r} is not known.{hint} Choose one of: {listed}.")
     return value
 
 

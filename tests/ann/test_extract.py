@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from syncact.ann import extract_activations, get_model
-from syncact.ann.extract import preprocess
-from syncact.exceptions import ShapeError, UnknownNameError
+from syncact.ann import Activations, extract_activations, get_model
+from syncact.ann.extract import fold_batchnorms
+from syncact.exceptions import ConfigError, ShapeError, UnknownNameError
 
 
 @pytest.fixture(scope="module")
@@ -12,52 +12,105 @@ def frames():
     return (np.random.default_rng(0).random((7, 48, 64, 3)) * 255).astype(np.uint8)
 
 
-def test_hook_max_equals_max_of_full_feature_map(frames):
-    model = get_model("resnet18", "random")
-    acts = extract_activations(frames, model, ["block2", "last_conv"], batch_size=3)
-    full = {}
-    handles = [model.module.layer2.register_forward_hook(lambda m, i, o: full.__setitem__("block2", o)),
-               model.module.layer4.register_forward_hook(lambda m, i, o: full.__setitem__("last_conv", o))]
+@pytest.fixture(scope="module")
+def resnet():
+    return get_model("resnet18", "random")
+
+
+def _reference(built, frames, module_name):
+    out = {}
+    handle = built.module.get_submodule(module_name).register_forward_hook(lambda m, i, o: out.__setitem__("x", o.clone()))
     with torch.inference_mode():
-        model.module(preprocess(frames, model, torch.device("cpu")))
-    for h in handles:
-        h.remove()
-    for layer in ("block2", "last_conv"):
-        expected = full[layer].amax(dim=(2, 3)).numpy()
-        np.testing.assert_allclose(acts.layers[layer], expected, rtol=1e-5, atol=1e-5)
+        built.module(built.preprocessing(frames))
+    handle.remove()
+    return out["x"]
+
+
+def test_hook_reduction_equals_reducing_the_full_feature_map(frames, resnet):
+    acts = extract_activations(frames, resnet, ["block2", "last_conv"], batch_size=3)
+    for layer, module in (("block2", "layer2"), ("last_conv", "layer4")):
+        full = _reference(resnet, frames, module)
+        np.testing.assert_allclose(acts.layers[layer], full.amax(dim=(2, 3)).numpy(), rtol=1e-4, atol=1e-4)
     assert acts.layers["last_conv"].shape == (7, 512)
+    for reduce, fn in (("mean", lambda x: x.mean(dim=(2, 3))), ("l2", lambda x: x.square().mean(dim=(2, 3)).sqrt())):
+        got = extract_activations(frames, resnet, ["block2"], reduce=reduce).layers["block2"]
+        np.testing.assert_allclose(got, fn(_reference(resnet, frames, "layer2")).numpy(), rtol=1e-4, atol=1e-4)
 
 
-def test_lite_last_conv_applies_relu6_and_mean_reducer(frames):
+def test_a_hooked_convolution_keeps_its_raw_output(frames, resnet):
+    """Folding must not change what a hook on a convolution sees (its batch norm is then kept apart)."""
+    acts = extract_activations(frames, resnet, ["layer1.0.conv1"])
+    raw = _reference(resnet, frames, "layer1.0.conv1").amax(dim=(2, 3)).numpy()
+    np.testing.assert_allclose(acts.layers["layer1.0.conv1"], raw, rtol=1e-4, atol=1e-4)
+
+
+def test_fold_batchnorms_keeps_the_function_and_names():
+    import copy
+
+    built = get_model("resnet18", "random", seed=3)
+    for m in built.module.modules():  # non-trivial statistics
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+    folded = copy.deepcopy(built.module)
+    assert fold_batchnorms(folded, keep={"layer1.0.conv1"}) == 19  # 20 conv-bn pairs, one kept apart
+    assert isinstance(folded.layer1[0].bn2, torch.nn.Identity) and isinstance(folded.layer1[0].bn1, torch.nn.BatchNorm2d)
+    x = torch.randn(2, 3, 64, 64)
+    with torch.inference_mode():
+        torch.testing.assert_close(folded(x), built.module(x), rtol=1e-4, atol=1e-4)
+
+
+def test_batching_streaming_prefetch_and_threads_do_not_change_the_result(frames, resnet):
+    ref = extract_activations(frames, resnet, ["block3"], batch_size=7, prefetch=0).layers["block3"]
+    small = extract_activations(frames, resnet, ["block3"], batch_size=2).layers["block3"]
+    stream = extract_activations(iter(list(frames)), resnet, ["block3"], batch_size=3).layers["block3"]
+    chunks = extract_activations((frames[i : i + 4] for i in range(0, 7, 4)), resnet, ["block3"], batch_size=3).layers["block3"]
+    before = torch.get_num_threads()
+    single = extract_activations(frames, resnet, ["block3"], num_threads=1).layers["block3"]
+    assert torch.get_num_threads() == before
+    for other in (small, stream, chunks, single):
+        np.testing.assert_allclose(other, ref, rtol=1e-4, atol=1e-4)
+
+
+def test_bfloat16_is_close_and_float16_is_refused_on_cpu(frames, resnet):
+    ref = extract_activations(frames, resnet, ["block2"]).layers["block2"]
+    bf = extract_activations(frames, resnet, ["block2"], precision="bfloat16")
+    assert bf.meta["precision"] == "bfloat16"
+    assert np.corrcoef(bf.layers["block2"].ravel(), ref.ravel())[0, 1] > 0.99
+    with pytest.raises(ConfigError, match="bfloat16"):
+        extract_activations(frames, resnet, ["block2"], precision="float16")
+
+
+def test_lite_last_conv_applies_relu6(frames):
     model = get_model("efficientnet_lite0", "imagenet")
-    acts = extract_activations(frames, model, ["last_conv"], reduce="max")
+    acts = extract_activations(frames, model, ["last_conv"])
     assert acts.layers["last_conv"].shape == (7, 1280)
     assert acts.layers["last_conv"].min() >= 0 and acts.layers["last_conv"].max() <= 6
-    mean = extract_activations(frames, model, ["last_conv"], reduce="mean").layers["last_conv"]
-    assert np.all(mean <= acts.layers["last_conv"] + 1e-6)
+    assert acts.meta["top1_accuracy"] == pytest.approx(75.1)
 
 
-def test_batch_size_does_not_change_result(frames):
-    model = get_model("efficientnet_lite0", "imagenet")
-    a = extract_activations(frames, model, ["block3"], batch_size=2).layers["block3"]
-    b = extract_activations(frames, model, ["block3"], batch_size=7).layers["block3"]
-    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
-
-
-def test_bad_inputs(frames):
+def test_bad_inputs(frames, resnet):
     with pytest.raises(ShapeError, match="uint8"):
-        extract_activations(frames.astype(np.float32), "resnet18", ["block1"], weights="random")
-    with pytest.raises(UnknownNameError, match="reduce"):
-        extract_activations(frames, "resnet18", ["block1"], weights="random", reduce="median")
+        extract_activations(frames.astype(np.float32), resnet, ["block1"])
+    with pytest.raises(ShapeError, match="empty"):
+        extract_activations(frames[:0], resnet, ["block1"])
+    with pytest.raises(ShapeError, match="empty"):
+        extract_activations(iter([]), resnet, ["block1"])
+    with pytest.raises(ShapeError, match="non-empty list"):
+        extract_activations(frames, resnet, "block1")
+    with pytest.raises(UnknownNameError, match="median"):
+        extract_activations(frames, resnet, ["block1"], reduce="median")
     with pytest.raises(UnknownNameError, match="nolayer"):
-        extract_activations(frames, "resnet18", ["nolayer"], weights="random")
+        extract_activations(frames, resnet, ["nolayer"])
+    with pytest.raises(ShapeError, match=r"got uint8 \(5, 5\)"):  # a grey frame inside a stream
+        extract_activations(iter([frames[0], frames[1, :5, :5, 0]]), resnet, ["block1"])
 
 
-def test_activations_roundtrip(tmp_path, frames):
-    from syncact.ann import Activations
-
-    acts = extract_activations(frames, "resnet18", ["block1"], weights="random")
+def test_activations_roundtrip(tmp_path, frames, resnet):
+    acts = extract_activations(frames, resnet, ["block1"], reduce="topk:3")
     acts.save(tmp_path / "a.npz")
     back = Activations.load(tmp_path / "a.npz")
     np.testing.assert_array_equal(back.layers["block1"], acts.layers["block1"])
-    assert back.model == "resnet18" and back.meta["weights_digest"] == "random"
+    assert back.model == "resnet18" and back.reduce == "topk:3" and back.meta["weights_digest"] == resnet.weights_digest
+    da = acts.to_xarray("block1")
+    assert da.dims == ("time", "filter") and da.attrs["reduce"] == "topk:3"

