@@ -47,8 +47,10 @@ def test_bad_values_are_named(tmp_path, extra, error, match):
 
 
 def test_unknown_model_and_missing_movie(tmp_path):
-    with pytest.raises(UnknownNameError, match="alexnet"):
-        load_config(_write(tmp_path, BASE.replace('"resnet18"', '"alexnet"')))
+    with pytest.raises(UnknownNameError, match="resnet81.*Did you mean 'resnet18'"):
+        load_config(_write(tmp_path, BASE.replace('"resnet18"', '"resnet81"')))
+    with pytest.raises(ConfigError, match="top1_accuracy is a percentage"):
+        load_config(_write(tmp_path, BASE.replace('"resnet18"', '"resnet18"\ntop1_accuracy = 0.7\n', 1)))
     with pytest.raises(MissingFileError, match="movie for run 1.*nothere.mp4"):
         load_config(_write(tmp_path, BASE.replace("movie.mp4", "nothere.mp4")))
     with pytest.raises(ConfigError, match="not valid TOML"):

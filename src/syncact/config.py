@@ -4,6 +4,7 @@ Example::
 
     name = "my-study"
     seed = 0
+    cache = "default"            # activation cache: "default" ($SYNCACT_CACHE_DIR or ~/.cache), "none", or a path
 
     [data]
     bids = "/data/bids"          # BIDS root (relative paths are taken from the TOML's folder)
@@ -23,8 +24,9 @@ Example::
 
     [[models]]
     name = "efficientnet_lite0"
-    weights = "imagenet"         # "imagenet", "random" or a path to a state dict
+    weights = "imagenet"         # "imagenet", "places365", "random" or a path to a state dict
     layers = ["block3", "last_conv"]
+    reduce = "max"               # "max" (the paper), "mean", "l2", "topk:K"
 
     [embedding]
     n_networks = 64
@@ -78,6 +80,8 @@ class ModelConfig:
     layers: tuple[str, ...] = ("last_conv",)
     reduce: str = "max"
     batch_size: int = 32
+    precision: str = "auto"
+    top1_accuracy: float | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,7 @@ class ExperimentConfig:
     name: str = "experiment"
     seed: int = 0
     device: str = "cpu"
+    cache: str = "default"
     frames: FramesConfig = field(default_factory=FramesConfig)
     embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
     pairing: PairingConfig = field(default_factory=PairingConfig)
@@ -137,12 +142,14 @@ def _section(cls: type, raw: Any, where: str) -> Any:
 
 def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> ExperimentConfig:
     """Validate a config dictionary (as read from TOML); relative paths are taken from ``base``."""
-    from syncact.ann import REDUCERS, available_models
+    from syncact.ann import get_reducer
+    from syncact.ann.extract import PRECISIONS
+    from syncact.ann.registry import get_adapter
     from syncact.brain.embedding import TEMPORAL_MODULES
     from syncact.stimulus.video import POLICIES
     from syncact.sync.hrf import HRF_MODELS
 
-    known = {"name", "seed", "device", "data", "movies", "models", "frames", "embedding", "pairing"}
+    known = {"name", "seed", "device", "cache", "data", "movies", "models", "frames", "embedding", "pairing"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ConfigError(f"unknown top-level key(s) {unknown}; known keys: {sorted(known)}.")
@@ -164,8 +171,12 @@ def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> ExperimentConfi
     if not models:
         raise ConfigError("[[models]] is empty; name at least one model.")
     for m in models:
-        check_choice("models.name", m.name, available_models())
-        check_choice("models.reduce", m.reduce, REDUCERS)
+        get_adapter(m.name)
+        get_reducer(m.reduce)
+        check_choice(f"models {m.name} precision", m.precision, PRECISIONS)
+        if m.top1_accuracy is not None and not 1 < m.top1_accuracy <= 100:
+            raise ConfigError(f"models {m.name}: top1_accuracy is a percentage in (1, 100] (e.g. 76.1), "
+                              f"got {m.top1_accuracy!r}; a fraction such as 0.761 must be written as 76.1.")
         if isinstance(m.layers, str) or not m.layers:
             raise ConfigError(f"models {m.name}: layers must be a non-empty list, got {m.layers!r}.")
     models = tuple(dataclasses.replace(m, layers=tuple(m.layers)) for m in models)
@@ -179,7 +190,12 @@ def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> ExperimentConfi
     embedding = dataclasses.replace(embedding, split=check_fractions("embedding.split", embedding.split, 3))
     pairing = _section(PairingConfig, raw.get("pairing"), "pairing")
     check_choice("pairing.hrf", pairing.hrf, ("none", *HRF_MODELS))
-    top = {k: raw[k] for k in ("name", "seed", "device") if k in raw}
+    top = {k: raw[k] for k in ("name", "seed", "device", "cache") if k in raw}
+    if "cache" in top:
+        if not isinstance(top["cache"], str):
+            raise ConfigError(f"cache must be \"default\", \"none\" or a directory path, got {top['cache']!r}.")
+        if top["cache"] not in ("default", "none"):
+            top["cache"] = str((base / top["cache"]).resolve())
     return ExperimentConfig(data=data, movies=movies, models=models, frames=frames, embedding=embedding,
                             pairing=pairing, **top)
 

@@ -28,7 +28,7 @@ import torch
 
 from syncact import _io
 from syncact.analysis import fbn_roles, models_by_runs, recovery_table
-from syncact.ann import Activations, extract_activations, get_model
+from syncact.ann import Activations, default_cache_dir, extract_activations, get_model
 from syncact.ann.registry import model_key, weights_label
 from syncact.brain import (
     FBNEmbedding,
@@ -159,11 +159,12 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
 
     tic = time.perf_counter()
     activations: dict[tuple[str, str], Activations] = {}
+    cache = {"none": None, "default": default_cache_dir()}.get(config.cache, config.cache)
     for spec in config.models:
-        built = get_model(spec.name, spec.weights, seed=config.seed)
+        built = get_model(spec.name, spec.weights, seed=config.seed, top1_accuracy=spec.top1_accuracy)
         for label, fr in frames.items():
             acts = extract_activations(fr.images, built, spec.layers, reduce=spec.reduce, batch_size=spec.batch_size,
-                                       device=config.device, progress=progress)
+                                       device=config.device, precision=spec.precision, cache=cache, progress=progress)
             activations[(model_key(spec.name, spec.weights), label)] = acts
             acts.save(out / "activations" / f"{spec.name}_{weights_label(spec.weights)}" / f"run-{label}.npz")
     timings["activations"] = time.perf_counter() - tic

@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from syncact import _io
 from syncact._validation import check_positive
-from syncact.ann import extract_activations, get_model
+from syncact.ann import default_cache_dir, extract_activations, get_model
 from syncact.exceptions import ConfigError
 from syncact.simulate.bold import (
     DEFAULT_NETWORKS,
@@ -136,6 +136,7 @@ def make_dataset(
     jitter_mm: float = 2.0,
     fps: float = 12.0,
     seed: int = 0,
+    cache: str | Path | None = "default",
     progress: bool = False,
 ) -> SimulatedDataset:
     """Generate the embedded naturalistic fMRI dataset as BIDS with its ground truth.
@@ -164,6 +165,8 @@ def make_dataset(
         Movie frame rate.
     seed : int, default=0
         Everything is determined by it.
+    cache : str, Path or None, default="default"
+        Activation cache for the planting CNN ("default": :func:`syncact.ann.default_cache_dir`; None: off).
     progress : bool, default=False
 
     Returns
@@ -201,7 +204,8 @@ def make_dataset(
     chosen: dict[str, int] = {}
     if cnn_layers:
         model = get_model(plant_model, "imagenet")
-        acts = {run: extract_activations(frames[run].images, model, cnn_layers, progress=progress) for run in runs}
+        store = default_cache_dir() if cache == "default" else cache
+        acts = {run: extract_activations(frames[run].images, model, cnn_layers, cache=store, progress=progress) for run in runs}
         low = [np.concatenate([raw[run][k] for run in runs]) for k in ("luminance", "motion")]
         for layer in cnn_layers:
             both = np.concatenate([acts[run].layers[layer] for run in runs])
