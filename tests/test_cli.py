@@ -1,3 +1,4 @@
+import re
 import subprocess
 import sys
 
@@ -6,7 +7,7 @@ import pytest
 from syncact.cli import main
 
 
-@pytest.mark.parametrize("command", ["demo", "run", "simulate", "layers", "models"])
+@pytest.mark.parametrize("command", ["demo", "run", "simulate", "layers", "models", "activations"])
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as exc:
         main([command, "--help"])
@@ -18,6 +19,28 @@ def test_layers_lists_aliases(capsys):
     assert main(["layers", "efficientnet_lite0"]) == 0
     out = capsys.readouterr().out
     assert "block3" in out and "_blocks.10" in out and "last_conv" in out
+    assert re.search(r"block3 +_blocks.10 +MBConvBlock +112 +14x14", out)  # Lite0 block3: 112 filters, 14x14 map
+
+
+def test_activations_command_fills_then_reads_the_cache(tmp_path, capsys, rng):
+    import numpy as np
+
+    from syncact.ann import Activations
+    from syncact.stimulus import Frames
+
+    images = (rng.random((5, 36, 48, 3)) * 255).astype(np.uint8)
+    Frames(images, np.arange(5.0), 1.0, 0.0, "synthetic", "last").save(tmp_path / "frames.npz")
+    args = ["activations", str(tmp_path / "frames.npz"), "--model", "resnet18", "--weights", "random", "--layers",
+            "block2", "last_conv", "--cache", str(tmp_path / "cache"), "--no-progress"]
+    assert main([*args, "--out", str(tmp_path / "a.npz")]) == 0
+    assert "5 frames -> block2 128, last_conv 512 filters" in capsys.readouterr().out
+    assert main([*args, "--out", str(tmp_path / "b.npz")]) == 0
+    assert "from cache: block2, last_conv" in capsys.readouterr().out
+    a, b = Activations.load(tmp_path / "a.npz"), Activations.load(tmp_path / "b.npz")
+    np.testing.assert_array_equal(a.layers["last_conv"], b.layers["last_conv"])
+    before = (tmp_path / "a.npz").read_bytes()
+    assert main([*args, "--out", str(tmp_path / "a.npz")]) == 2
+    assert "exists" in capsys.readouterr().err and (tmp_path / "a.npz").read_bytes() == before
 
 
 def test_errors_are_one_line_with_exit_code_2(tmp_path, capsys):

@@ -26,7 +26,7 @@ EXAMPLE_CONFIG = """example experiment.toml:
   offset = 0.0                   # movie time (s) at the first volume
   [[models]]
   name = "efficientnet_lite0"
-  weights = "imagenet"           # "imagenet", "random" or a local state-dict file
+  weights = "imagenet"           # "imagenet", "places365", "random" or a local state-dict file
   layers = ["block3", "last_conv"]
   [embedding]
   n_networks = 64
@@ -91,25 +91,56 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _cmd_layers(args: argparse.Namespace) -> int:
+    import pandas as pd
+
     from syncact.ann import get_model
+    from syncact.ann.registry import layer_table
 
     built = get_model(args.model, "random")
-    print("aliases:")
-    for alias, spec in built.layers.items():
-        print(f"  {alias:10s} -> {spec.module}")
-    if args.all:
-        print("modules:")
-        for name, module in built.module.named_modules():
-            if name:
-                print(f"  {name}  ({type(module).__name__})")
+    table = pd.DataFrame(layer_table(built, all_modules=args.all))
+    print(f"{built.name}: input {built.input_size} px; filters and map size at each layer (blank frame)")
+    print(table.to_string(index=False))
     return 0
 
 
 def _cmd_models(_args: argparse.Namespace) -> int:
-    from syncact.ann.registry import _REGISTRY
+    import pandas as pd
 
-    for name in sorted(_REGISTRY):
-        print(f"{name:22s} {_REGISTRY[name].description}")
+    from syncact.ann.registry import model_table
+
+    table = pd.DataFrame(model_table()).drop(columns="description")
+    print(table.to_string(index=False, na_rep="-"))
+    print("\nAlso: 'timm:<name>' for any timm model (pip install 'syncact[timm]'), or wrap a network with "
+          "syncact.ann.custom_model.")
+    return 0
+
+
+def _cmd_activations(args: argparse.Namespace) -> int:
+    from syncact.ann import default_cache_dir, extract_activations, get_model
+    from syncact.exceptions import ConfigError
+    from syncact.stimulus import Frames, sync_frames
+
+    out = Path(args.out)
+    if out.exists():
+        raise ConfigError(f"output {str(out)!r} exists; choose another path (nothing is overwritten).")
+    source = Path(args.frames)
+    if source.suffix == ".npz":
+        frames = Frames.load(source)
+    else:
+        if args.tr is None or args.timepoints is None:
+            raise ConfigError(f"{source.name} is a movie: give --tr and --timepoints to pick one frame per volume.")
+        frames = sync_frames(source, args.tr, args.timepoints, offset=args.offset, progress=not args.no_progress)
+    cache = {"none": None, "default": default_cache_dir()}.get(args.cache, args.cache)
+    built = get_model(args.model, args.weights, seed=args.seed)
+    started = time.perf_counter()
+    acts = extract_activations(frames.images, built, args.layers, reduce=args.reduce, batch_size=args.batch_size,
+                               device=args.device, precision=args.precision, cache=cache, progress=not args.no_progress)
+    elapsed = time.perf_counter() - started
+    acts.save(out)
+    shapes = ", ".join(f"{k} {v.shape[1]}" for k, v in acts.layers.items())
+    cached = acts.meta["cached_layers"]
+    print(f"{len(frames)} frames -> {shapes} filters in {elapsed:.1f} s"
+          f"{' (from cache: ' + ', '.join(cached) + ')' if cached else ''}; wrote {out}")
     return 0
 
 
@@ -155,8 +186,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="list every module")
     p.set_defaults(func=_cmd_layers)
 
-    p = sub.add_parser("models", help="list registered models", description="List the registered models.")
+    p = sub.add_parser("models", help="list registered models", description="List the registered models with their "
+                       "input size, weight sets and published ImageNet top-1 accuracy.")
     p.set_defaults(func=_cmd_models)
+
+    p = sub.add_parser("activations", help="filter temporal activations of one model for a movie or frames file",
+                       description="Compute the temporal activation of every filter of some layers (one value per "
+                       "frame), reading and filling the activation cache.")
+    p.add_argument("frames", help="frames .npz written by a run (frames/run-*.npz) or a movie file")
+    p.add_argument("--model", required=True, help="registered model name or timm:<name> (see `syncact models`)")
+    p.add_argument("--weights", default="imagenet", help="imagenet, places365, random or a state-dict file")
+    p.add_argument("--layers", nargs="+", default=["last_conv"], help="aliases or module names (default: last_conv)")
+    p.add_argument("--reduce", default="max", help="max (default), mean, l2 or topk:K")
+    p.add_argument("--out", required=True, help="output .npz (must not exist)")
+    p.add_argument("--tr", type=float, help="TR in s (movie input)")
+    p.add_argument("--timepoints", type=int, help="number of volumes (movie input)")
+    p.add_argument("--offset", type=float, default=0.0, help="movie time at the first volume (movie input)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--precision", default="auto", help="auto, float32, bfloat16 or float16 (GPU)")
+    p.add_argument("--cache", default="default", help="activation cache: default, none, or a directory")
+    p.add_argument("--seed", type=int, default=0, help="seed of random weights")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.set_defaults(func=_cmd_activations)
     return parser
 
 

@@ -279,3 +279,53 @@ def weights_label(weights: str) -> str:
 def model_key(name: str, weights: str) -> str:
     """Key of a model with its weights in a run's results: ``"<name>/<weights_label>"``."""
     return f"{name}/{weights_label(weights)}"
+
+
+def model_table() -> list[dict[str, object]]:
+    """One row per registered model: name, family, input size, weight sets, published ImageNet top-1 (%)."""
+    rows = []
+    for name in available_models():
+        adapter = _REGISTRY[name]
+        rows.append({"model": name, "family": adapter.family, "input_size": adapter.preprocessing.input_size,
+                     "weights": ", ".join(adapter.weight_choices), "imagenet_top1": adapter.published_top1.get("imagenet"),
+                     "description": adapter.description})
+    return rows
+
+
+def layer_table(built: BuiltModel, *, all_modules: bool = False) -> list[dict[str, object]]:
+    """Aliases (and with ``all_modules`` every module) with the shape of their output on one blank frame.
+
+    Returns
+    -------
+    list of dict
+        ``alias`` ("" for plain modules), ``module``, ``type``, ``n_filters`` and ``spatial`` (the map size a
+        reducer sees, after any ``post`` function).
+    """
+    size = built.input_size
+    modules = dict(built.module.named_modules())
+    rows = [{"alias": alias, "module": spec.module, "post": spec.post} for alias, spec in built.layers.items()]
+    if all_modules:
+        rows += [{"alias": "", "module": name, "post": None} for name in modules if name]
+    shapes: dict[int, tuple[int, ...]] = {}
+
+    def hook(index: int, post: Callable[[torch.Tensor], torch.Tensor] | None):  # noqa: ANN202
+        def record(_m, _i, out) -> None:  # noqa: ANN001
+            out = out[0] if isinstance(out, (tuple, list)) else out
+            if isinstance(out, torch.Tensor):
+                shapes[index] = tuple((post(out) if post else out).shape[1:])
+
+        return record
+
+    handles = [modules[r["module"]].register_forward_hook(hook(i, r["post"])) for i, r in enumerate(rows)]
+    try:
+        with torch.inference_mode():
+            built.module(torch.zeros(1, 3, size, size))
+    finally:
+        for h in handles:
+            h.remove()
+    table = []
+    for i, r in enumerate(rows):
+        shape = shapes.get(i, ())
+        table.append({"alias": r["alias"], "module": r["module"], "type": type(modules[r["module"]]).__name__,
+                      "n_filters": shape[0] if shape else None, "spatial": "x".join(map(str, shape[1:])) or "-"})
+    return table
