@@ -114,3 +114,20 @@ def test_activations_roundtrip(tmp_path, frames, resnet):
     assert back.model == "resnet18" and back.reduce == "topk:3" and back.meta["weights_digest"] == resnet.weights_digest
     da = acts.to_xarray("block1")
     assert da.dims == ("time", "filter") and da.attrs["reduce"] == "topk:3"
+
+
+def test_a_decoding_movie_streams_into_the_network_and_the_cache(tmp_path, resnet):
+    """Frames decoded by PyAV feed the network while decoding goes on; the stream is cached by the movie's key."""
+    from syncact.simulate.movie import make_movie
+    from syncact.stimulus import iter_sync_frames, sync_frames, sync_key
+
+    movie = tmp_path / "m.mp4"
+    make_movie(movie, 9.0, fps=6.0, size=(96, 64), seed=1)
+    sync = {"tr": 1.0, "n_timepoints": 8, "size": (96, 64)}
+    array = extract_activations(sync_frames(movie, **sync).images, resnet, ["block3"]).layers["block3"]
+    key = sync_key(movie, **sync)
+    stream = (img for _, img, _ in iter_sync_frames(movie, **sync))
+    first = extract_activations(stream, resnet, ["block3"], batch_size=3, cache=tmp_path / "c", frames_key=key)
+    np.testing.assert_allclose(first.layers["block3"], array, rtol=1e-4, atol=1e-4)
+    again = extract_activations(iter([]), resnet, ["block3"], cache=tmp_path / "c", frames_key=key)
+    assert again.meta["cached_layers"] == ["block3"]  # nothing decoded: the key says it is the same stream

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from syncact.exceptions import CorruptFileError, MissingFileError, StimulusError
-from syncact.stimulus import Frames, movie_duration, sync_frames
+from syncact.stimulus import Frames, iter_sync_frames, movie_duration, sync_frames, sync_key
 
 
 def _write_movie(path, times, size=(64, 48)):
@@ -90,3 +90,34 @@ def test_frames_roundtrip(tmp_path):
     back = Frames.load(tmp_path / "f.npz")
     np.testing.assert_array_equal(back.images, frames.images)
     assert back.tr == 1.0 and back.source == str(path)
+
+
+def test_windows_without_a_frame_repeat_the_previous_one(tmp_path, caplog):
+    """Frames every 2.5 s at TR 1 s: empty windows (also leading ones, after an offset) repeat a frame."""
+    path = tmp_path / "slow.mp4"
+    _write_movie(path, np.arange(6) * 2.5)  # frames at 0, 2.5, 5, 7.5, 10, 12.5
+    frames = sync_frames(path, tr=1.0, n_timepoints=8, offset=0.5)
+    # windows [0.5+t, 1.5+t): frame 1 (2.5 s) falls in window 2, frame 2 (5 s) in window 4, frame 3 in 7
+    np.testing.assert_array_equal(_index(frames), [1, 1, 1, 1, 2, 2, 2, 3])
+    assert "5 TR windows hold no frame" in caplog.text
+
+
+def test_stream_equals_array_and_can_stop_early(tmp_path):
+    path = tmp_path / "m.mp4"
+    _write_movie(path, np.arange(40) * 0.25)
+    frames = sync_frames(path, tr=1.0, n_timepoints=10, size=(32, 24))
+    streamed = list(iter_sync_frames(path, tr=1.0, n_timepoints=10, size=(32, 24)))
+    assert [i for i, _, _ in streamed] == list(range(10))
+    np.testing.assert_array_equal(np.stack([img for _, img, _ in streamed]), frames.images)
+    np.testing.assert_allclose([t for _, _, t in streamed], frames.times)
+    gen = iter_sync_frames(path, tr=1.0, n_timepoints=10)
+    next(gen)
+    gen.close()  # closes the container without error
+    short = iter_sync_frames(path, tr=1.0, n_timepoints=12)
+    got = []
+    with pytest.raises(StimulusError, match="the scan needs 12.00 s"):
+        for item in short:
+            got.append(item[0])
+    assert got == list(range(10))  # what the movie covers was streamed before the error
+    key = sync_key(path, 1.0, 10, size=(32, 24))
+    assert key.startswith("movie-sha256:") and key != sync_key(path, 1.0, 10, size=(32, 24), offset=0.5)

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from syncact import _io
 from syncact._validation import check_file
 from syncact.exceptions import CorruptFileError
 
@@ -25,11 +26,7 @@ _MAX_LISTED = 6
 
 def file_digest(path: str | Path) -> str:
     """SHA-256 of a file, read in 1 MiB chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return _io.file_sha256(path)
 
 
 def state_dict_digest(module: nn.Module) -> str:

@@ -1,5 +1,5 @@
 """Movies in, one frame per fMRI time point out."""
 
-from syncact.stimulus.video import Frames, movie_duration, sync_frames
+from syncact.stimulus.video import Frames, iter_sync_frames, movie_duration, sync_frames, sync_key
 
-__all__ = ["Frames", "movie_duration", "sync_frames"]
+__all__ = ["Frames", "iter_sync_frames", "movie_duration", "sync_frames", "sync_key"]

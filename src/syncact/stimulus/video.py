@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,6 +120,125 @@ def movie_duration(path: str | Path) -> float:
         container.close()
 
 
+def iter_sync_frames(
+    path: str | Path,
+    tr: float,
+    n_timepoints: int,
+    *,
+    offset: float = 0.0,
+    size: tuple[int, int] | None = None,
+    policy: str = "last",
+    progress: bool = False,
+) -> Iterator[tuple[int, np.ndarray, float]]:
+    """Stream the frame of each TR window while the movie decodes (see :func:`sync_frames`).
+
+    Yields
+    ------
+    index : int
+        Time point, 0 .. n_timepoints - 1, in order, each exactly once.
+    image : ndarray of shape (height, width, 3), uint8
+    time : float
+        Presentation time of the frame in the movie (s).
+
+    Raises
+    ------
+    StimulusError
+        When the movie ends before the last TR window; raised after the windows it does cover were yielded.
+    """
+    path = check_file(path, "movie")
+    check_positive("tr", tr)
+    check_positive("n_timepoints", n_timepoints, integer=True)
+    check_positive("offset", offset, allow_zero=True)
+    check_choice("policy", policy, POLICIES)
+    n_timepoints = int(n_timepoints)
+    if size is not None:
+        width, height = (int(s) for s in size)
+        check_positive("size[0] (width)", width, integer=True)
+        check_positive("size[1] (height)", height, integer=True)
+
+    def to_rgb(frame) -> np.ndarray:  # noqa: ANN001
+        if size is None:
+            return frame.to_ndarray(format="rgb24")
+        return frame.to_ndarray(format="rgb24", width=width, height=height, interpolation="AREA")
+
+    emitted = 0  # windows yielded so far
+    n_gaps = 0
+    previous: tuple[np.ndarray, float] | None = None
+
+    def complete(index: int, image: np.ndarray, t: float) -> Iterator[tuple[int, np.ndarray, float]]:
+        """Yield window ``index`` and, before it, any window that got no frame of its own (repeated frame)."""
+        nonlocal emitted, n_gaps, previous
+        fill = previous or (image, t)  # leading empty windows take the first frame
+        for j in range(emitted, index):
+            n_gaps += 1
+            yield j, fill[0], fill[1]
+        previous = (image, t)
+        emitted = index + 1
+        yield index, image, t
+
+    pending = None  # (window index, av frame, time) waiting to learn whether it is the last of its window
+    last_time = -math.inf
+    last_duration = 0.0
+    container = _open(path)
+    bar = tqdm(total=n_timepoints, desc=f"frames {path.name}", unit="TR", disable=not progress, leave=False)
+    try:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        try:
+            for frame in container.decode(stream):
+                if frame.pts is None or frame.time is None:
+                    raise StimulusError(f"movie {str(path)!r} has a frame without a timestamp; remux it (ffmpeg -i IN -c copy OUT).")
+                t = float(frame.time)
+                last_time = t
+                last_duration = float(frame.duration * frame.time_base) if frame.duration else last_duration
+                index = math.floor((t - offset) / tr + _TIME_EPS)
+                if index < 0:
+                    continue
+                if index >= n_timepoints:
+                    break
+                if policy == "first":
+                    if index >= emitted:
+                        for item in complete(index, to_rgb(frame), t):
+                            bar.update(1)
+                            yield item
+                    continue
+                if pending is not None and pending[0] != index:
+                    for item in complete(pending[0], to_rgb(pending[1]), pending[2]):
+                        bar.update(1)
+                        yield item
+                pending = (index, frame, t)
+        except (OSError, ValueError) as exc:
+            if isinstance(exc, StimulusError):
+                raise
+            raise CorruptFileError(f"movie {str(path)!r} could not be decoded past {last_time:.2f} s ({exc}).") from exc
+        if pending is not None:
+            for item in complete(pending[0], to_rgb(pending[1]), pending[2]):
+                bar.update(1)
+                yield item
+    finally:
+        bar.close()
+        container.close()
+
+    if emitted == 0:
+        raise StimulusError(
+            f"movie {str(path)!r} has no frame after offset={offset:g} s (its last frame is at {last_time:.2f} s); "
+            "check the offset."
+        )
+    if emitted < n_timepoints:
+        movie_end = last_time + last_duration
+        scan_end = offset + n_timepoints * tr
+        raise StimulusError(
+            f"movie {str(path)!r} lasts {movie_end:.2f} s but the scan needs {scan_end:.2f} s "
+            f"({n_timepoints} TRs x {tr:g} s from offset {offset:g} s); its frames stop in TR window "
+            f"{emitted} of {n_timepoints}. Pass fewer time points (drop the last volumes) or the right movie."
+        )
+    if n_gaps:
+        logger.warning(
+            "%s: %d TR windows hold no frame (frame interval longer than TR=%g s); the previous frame is repeated.",
+            path.name, n_gaps, tr,
+        )
+
+
 def sync_frames(
     path: str | Path,
     tr: float,
@@ -159,88 +279,25 @@ def sync_frames(
     StimulusError
         If the movie ends before the last TR window (the message gives both durations), or a frame has
         no timestamp.
+
+    See Also
+    --------
+    iter_sync_frames : the same frames as a stream, to overlap decoding with a network's inference.
+    """
+    images, times = [], []
+    for _index, image, t in iter_sync_frames(path, tr, n_timepoints, offset=offset, size=size, policy=policy,
+                                             progress=progress):
+        images.append(image)
+        times.append(t)
+    return Frames(np.stack(images), np.asarray(times, dtype=float), float(tr), float(offset), str(path), policy)
+
+
+def sync_key(path: str | Path, tr: float, n_timepoints: int, *, offset: float = 0.0,
+             size: tuple[int, int] | None = None, policy: str = "last") -> str:
+    """Identity of the frames :func:`iter_sync_frames` yields: the movie's SHA-256 and the sync settings.
+
+    Pass it as ``frames_key`` to :func:`syncact.ann.extract_activations` to cache activations of a stream.
     """
     path = check_file(path, "movie")
-    check_positive("tr", tr)
-    check_positive("n_timepoints", n_timepoints, integer=True)
-    check_positive("offset", offset, allow_zero=True)
-    check_choice("policy", policy, POLICIES)
-    n_timepoints = int(n_timepoints)
-    if size is not None:
-        width, height = (int(s) for s in size)
-        check_positive("size[0] (width)", width, integer=True)
-        check_positive("size[1] (height)", height, integer=True)
-
-    def to_rgb(frame) -> np.ndarray:  # noqa: ANN001
-        if size is None:
-            return frame.to_ndarray(format="rgb24")
-        return frame.to_ndarray(format="rgb24", width=width, height=height, interpolation="AREA")
-
-    kept: list[np.ndarray | None] = [None] * n_timepoints
-    times = np.full(n_timepoints, np.nan)
-    pending = None  # (window index, av frame, time) waiting to learn whether it is the last of its window
-    last_time = -math.inf
-    last_duration = 0.0
-    container = _open(path)
-    bar = tqdm(total=n_timepoints, desc=f"frames {path.name}", unit="TR", disable=not progress, leave=False)
-    try:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        for frame in container.decode(stream):
-            if frame.pts is None or frame.time is None:
-                raise StimulusError(f"movie {str(path)!r} has a frame without a timestamp; remux it (ffmpeg -i IN -c copy OUT).")
-            t = float(frame.time)
-            last_time = t
-            last_duration = float(frame.duration * frame.time_base) if frame.duration else last_duration
-            index = math.floor((t - offset) / tr + _TIME_EPS)
-            if index < 0:
-                continue
-            if index >= n_timepoints:
-                break
-            if policy == "first":
-                if kept[index] is None:
-                    kept[index], times[index] = to_rgb(frame), t
-                    bar.update(1)
-                continue
-            if pending is not None and pending[0] != index:
-                kept[pending[0]], times[pending[0]] = to_rgb(pending[1]), pending[2]
-                bar.update(1)
-            pending = (index, frame, t)
-        if pending is not None:
-            kept[pending[0]], times[pending[0]] = to_rgb(pending[1]), pending[2]
-            bar.update(1)
-    except (OSError, ValueError) as exc:
-        if isinstance(exc, StimulusError):
-            raise
-        raise CorruptFileError(f"movie {str(path)!r} could not be decoded past {last_time:.2f} s ({exc}).") from exc
-    finally:
-        bar.close()
-        container.close()
-
-    filled = [i for i, img in enumerate(kept) if img is not None]
-    if not filled:
-        raise StimulusError(
-            f"movie {str(path)!r} has no frame after offset={offset:g} s (its last frame is at {last_time:.2f} s); "
-            "check the offset."
-        )
-    if filled[-1] < n_timepoints - 1:
-        movie_end = last_time + last_duration
-        scan_end = offset + n_timepoints * tr
-        raise StimulusError(
-            f"movie {str(path)!r} lasts {movie_end:.2f} s but the scan needs {scan_end:.2f} s "
-            f"({n_timepoints} TRs x {tr:g} s from offset {offset:g} s); its frames stop in TR window "
-            f"{filled[-1] + 1} of {n_timepoints}. Pass fewer time points (drop the last volumes) or the right movie."
-        )
-    n_gaps = n_timepoints - len(filled)
-    if n_gaps:
-        logger.warning(
-            "%s: %d TR windows hold no frame (frame interval longer than TR=%g s); the previous frame is repeated.",
-            path.name, n_gaps, tr,
-        )
-    previous = kept[filled[0]]
-    previous_time = times[filled[0]]
-    for i in range(n_timepoints):
-        if kept[i] is None:
-            kept[i], times[i] = previous, previous_time
-        previous, previous_time = kept[i], times[i]
-    return Frames(np.stack(kept), times, float(tr), float(offset), str(path), policy)
+    return f"movie-sha256:{_io.file_sha256(path)}|tr={float(tr)!r}|n={int(n_timepoints)}|offset={float(offset)!r}|" \
+           f"size={tuple(size) if size else None}|policy={policy}"
