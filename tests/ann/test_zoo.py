@@ -29,7 +29,7 @@ def test_the_papers_zoo_is_registered_with_published_accuracy():
     assert get_adapter("alexnet").published_top1["imagenet"] == pytest.approx(56.522)
 
 
-@pytest.mark.parametrize("name", sorted(set(available_models()) - {"efficientnet_lite1"}))
+@pytest.mark.parametrize("name", available_models())
 def test_aliases_sit_at_their_strides_and_fast_path_matches_plain_torch(name):
     built = get_model(name, "random", seed=1)
     size = built.input_size
