@@ -1,0 +1,463 @@
+"""Prepare a dataset once into a chunked Zarr store that later stages stream from.
+
+For each (subject, run), one at a time, so memory holds one run whatever the number of subjects:
+
+1. read the run in blocks of volumes (NIfTI through nibabel's proxy, CIFTI with nibabel's CIFTI-2 API,
+   arrays memory-mapped);
+2. volumes: resample each block to the target grid (nilearn's bundled MNI152 at ``resolution`` mm by
+   default, continuous interpolation; nothing is done when the run is already on it) and apply the
+   group mask;
+3. ``nilearn.signal.clean``: linear detrend, cosine high-pass, confound regression (fMRIPrep columns
+   or presets such as ``"motion24+wm_csf"``), then a z-score per voxel;
+4. write the (time, voxel) float32 array to ``runs/sub-<s>_run-<r>`` under a temporary name and rename
+   it into place; a rerun skips runs already written (resume after a kill).
+
+Voxels that are constant (or all zero) in some run cannot be z-scored; they are not an error: each run
+stores which voxels were valid and the store's voxel set is the intersection (logged, documented), so
+every subject has the same columns for the shared encoder.
+
+Layout of the store::
+
+    prepared.zarr/            attrs: layout, kind, grid shape and affine, TR, parameters, provenance
+      mask                    uint8 (x, y, z): the group mask on the target grid (volumes)
+      runs/<key>              float32 (time, voxel), attrs: subject, run, source, confounds used
+      valid/<key>             bool (voxel,): voxels with a defined z-score in that run
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+from tqdm.auto import tqdm
+
+from syncact._validation import check_choice, check_positive
+from syncact.brain.layouts import DatasetInfo, RunSource, array_shape, read_cifti_header
+from syncact.exceptions import ConfigError, CorruptFileError, DataError, MissingFileError, ShapeError
+
+logger = logging.getLogger(__name__)
+
+STORE_VERSION = 1
+_MOTION6 = ["trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z"]
+CONFOUND_PRESETS: dict[str, list[str]] = {
+    "motion6": _MOTION6,
+    "motion12": _MOTION6 + [f"{c}_derivative1" for c in _MOTION6],
+    "motion24": _MOTION6 + [f"{c}_derivative1" for c in _MOTION6] + [f"{c}_power2" for c in _MOTION6]
+    + [f"{c}_derivative1_power2" for c in _MOTION6],
+    "wm_csf": ["white_matter", "csf"],
+    "global": ["global_signal"],
+}
+
+
+def confound_columns(spec: str | Sequence[str] | None) -> list[str]:
+    """Column names from presets joined by "+" (``"motion24+wm_csf"``) or an explicit list."""
+    if spec is None or spec == "":
+        return []
+    if isinstance(spec, str):
+        columns: list[str] = []
+        for part in spec.split("+"):
+            if part in CONFOUND_PRESETS:
+                columns += CONFOUND_PRESETS[part]
+            else:
+                columns.append(part)
+        return list(dict.fromkeys(columns))
+    return list(dict.fromkeys(spec))
+
+
+def read_confounds(path: Path, columns: list[str], n_timepoints: int) -> np.ndarray:
+    """The chosen columns of an fMRIPrep confounds table as (time, n_columns); leading NaNs (derivatives) -> 0."""
+    import pandas as pd
+
+    try:
+        table = pd.read_csv(path, sep="\t")
+    except Exception as exc:  # pandas raises several types
+        raise CorruptFileError(f"confounds table {str(path)!r} cannot be read ({exc}).") from exc
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise DataError(f"confounds table {str(path)!r} lacks column(s) {', '.join(missing)}; "
+                        f"it has e.g. {', '.join(list(table.columns)[:8])}.")
+    if len(table) != n_timepoints:
+        raise DataError(f"confounds table {str(path)!r} has {len(table)} rows but its run has {n_timepoints} volumes.")
+    values = table[columns].to_numpy(dtype=np.float64)
+    values[np.isnan(values)] = 0.0  # fMRIPrep leaves the first row of derivatives empty
+    return values
+
+
+@dataclass(frozen=True)
+class TargetGrid:
+    """The voxel grid every run is resampled to, and the group mask on it."""
+
+    shape: tuple[int, int, int]
+    affine: np.ndarray
+    mask: np.ndarray  # bool (x, y, z)
+
+
+def target_grid(info: DatasetInfo, target: str = "mni152", *, resolution: int = 4, mask: str | Path = "template") -> TargetGrid:
+    """Build the target grid and group mask for a volume dataset.
+
+    Parameters
+    ----------
+    info : DatasetInfo
+    target : {"mni152", "native"}
+        nilearn's bundled MNI152 template at ``resolution`` mm, or the runs' own grid (all runs must share it).
+    resolution : int, default=4
+        Voxel size in mm of the MNI152 target (the paper: 4).
+    mask : "template", "intersect" or a path
+        The MNI152 brain mask resampled to the grid; the same, later intersected with each run's valid
+        voxels (what every prepared store does anyway); or a user mask (resampled nearest-neighbour).
+    """
+    from nilearn.datasets import load_mni152_brain_mask
+    from nilearn.image import resample_img
+
+    check_choice("target", target, ("mni152", "native"))
+    if target == "mni152":
+        template = load_mni152_brain_mask(resolution=resolution)
+        shape, affine = tuple(int(s) for s in template.shape[:3]), np.asarray(template.affine)
+    else:
+        ref = info.runs[0]
+        if ref.affine is None or len(ref.shape) != 3:
+            raise ConfigError("target='native' needs volume runs; CIFTI and arrays are prepared as they are.")
+        shape, affine = ref.shape, ref.affine
+        odd = [r.path.name for r in info.runs if r.shape != shape or not np.allclose(r.affine, affine, atol=1e-3)]
+        if odd:
+            raise DataError(f"target='native' needs one grid but {', '.join(odd[:5])} differ from {ref.path.name}; "
+                            "use target='mni152' to resample every run.")
+    if str(mask) in ("template", "intersect"):
+        mask_img = load_mni152_brain_mask(resolution=resolution)
+    else:
+        path = Path(mask)
+        if not path.is_file():
+            raise MissingFileError(f"mask {str(path)!r} does not exist; give a NIfTI mask or 'template'.")
+        try:
+            mask_img = nib.load(path)
+        except Exception as exc:
+            raise CorruptFileError(f"mask {str(path)!r} cannot be read by nibabel ({exc}).") from exc
+        if len(mask_img.shape) != 3:
+            raise ShapeError(f"mask {str(path)!r} has shape {mask_img.shape}; a mask is one 3D volume.")
+    if mask_img.shape[:3] != shape or not np.allclose(mask_img.affine, affine, atol=1e-3):
+        mask_img = resample_img(mask_img, target_affine=affine, target_shape=shape, interpolation="nearest",
+                                force_resample=True, copy_header=True)
+    data = np.asarray(mask_img.dataobj) > 0
+    if not data.any():
+        raise DataError(f"mask {mask!s} has no voxel on the target grid; check that it is in the same space.")
+    return TargetGrid(shape, affine, data)
+
+
+# --------------------------------------------------------------------------------------------------
+# reading one run as (time, features)
+# --------------------------------------------------------------------------------------------------
+def _volume_blocks(run: RunSource, grid: TargetGrid, block: int) -> Iterator[np.ndarray]:
+    """(volumes, voxels in mask) blocks of one NIfTI run on the target grid."""
+    from nilearn.image import resample_img
+
+    try:
+        img = nib.load(run.path, keep_file_open=True)
+        same = img.shape[:3] == grid.shape and np.allclose(img.affine, grid.affine, atol=1e-3)
+        for t0 in range(0, run.n_timepoints, block):
+            part = img.slicer[..., t0 : min(t0 + block, run.n_timepoints)]
+            if not same:
+                part = resample_img(part, target_affine=grid.affine, target_shape=grid.shape, interpolation="continuous",
+                                    force_resample=True, copy_header=True)
+            data = np.asarray(part.get_fdata(dtype=np.float32))
+            yield np.ascontiguousarray(data[grid.mask].T)
+    except (OSError, EOFError, ValueError, nib.filebasedimages.ImageFileError) as exc:
+        raise CorruptFileError(f"BOLD file {str(run.path)!r} is truncated or corrupt ({exc}); re-download or re-export it.") from exc
+
+
+def read_run(run: RunSource, grid: TargetGrid | None = None, *, block: int = 100) -> np.ndarray:
+    """One run as a (time, features) float32 matrix: masked voxels, grayordinates or array columns."""
+    if run.kind == "nifti":
+        if grid is None:
+            raise ConfigError("volume runs need a target grid (see target_grid).")
+        matrix = np.concatenate(list(_volume_blocks(run, grid, block)))
+    elif run.kind == "cifti":
+        read_cifti_header(run.path)  # re-checks the brain models
+        try:
+            matrix = np.asarray(nib.load(run.path).get_fdata(dtype=np.float32))
+        except Exception as exc:
+            raise CorruptFileError(f"CIFTI file {str(run.path)!r} is truncated or corrupt ({exc}).") from exc
+    else:
+        array_shape(run.path)
+        if run.path.suffix == ".npy":
+            matrix = np.asarray(np.load(run.path, mmap_mode="r"), dtype=np.float32)
+        else:
+            import h5py
+
+            with h5py.File(run.path, "r") as h5:
+                matrix = np.asarray(h5["data"], dtype=np.float32)
+    if matrix.shape[0] != run.n_timepoints:
+        raise CorruptFileError(f"{str(run.path)!r} gave {matrix.shape[0]} volumes but its header says {run.n_timepoints}.")
+    bad = ~np.isfinite(matrix)
+    if bad.any():
+        cols = np.unique(np.nonzero(bad)[1])
+        raise DataError(f"{str(run.path)!r} has NaN or infinite values in {cols.size} voxels/columns (e.g. {cols[:5].tolist()}); "
+                        "fix the preprocessing or mask them out (mask = 'path/to/mask.nii.gz').")
+    return matrix
+
+
+def clean_run(matrix: np.ndarray, tr: float, *, detrend: bool = True, high_pass: float | None = 0.01,
+              confounds: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Detrend, high-pass (cosine), regress confounds with ``nilearn.signal.clean``; then z-score each column.
+
+    Returns
+    -------
+    cleaned : ndarray of shape (n_timepoints, n_features), float32
+        Z-scored; columns without variance are set to 0.
+    valid : ndarray of shape (n_features,), bool
+        Columns whose z-score is defined (non-constant after cleaning).
+    """
+    from nilearn.signal import clean
+
+    raw_std = matrix.std(axis=0, dtype=np.float64)
+    raw_mean = np.abs(matrix.mean(axis=0, dtype=np.float64))
+    valid = raw_std > 1e-6 * np.maximum(raw_mean, 1.0)
+    if detrend or high_pass or confounds is not None:
+        matrix = clean(matrix, detrend=detrend, standardize=None, confounds=confounds, filter="cosine" if high_pass else False,
+                       high_pass=high_pass or None, t_r=tr, standardize_confounds=True).astype(np.float32, copy=False)
+    mean = matrix.mean(axis=0, dtype=np.float64)
+    std = matrix.std(axis=0, dtype=np.float64)
+    valid &= std > 1e-8
+    out = np.zeros_like(matrix, dtype=np.float32)
+    out[:, valid] = ((matrix[:, valid] - mean[valid]) / std[valid]).astype(np.float32)
+    return out, valid
+
+
+# --------------------------------------------------------------------------------------------------
+# the store
+# --------------------------------------------------------------------------------------------------
+def prepare_dataset(
+    info: DatasetInfo,
+    out: str | Path,
+    *,
+    target: str = "mni152",
+    resolution: int = 4,
+    mask: str | Path = "template",
+    detrend: bool = True,
+    high_pass: float | None = 0.01,
+    confounds: str | Sequence[str] | None = None,
+    block: int = 100,
+    progress: bool = False,
+) -> PreparedStore:
+    """Write every run of ``info`` to a Zarr store, one run at a time (see the module docstring).
+
+    Parameters
+    ----------
+    info : DatasetInfo
+        From :func:`syncact.brain.scan_dataset`; its problems must be fixed first.
+    out : str or Path
+        The store (a directory ending in ``.zarr``). Runs already in it are skipped, so a killed preparation
+        resumes; a store made with other parameters is refused.
+    target, resolution, mask
+        See :func:`target_grid` (volumes only).
+    detrend, high_pass : bool, float or None
+        Linear detrend and cosine high-pass cutoff in Hz (None disables it).
+    confounds : str or list of str, optional
+        fMRIPrep confound columns or presets joined by "+" (``"motion24+wm_csf"``).
+    block : int, default=100
+        Volumes read (and resampled) at a time; bounds memory with the run length.
+    progress : bool
+
+    Returns
+    -------
+    PreparedStore
+    """
+    import zarr
+
+    info.check()
+    check_positive("block", block, integer=True)
+    columns = confound_columns(confounds)
+    if columns:
+        lacking = [r.path.name for r in info.runs if r.confounds is None]
+        if lacking:
+            raise DataError(f"confounds {columns[:3]}... asked but {', '.join(lacking[:4])} have no confounds table "
+                            "(fMRIPrep's *_desc-confounds_timeseries.tsv).")
+    kind = info.runs[0].kind
+    grid = target_grid(info, target, resolution=resolution, mask=mask) if kind == "nifti" else None
+    params = {"layout": info.layout, "kind": kind, "target": target if grid else None,
+              "resolution": resolution if grid and target == "mni152" else None, "mask": str(mask) if grid else None,
+              "detrend": bool(detrend), "high_pass": high_pass, "confounds": columns, "version": STORE_VERSION}
+    out = Path(out)
+    root = zarr.open_group(str(out), mode="a", zarr_format=3)
+    stored = root.attrs.get("params")
+    if stored is not None and stored != params:
+        raise ConfigError(f"store {str(out)!r} was prepared with other parameters ({stored}); choose another path.")
+    if stored is None:
+        root.attrs.update({"params": params, "source": str(info.root), "tr": info.tr, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                           "grid_shape": list(grid.shape) if grid else None,
+                           "affine": grid.affine.tolist() if grid else None})
+        if grid is not None:
+            root.create_array("mask", data=grid.mask.astype(np.uint8), chunks=grid.mask.shape)
+        if kind == "cifti":
+            _, _, structures = read_cifti_header(info.runs[0].path)
+            root.attrs["structures"] = {k: [s.start, s.stop] for k, s in structures.items()}
+    for name in ("runs", "valid"):
+        root.require_group(name)
+    todo = [r for r in info.runs if not (out / "runs" / r.key / "zarr.json").exists()]
+    if len(todo) < len(info.runs):
+        logger.info("%s: %d of %d runs already prepared; preparing the rest", out, len(info.runs) - len(todo), len(info.runs))
+    for run in tqdm(todo, desc="prepare", unit="run", disable=not progress, leave=False):
+        matrix = read_run(run, grid, block=block)
+        conf = read_confounds(run.confounds, columns, run.n_timepoints) if columns else None
+        if conf is not None and conf.shape[1] + 2 >= run.n_timepoints:
+            raise DataError(f"{run.path.name}: {conf.shape[1]} confound columns leave no degrees of freedom in "
+                            f"{run.n_timepoints} volumes; choose fewer (e.g. confounds='motion6+wm_csf').")
+        cleaned, valid = clean_run(matrix, float(run.tr), detrend=detrend, high_pass=high_pass, confounds=conf)
+        del matrix
+        if not valid.all():
+            logger.warning("%s: %d of %d voxels are constant (or all zero) and leave the group voxel set",
+                           run.path.name, int((~valid).sum()), valid.size)
+        _write_atomic(out / "valid" / run.key, valid, {})
+        _write_atomic(out / "runs" / run.key, cleaned, {"subject": run.subject, "run": run.run, "source": str(run.path),
+                                                       "tr": run.tr, "task": run.task, "space": run.space,
+                                                       "confounds": str(run.confounds) if columns else None})
+    return PreparedStore(out)
+
+
+def _write_atomic(path: Path, array: np.ndarray, attrs: dict) -> None:
+    """Write one Zarr array to a temporary sibling and rename it into place."""
+    import zarr
+
+    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+    chunks = (min(array.shape[0], 128), min(array.shape[1], 16384)) if array.ndim == 2 else array.shape
+    try:
+        arr = zarr.create_array(str(tmp), shape=array.shape, dtype=array.dtype, chunks=chunks, zarr_format=3)
+        arr[...] = array
+        arr.attrs.update(attrs)
+        if path.exists():  # a run prepared by another process in the meantime: keep theirs
+            shutil.rmtree(tmp, ignore_errors=True)
+            return
+        os.rename(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A piece of one run: rows ``start:stop`` of ``sub-<subject>_run-<run>``."""
+
+    subject: str
+    run: str
+    start: int
+    stop: int
+
+    @property
+    def key(self) -> str:
+        return f"sub-{self.subject}_run-{self.run}"
+
+
+class PreparedStore:
+    """Read a store written by :func:`prepare_dataset`.
+
+    Attributes
+    ----------
+    path : Path
+    runs : list of dict
+        ``subject``, ``run``, ``n_timepoints`` per prepared run.
+    voxels : ndarray of bool, shape (n_mask_voxels,)
+        The group voxel set: valid in every run.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        import zarr
+
+        self.path = Path(path)
+        if not (self.path / "zarr.json").is_file():
+            raise MissingFileError(f"{str(self.path)!r} is not a prepared store; run `syncact prepare` first.")
+        self._root = zarr.open_group(str(self.path), mode="r", zarr_format=3)
+        self.attrs = dict(self._root.attrs)
+        keys = sorted(p.name for p in (self.path / "runs").iterdir() if (p / "zarr.json").is_file() and not p.name.startswith("."))
+        self.runs = []
+        for key in keys:
+            arr = self._root[f"runs/{key}"]
+            self.runs.append({"subject": arr.attrs["subject"], "run": arr.attrs["run"], "n_timepoints": int(arr.shape[0]),
+                              "key": key})
+        if not self.runs:
+            raise DataError(f"store {str(self.path)!r} holds no prepared run.")
+        valid = [np.asarray(self._root[f"valid/{r['key']}"][...], dtype=bool) for r in self.runs]
+        self.voxels = np.logical_and.reduce(valid)
+        self._columns = np.flatnonzero(self.voxels)
+
+    def __repr__(self) -> str:
+        return f"PreparedStore({str(self.path)!r}: {len(self.runs)} runs, {self.n_features} features)"
+
+    @property
+    def tr(self) -> float:
+        return float(self.attrs["tr"])
+
+    @property
+    def n_features(self) -> int:
+        return int(self._columns.size)
+
+    @property
+    def subjects(self) -> list[str]:
+        return sorted({r["subject"] for r in self.runs})
+
+    def read(self, subject: str, run: str, *, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Rows ``start:stop`` of one run, group voxels only: (time, n_features) float32."""
+        key = f"sub-{subject}_run-{run}"
+        if not (self.path / "runs" / key / "zarr.json").is_file():
+            known = ", ".join(r["key"] for r in self.runs[:8])
+            raise MissingFileError(f"{key} is not in store {str(self.path)!r} (it has {known}...).")
+        rows = np.asarray(self._root[f"runs/{key}"][start:stop], dtype=np.float32)
+        return rows if self._columns.size == rows.shape[1] else np.ascontiguousarray(rows[:, self._columns])
+
+    def segments(self, length: int | None = None, *, subjects: Sequence[str] | None = None, runs: Sequence[str] | None = None,
+                 drop_start: int = 0, drop_end: int = 0) -> list[Segment]:
+        """Cut runs into pieces of ``length`` rows after dropping ``drop_start``/``drop_end`` TRs.
+
+        The remainder shorter than ``length`` is left out (the paper cut StudyForrest into 430-TR pieces);
+        ``length=None`` gives one segment per run.
+        """
+        out = []
+        for r in self.runs:
+            if (subjects is not None and r["subject"] not in subjects) or (runs is not None and r["run"] not in runs):
+                continue
+            stop = r["n_timepoints"] - drop_end
+            if stop - drop_start < 1:
+                raise DataError(f"{r['key']} has {r['n_timepoints']} TRs; dropping {drop_start} + {drop_end} leaves none.")
+            size = length or (stop - drop_start)
+            out += [Segment(r["subject"], r["run"], s, s + size) for s in range(drop_start, stop - size + 1, size)]
+        return out
+
+    def iter_batches(self, segments: Sequence[Segment], batch_size: int, *, shuffle: bool = True,
+                     seed: int = 0) -> Iterator[np.ndarray]:
+        """Batches of equal-length segments, (batch, length, n_features) float32, read segment by segment.
+
+        Memory holds one batch, whatever the number of subjects.
+        """
+        lengths = {s.stop - s.start for s in segments}
+        if len(lengths) != 1:
+            raise ShapeError(f"segments must have one length to be batched, got {sorted(lengths)[:5]}.")
+        order = np.random.default_rng(seed).permutation(len(segments)) if shuffle else np.arange(len(segments))
+        for b in range(0, len(order), batch_size):
+            chosen = [segments[i] for i in order[b : b + batch_size]]
+            yield np.stack([self.read(s.subject, s.run, start=s.start, stop=s.stop) for s in chosen])
+
+    def mask_img(self) -> nib.Nifti1Image:
+        """The group voxel set as a NIfTI mask on the target grid (volume stores)."""
+        if self.attrs.get("grid_shape") is None:
+            raise ConfigError(f"store {str(self.path)!r} holds {self.attrs['params']['kind']} data, not volumes.")
+        mask = np.asarray(self._root["mask"][...], dtype=bool)
+        full = np.zeros(mask.shape, dtype=np.uint8)
+        full[mask] = self.voxels.astype(np.uint8)
+        return nib.Nifti1Image(full, np.asarray(self.attrs["affine"]))
+
+    def unmask(self, maps: np.ndarray) -> nib.Nifti1Image:
+        """(n_maps, n_features) -> a 4D NIfTI image on the target grid (volume stores)."""
+        img = self.mask_img()
+        mask = np.asarray(img.dataobj, dtype=bool)
+        maps = np.atleast_2d(maps)
+        if maps.shape[1] != self.n_features:
+            raise ShapeError(f"maps have {maps.shape[1]} columns but the store has {self.n_features} voxels.")
+        out = np.zeros((*mask.shape, maps.shape[0]), dtype=np.float32)
+        out[mask] = maps.T
+        return nib.Nifti1Image(out, img.affine)
