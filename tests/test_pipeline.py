@@ -89,3 +89,25 @@ def test_runs_of_different_length_or_missing_are_named(tiny_dataset):
     missing = [r for r in runs if (r.subject, r.run) != ("03", "2")]
     with pytest.raises(DataError, match=r"run 2 is missing for subject\(s\) \['03'\]"):
         _group_runs(missing, config)
+
+
+def test_dropped_volumes_and_training_segments(tiny_dataset, tmp_path):
+    """HCP-style clips: 5 volumes dropped at each end; training on 20-volume segments; store reused."""
+    cfg = parse_config({
+        "name": "clips",
+        "data": {"bids": str(tiny_dataset.root), "task": "movie", "prepared": str(tmp_path / "shared.zarr")},
+        "movies": [{"run": str(r), "path": str(p), "drop_start": 5, "drop_end": 5} for r, p in tiny_dataset.movies.items()],
+        "models": [{"name": "resnet18", "weights": "random", "layers": ["last_conv"]}],
+        "embedding": {"n_networks": 4, "temporal": "none", "n_epochs": 2, "n_components": 16, "segment_length": 20},
+    })
+    result = run_experiment(cfg, tmp_path / "run", progress=False)
+    assert len(result.frames["1"]) == 50 and result.fbn_activations["1"].shape == (50, 4)
+    # the frames are those of volumes 5..54: the movie offset moved by 5 TRs
+    np.testing.assert_allclose(result.frames["1"].times[0], 5.0, atol=1.0)
+    assert (tmp_path / "shared.zarr" / "runs" / "sub-01_run-1").is_dir()
+    bad = parse_config({**{k: v for k, v in [("name", "x")]}, "data": {"bids": str(tiny_dataset.root)},
+                        "movies": [{"run": str(r), "path": str(p), "drop_start": 40, "drop_end": 30}
+                                   for r, p in tiny_dataset.movies.items()],
+                        "models": [{"name": "resnet18", "weights": "random"}]})
+    with pytest.raises(ConfigError, match="drop_start=40 and drop_end=30 leave 0"):
+        run_experiment(bad, tmp_path / "bad", progress=False)

@@ -80,6 +80,44 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _scan(args: argparse.Namespace):  # noqa: ANN202
+    from syncact.brain import scan_dataset
+
+    space = None if args.space == "any" else args.space
+    return scan_dataset(args.path, layout=args.layout, task=args.task, space=space, hcp_data=args.hcp_data, tr=args.tr)
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    info = _scan(args)
+    print(info.summary())
+    if args.runs:
+        print(info.to_frame().to_string(index=False))
+    return 1 if info.problems else 0
+
+
+def _cmd_prepare(args: argparse.Namespace) -> int:
+    from syncact.brain import prepare_dataset
+
+    started = time.perf_counter()
+    info = _scan(args)
+    print(info.summary())
+    store = prepare_dataset(info, args.out, target=args.target, resolution=args.resolution, mask=args.mask,
+                            detrend=not args.no_detrend, high_pass=args.high_pass or None, confounds=args.confounds,
+                            progress=not args.no_progress)
+    print(f"\n{store.path}: {len(store.runs)} runs, {store.n_features} features, TR {store.tr:g} s "
+          f"in {time.perf_counter() - started:.0f} s (peak memory {_peak_memory_gb():.2f} GB)")
+    return 0
+
+
+def _add_scan_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("path", help="dataset root (BIDS, fMRIPrep, HCP), a .txt list of NIfTI files, or .npy/.h5 arrays")
+    p.add_argument("--layout", default="auto", help="auto (default), bids, fmriprep, hcp, nifti, arrays")
+    p.add_argument("--task", help="keep only this BIDS task")
+    p.add_argument("--space", default="MNI152NLin2009cAsym", help="fMRIPrep space (default MNI152NLin2009cAsym; 'any')")
+    p.add_argument("--hcp-data", default="volume", choices=("volume", "cifti"), help="HCP volumes or CIFTI grayordinates")
+    p.add_argument("--tr", type=float, help="repetition time in s (needed for arrays; checked against headers)")
+
+
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from syncact.simulate import make_dataset
 
@@ -179,6 +217,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=_cmd_simulate)
+
+    p = sub.add_parser("inspect", help="say what a dataset holds (layout, subjects, runs, TR, grids, problems)",
+                       description="Scan a dataset's headers and print what was found and every problem (exit 1 if any).")
+    _add_scan_arguments(p)
+    p.add_argument("--runs", action="store_true", help="also list every run")
+    p.set_defaults(func=_cmd_inspect)
+
+    p = sub.add_parser("prepare", help="resample, mask, clean and z-score every run into a Zarr store",
+                       description="Prepare every run once (one at a time: memory does not grow with subjects) into a "
+                       "chunked Zarr store that later stages stream from. Rerunning resumes.")
+    _add_scan_arguments(p)
+    p.add_argument("--out", required=True, help="the store, e.g. prepared.zarr")
+    p.add_argument("--target", default="mni152", choices=("mni152", "native"), help="target grid (default mni152)")
+    p.add_argument("--resolution", type=int, default=4, help="MNI152 voxel size in mm (default 4, the paper)")
+    p.add_argument("--mask", default="template", help="template (MNI152 brain mask), intersect, or a NIfTI mask")
+    p.add_argument("--high-pass", type=float, default=0.01, help="cosine high-pass cutoff in Hz (0 disables)")
+    p.add_argument("--no-detrend", action="store_true", help="keep linear trends")
+    p.add_argument("--confounds", help="fMRIPrep columns or presets joined by '+', e.g. motion24+wm_csf")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.set_defaults(func=_cmd_prepare)
 
     p = sub.add_parser("layers", help="list a model's layer aliases (and modules)", description="List the layer "
                        "aliases of a registered model, and with --all every module name usable as a layer.")

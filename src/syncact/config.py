@@ -7,16 +7,24 @@ Example::
     cache = "default"            # activation cache: "default" ($SYNCACT_CACHE_DIR or ~/.cache), "none", or a path
 
     [data]
-    bids = "/data/bids"          # BIDS root (relative paths are taken from the TOML's folder)
+    bids = "/data/bids"          # dataset root: BIDS, fMRIPrep, HCP, a .txt list of NIfTI files (relative to the TOML)
     task = "movie"
-    mask = "mni152"              # or a path to a mask on the BOLD grid
+    layout = "auto"              # or "bids", "fmriprep", "hcp", "nifti"
+    space = "MNI152NLin2009cAsym"  # fMRIPrep output space
+    target = "mni152"            # resample to nilearn's MNI152 at `resolution` mm, or "native"
+    resolution = 4
+    mask = "mni152"              # MNI152 brain mask, or a path to a NIfTI mask
     high_pass = 0.01             # Hz, cosine high-pass before z-scoring (0 disables it)
     detrend = true               # also remove a linear trend
+    confounds = "motion24+wm_csf"  # fMRIPrep confound columns or presets (fMRIPrep only)
+    prepared = "prepared.zarr"   # where the prepared store lives (default: <run dir>/prepared.zarr)
 
     [[movies]]
     run = "1"
     path = "stimuli/run-1.mp4"
     offset = 0.0                 # movie time (s) at the first volume
+    drop_start = 0               # volumes to drop at the start (e.g. before the clip) ...
+    drop_end = 0                 # ... and at the end
 
     [frames]
     size = [256, 180]
@@ -53,11 +61,18 @@ from syncact.exceptions import ConfigError
 
 @dataclass(frozen=True)
 class DataConfig:
-    bids: Path
+    bids: Path  # the dataset root in any layout (the name is kept from the first, BIDS-only version)
     task: str | None = None
+    layout: str = "auto"
+    space: str | None = "MNI152NLin2009cAsym"
+    hcp_data: str = "volume"
+    target: str = "mni152"
+    resolution: int = 4
     mask: str = "mni152"
     high_pass: float | None = 0.01
     detrend: bool = True
+    confounds: str | None = None
+    prepared: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +80,8 @@ class MovieConfig:
     run: str
     path: Path
     offset: float = 0.0
+    drop_start: int = 0
+    drop_end: int = 0
 
 
 @dataclass(frozen=True)
@@ -95,6 +112,7 @@ class EmbeddingConfig:
     sparsity: float = 0.0
     n_components: int | None = 256
     split: tuple[float, float, float] = (0.6, 0.1, 0.3)
+    segment_length: int | None = None
 
 
 @dataclass(frozen=True)
@@ -158,13 +176,23 @@ def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> ExperimentConfi
             raise ConfigError(f"the config needs a [{key}] section; see `syncact run --help` for an example.")
     data = _section(DataConfig, raw["data"], "data")
     data = dataclasses.replace(data, bids=(base / data.bids).resolve())
-    if data.mask != "mni152":
+    if data.mask not in ("mni152", "template", "intersect"):
         data = dataclasses.replace(data, mask=str((base / data.mask).resolve()))
+    if data.prepared is not None:
+        data = dataclasses.replace(data, prepared=str((base / data.prepared).resolve()))
+    from syncact.brain.layouts import LAYOUTS
+
+    check_choice("data.layout", data.layout, LAYOUTS)
+    check_choice("data.hcp_data", data.hcp_data, ("volume", "cifti"))
+    check_choice("data.target", data.target, ("mni152", "native"))
+    check_positive("data.resolution", data.resolution, integer=True)
     movies = tuple(_section(MovieConfig, m, "movies") for m in raw["movies"])
     movies = tuple(dataclasses.replace(m, run=str(m.run), path=(base / m.path).resolve()) for m in movies)
     for m in movies:
         check_file(m.path, f"movie for run {m.run}", hint="Fix [[movies]] path in the config.")
         check_positive(f"movies run {m.run} offset", m.offset, allow_zero=True)
+        check_positive(f"movies run {m.run} drop_start", m.drop_start, integer=True, allow_zero=True)
+        check_positive(f"movies run {m.run} drop_end", m.drop_end, integer=True, allow_zero=True)
     if len({m.run for m in movies}) != len(movies):
         raise ConfigError("[[movies]] names the same run twice.")
     models = tuple(_section(ModelConfig, m, "models") for m in raw["models"])
@@ -188,6 +216,8 @@ def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> ExperimentConfi
     check_choice("embedding.temporal", embedding.temporal, TEMPORAL_MODULES)
     check_positive("embedding.n_networks", embedding.n_networks, integer=True)
     embedding = dataclasses.replace(embedding, split=check_fractions("embedding.split", embedding.split, 3))
+    if embedding.segment_length is not None:
+        check_positive("embedding.segment_length", embedding.segment_length, integer=True)
     pairing = _section(PairingConfig, raw.get("pairing"), "pairing")
     check_choice("pairing.hrf", pairing.hrf, ("none", *HRF_MODELS))
     top = {k: raw[k] for k in ("name", "seed", "device", "cache") if k in raw}

@@ -3,6 +3,7 @@
 Run directory layout::
 
     config.resolved.toml
+    prepared.zarr/                                  the prepared runs (unless [data] prepared points elsewhere)
     frames/run-<r>.npz                              one frame per TR
     activations/<model>/run-<r>.npz                 (T, F) per layer
     brain/fbn_maps.nii.gz                           FBN spatial maps W (4D, one volume per FBN)
@@ -30,16 +31,7 @@ from syncact import _io
 from syncact.analysis import fbn_roles, models_by_runs, recovery_table
 from syncact.ann import Activations, default_cache_dir, extract_activations, get_model
 from syncact.ann.registry import model_key, weights_label
-from syncact.brain import (
-    FBNEmbedding,
-    build_mask,
-    find_bids_runs,
-    load_run_matrix,
-    remove_drift,
-    split_subjects,
-    zscore_voxels,
-)
-from syncact.brain.io import BoldRun
+from syncact.brain import FBNEmbedding, RunSource, prepare_dataset, scan_dataset, split_subjects, zscore_voxels
 from syncact.config import ExperimentConfig
 from syncact.exceptions import ConfigError, DataError
 from syncact.stimulus import Frames, sync_frames
@@ -87,8 +79,8 @@ class ExperimentResult:
         return self.out_dir / "report" / "index.html"
 
 
-def _group_runs(runs: list[BoldRun], config: ExperimentConfig) -> dict[str, list[BoldRun]]:
-    by_run: dict[str, list[BoldRun]] = defaultdict(list)
+def _group_runs(runs: list[RunSource], config: ExperimentConfig) -> dict[str, list[RunSource]]:
+    by_run: dict[str, list[RunSource]] = defaultdict(list)
     for run in runs:
         by_run[run.run].append(run)
     movies = {m.run for m in config.movies}
@@ -135,24 +127,35 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
     torch.manual_seed(config.seed)
 
     tic = time.perf_counter()
-    runs = find_bids_runs(config.data.bids, task=config.data.task)
+    dc = config.data
+    info = scan_dataset(dc.bids, layout=dc.layout, task=dc.task, space=dc.space, hcp_data=dc.hcp_data).check()
+    if info.runs[0].kind != "nifti":
+        raise ConfigError(f"the pipeline writes FBN maps as NIfTI and needs volume runs; {info.layout} gave "
+                          f"{info.runs[0].kind} data. Use hcp_data = \"volume\" (CIFTI can be prepared with `syncact prepare`).")
+    runs = info.runs
     by_run = _group_runs(runs, config)
-    tr = runs[0].tr
+    tr = float(info.tr)
     movies = {m.run: m for m in config.movies}
+    kept = {label: _kept_rows(group[0], movies[label]) for label, group in by_run.items()}
     frames: dict[str, Frames] = {}
-    for label, group in by_run.items():
-        movie = movies[label]
-        frames[label] = sync_frames(movie.path, tr, group[0].n_timepoints, offset=movie.offset, size=config.frames.size,
+    for label in by_run:
+        movie, (start, stop) = movies[label], kept[label]
+        frames[label] = sync_frames(movie.path, tr, stop - start, offset=movie.offset + start * tr, size=config.frames.size,
                                     policy=config.frames.policy, progress=progress)
         frames[label].save(out / "frames" / f"run-{label}.npz")
     timings["frames"] = time.perf_counter() - tic
 
     tic = time.perf_counter()  # BOLD before the CNNs: a bad voxel fails in seconds, not after the models ran
-    mask = build_mask(config.data.mask, runs[0].shape, runs[0].affine)
+    store = prepare_dataset(info, dc.prepared or out / "prepared.zarr", target=dc.target, resolution=dc.resolution,
+                            mask="template" if dc.mask == "mni152" else dc.mask, detrend=dc.detrend,
+                            high_pass=dc.high_pass or None, confounds=dc.confounds, progress=progress)
+    mask_img = store.mask_img()
+    mask, affine = np.asarray(mask_img.dataobj, dtype=bool), mask_img.affine
     data = {}
     for r in runs:
-        matrix = remove_drift(load_run_matrix(r, mask), tr, config.data.high_pass or None, detrend=config.data.detrend)
-        data[(r.subject, r.run)] = zscore_voxels(matrix, source=str(r.path))
+        start, stop = kept[r.run]
+        rows = store.read(r.subject, r.run, start=start, stop=stop)
+        data[(r.subject, r.run)] = rows if (start, stop) == (0, r.n_timepoints) else zscore_voxels(rows, source=str(r.path))
     split = split_subjects(sorted({r.subject for r in runs}), config.embedding.split, seed=config.seed)
     _io.write_json(out / "brain" / "split.json", split)
     timings["load_bold"] = time.perf_counter() - tic
@@ -176,14 +179,14 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
                              batch_size=emb_cfg.batch_size, sparsity=emb_cfg.sparsity,
                              n_components=emb_cfg.n_components, seed=config.seed, device=config.device,
                              progress=progress)
-    train = [x for (sub, _), x in data.items() if sub in split["train"]]
-    val = [x for (sub, _), x in data.items() if sub in split["validation"]]
+    train = _segments([x for (sub, _), x in data.items() if sub in split["train"]], emb_cfg.segment_length)
+    val = _segments([x for (sub, _), x in data.items() if sub in split["validation"]], emb_cfg.segment_length)
     embedding.fit(train, val or None)
     fbn_activations = {
         label: np.mean([embedding.transform(data[(sub, label)]) for sub in split["test"]], axis=0) for label in by_run
     }
     fbn_names = [f"FBN-{k:02d}" for k in range(emb_cfg.n_networks)]
-    _write_maps(out / "brain" / "fbn_maps.nii.gz", embedding.maps_, mask, runs[0].affine)
+    _write_maps(out / "brain" / "fbn_maps.nii.gz", embedding.maps_, mask, affine)
     with _io.atomic_path(out / "brain" / "model.pt") as tmp:
         torch.save(embedding.state_dict(), tmp)
     _io.write_csv(out / "brain" / "training.csv", embedding.history_.to_frame())
@@ -218,7 +221,7 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
     timings["pairing"] = time.perf_counter() - tic
 
     recovery = detection = None
-    found = _recovery(config.data.bids, mask, embedding, fbn_activations, pairings)
+    found = _recovery(config.data.bids, mask, embedding, fbn_activations, pairings, kept)
     if found is not None:
         recovery, detection = found
         _io.write_csv(out / "tables" / "recovery.csv", recovery)
@@ -229,9 +232,28 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
     tic = time.perf_counter()
     from syncact.report import write_report
 
-    write_report(result, config, mask=mask, affine=runs[0].affine)
+    write_report(result, config, mask=mask, affine=affine)
     timings["report"] = time.perf_counter() - tic
     return result
+
+
+def _kept_rows(run: RunSource, movie) -> tuple[int, int]:  # noqa: ANN001 - MovieConfig
+    """Rows of a run that the movie covers, after ``drop_start``/``drop_end``."""
+    start, stop = movie.drop_start, run.n_timepoints - movie.drop_end
+    if stop - start < 3:
+        raise ConfigError(f"run {run.run} has {run.n_timepoints} volumes; drop_start={movie.drop_start} and "
+                          f"drop_end={movie.drop_end} leave {max(stop - start, 0)}. Check [[movies]] for run {run.run}.")
+    return start, stop
+
+
+def _segments(runs: list[np.ndarray], length: int | None) -> list[np.ndarray]:
+    """Runs cut into pieces of ``length`` volumes (the remainder is left out); whole runs when None."""
+    if length is None:
+        return runs
+    pieces = [x[s : s + length] for x in runs for s in range(0, x.shape[0] - length + 1, length)]
+    if runs and not pieces:
+        raise ConfigError(f"segment_length={length} is longer than every run ({max(x.shape[0] for x in runs)} volumes).")
+    return pieces
 
 
 def _mismatched_movie_control(
@@ -276,7 +298,8 @@ def _write_maps(path: Path, maps: np.ndarray, mask: np.ndarray, affine: np.ndarr
 
 
 def _recovery(bids: Path, mask: np.ndarray, embedding: FBNEmbedding, fbn_activations: dict[str, np.ndarray],
-              pairings: dict[tuple[str, str, str, str], Pairing]) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+              pairings: dict[tuple[str, str, str, str], Pairing],
+              kept: dict[str, tuple[int, int]]) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     """Recovery of planted networks and the pairing's power / false positives, when ground truth exists."""
     gt = Path(bids) / "derivatives" / "ground_truth"
     if not (gt / "networks.tsv").is_file():
@@ -286,8 +309,8 @@ def _recovery(bids: Path, mask: np.ndarray, embedding: FBNEmbedding, fbn_activat
     if planted.shape[:3] != mask.shape:
         logger.warning("ground truth maps are on another grid; recovery is not computed.")
         return None
-    bold = {label: pd.read_csv(gt / f"run-{label}_drivers.tsv", sep="\t") for label in fbn_activations
-            if (gt / f"run-{label}_drivers.tsv").is_file()}
+    bold = {label: pd.read_csv(gt / f"run-{label}_drivers.tsv", sep="\t").iloc[slice(*kept[label])].reset_index(drop=True)
+            for label in fbn_activations if (gt / f"run-{label}_drivers.tsv").is_file()}
     if not bold:
         return None
     recovery = recovery_table(networks, planted[mask].T, embedding.maps_, bold, fbn_activations)

@@ -58,6 +58,12 @@ def test_store_roundtrip_resume_and_streaming(bids_dataset, tmp_path):
     assert {k for k in after if after[k] != mtimes.get(k)} == {"sub-02_run-1"}
     with pytest.raises(ConfigError, match="other parameters"):
         prepare_dataset(info, tmp_path / "prep.zarr", high_pass=0.01)
+    import os
+
+    src = info.runs[3].path
+    os.utime(src, ns=(src.stat().st_atime_ns, src.stat().st_mtime_ns + 10**9))  # the data changed on disk
+    with pytest.raises(ConfigError, match="sub-02_run-2.*the data changed"):
+        prepare_dataset(info, tmp_path / "prep.zarr", high_pass=None)
     reopened = PreparedStore(tmp_path / "prep.zarr")
     np.testing.assert_array_equal(reopened.read("02", "1"), store.read("02", "1"))
     with pytest.raises(MissingFileError, match="not a prepared store"):

@@ -74,8 +74,9 @@ def drift_basis(n_timepoints: int, tr: float, high_pass: float | None, *, linear
     return np.column_stack(columns)
 
 
-def remove_drift(matrix: np.ndarray, tr: float, high_pass: float | None = 0.01, *, detrend: bool = True) -> np.ndarray:
-    """Regress slow drifts out of every voxel, in place.
+def remove_drift(matrix: np.ndarray, tr: float, high_pass: float | None = 0.01, *, detrend: bool = True,
+                 confounds: np.ndarray | None = None) -> np.ndarray:
+    """Regress slow drifts (and confounds) out of every voxel, in place.
 
     Parameters
     ----------
@@ -86,6 +87,9 @@ def remove_drift(matrix: np.ndarray, tr: float, high_pass: float | None = 0.01, 
         Cut-off in Hz of the cosine high-pass filter (None: no cosines).
     detrend : bool, default=True
         Also remove a linear trend.
+    confounds : ndarray of shape (n_timepoints, n_confounds), optional
+        Nuisance regressors (e.g. fMRIPrep motion parameters), removed jointly with the drift, as
+        ``nilearn.signal.clean`` does (tests check the two agree).
 
     Returns
     -------
@@ -93,6 +97,10 @@ def remove_drift(matrix: np.ndarray, tr: float, high_pass: float | None = 0.01, 
         The same array with the drift regressors projected out (its mean is removed too).
     """
     basis = drift_basis(matrix.shape[0], tr, high_pass, linear=detrend)
+    if confounds is not None:
+        conf = np.asarray(confounds, dtype=np.float64).reshape(matrix.shape[0], -1)
+        sd = conf.std(axis=0)
+        basis = np.column_stack([basis, (conf - conf.mean(axis=0)) / np.where(sd > 0, sd, 1.0)])
     q, _ = np.linalg.qr(basis)
     matrix -= (q @ (q.T @ matrix)).astype(matrix.dtype)
     return matrix

@@ -7,8 +7,8 @@ For each (subject, run), one at a time, so memory holds one run whatever the num
 2. volumes: resample each block to the target grid (nilearn's bundled MNI152 at ``resolution`` mm by
    default, continuous interpolation; nothing is done when the run is already on it) and apply the
    group mask;
-3. ``nilearn.signal.clean``: linear detrend, cosine high-pass, confound regression (fMRIPrep columns
-   or presets such as ``"motion24+wm_csf"``), then a z-score per voxel;
+3. one regression of the mean, linear trend, cosine high-pass and confounds (fMRIPrep columns or
+   presets such as ``"motion24+wm_csf"``), equal to ``nilearn.signal.clean``; then a z-score per voxel;
 4. write the (time, voxel) float32 array to ``runs/sub-<s>_run-<r>`` under a temporary name and rename
    it into place; a rerun skips runs already written (resume after a kill).
 
@@ -31,6 +31,7 @@ import os
 import shutil
 import time
 import uuid
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,7 @@ from tqdm.auto import tqdm
 
 from syncact._validation import check_choice, check_positive
 from syncact.brain.layouts import DatasetInfo, RunSource, array_shape, read_cifti_header
+from syncact.brain.masking import remove_drift, zscore_voxels
 from syncact.exceptions import ConfigError, CorruptFileError, DataError, MissingFileError, ShapeError
 
 logger = logging.getLogger(__name__)
@@ -164,8 +166,10 @@ def _volume_blocks(run: RunSource, grid: TargetGrid, block: int) -> Iterator[np.
         for t0 in range(0, run.n_timepoints, block):
             part = img.slicer[..., t0 : min(t0 + block, run.n_timepoints)]
             if not same:
-                part = resample_img(part, target_affine=grid.affine, target_shape=grid.shape, interpolation="continuous",
-                                    force_resample=True, copy_header=True)
+                with warnings.catch_warnings():  # integer data is resampled in float32, as intended
+                    warnings.filterwarnings("ignore", message="Casting data from")
+                    part = resample_img(part, target_affine=grid.affine, target_shape=grid.shape,
+                                        interpolation="continuous", force_resample=True, copy_header=True)
             data = np.asarray(part.get_fdata(dtype=np.float32))
             yield np.ascontiguousarray(data[grid.mask].T)
     except (OSError, EOFError, ValueError, nib.filebasedimages.ImageFileError) as exc:
@@ -205,28 +209,27 @@ def read_run(run: RunSource, grid: TargetGrid | None = None, *, block: int = 100
 
 def clean_run(matrix: np.ndarray, tr: float, *, detrend: bool = True, high_pass: float | None = 0.01,
               confounds: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Detrend, high-pass (cosine), regress confounds with ``nilearn.signal.clean``; then z-score each column.
+    """Remove the mean, linear trend, cosine drifts below ``high_pass`` and confounds; then z-score each column.
+
+    The regression is :func:`syncact.brain.remove_drift` (one projection on the joint basis), which equals
+    ``nilearn.signal.clean(detrend=True, filter="cosine", confounds=...)`` (checked in the tests).
 
     Returns
     -------
     cleaned : ndarray of shape (n_timepoints, n_features), float32
         Z-scored; columns without variance are set to 0.
     valid : ndarray of shape (n_features,), bool
-        Columns whose z-score is defined (non-constant after cleaning).
+        Columns whose z-score is defined (non-constant before and after cleaning).
     """
-    from nilearn.signal import clean
-
+    matrix = np.array(matrix, dtype=np.float32)
     raw_std = matrix.std(axis=0, dtype=np.float64)
     raw_mean = np.abs(matrix.mean(axis=0, dtype=np.float64))
     valid = raw_std > 1e-6 * np.maximum(raw_mean, 1.0)
-    if detrend or high_pass or confounds is not None:
-        matrix = clean(matrix, detrend=detrend, standardize=None, confounds=confounds, filter="cosine" if high_pass else False,
-                       high_pass=high_pass or None, t_r=tr, standardize_confounds=True).astype(np.float32, copy=False)
-    mean = matrix.mean(axis=0, dtype=np.float64)
+    matrix = remove_drift(matrix, tr, high_pass or None, detrend=detrend, confounds=confounds)
     std = matrix.std(axis=0, dtype=np.float64)
-    valid &= std > 1e-8
-    out = np.zeros_like(matrix, dtype=np.float32)
-    out[:, valid] = ((matrix[:, valid] - mean[valid]) / std[valid]).astype(np.float32)
+    valid &= std > 1e-8 * np.maximum(raw_mean, 1.0)
+    out = np.zeros_like(matrix)
+    out[:, valid] = zscore_voxels(matrix[:, valid], source="run")
     return out, valid
 
 
@@ -301,6 +304,12 @@ def prepare_dataset(
     for name in ("runs", "valid"):
         root.require_group(name)
     todo = [r for r in info.runs if not (out / "runs" / r.key / "zarr.json").exists()]
+    for r in info.runs:
+        if r not in todo:
+            written = root[f"runs/{r.key}"].attrs.get("source_stat")
+            if written != _stat(r.path):
+                raise ConfigError(f"store {str(out)!r} holds {r.key} prepared from {written} but {r.path} is now "
+                                  f"{_stat(r.path)}; the data changed: prepare into a new store.")
     if len(todo) < len(info.runs):
         logger.info("%s: %d of %d runs already prepared; preparing the rest", out, len(info.runs) - len(todo), len(info.runs))
     for run in tqdm(todo, desc="prepare", unit="run", disable=not progress, leave=False):
@@ -315,10 +324,16 @@ def prepare_dataset(
             logger.warning("%s: %d of %d voxels are constant (or all zero) and leave the group voxel set",
                            run.path.name, int((~valid).sum()), valid.size)
         _write_atomic(out / "valid" / run.key, valid, {})
-        _write_atomic(out / "runs" / run.key, cleaned, {"subject": run.subject, "run": run.run, "source": str(run.path),
+        _write_atomic(out / "runs" / run.key, cleaned, {"subject": run.subject, "run": run.run, "source_stat": _stat(run.path),
                                                        "tr": run.tr, "task": run.task, "space": run.space,
                                                        "confounds": str(run.confounds) if columns else None})
     return PreparedStore(out)
+
+
+def _stat(path: Path) -> dict[str, object]:
+    """What identifies a source file cheaply: its path, size and modification time."""
+    st = path.stat()
+    return {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
 def _write_atomic(path: Path, array: np.ndarray, attrs: dict) -> None:
