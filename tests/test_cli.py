@@ -7,7 +7,7 @@ import pytest
 from syncact.cli import main
 
 
-@pytest.mark.parametrize("command", ["demo", "run", "simulate", "layers", "models", "activations"])
+@pytest.mark.parametrize("command", ["demo", "run", "simulate", "layers", "models", "activations", "inspect", "prepare"])
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as exc:
         main([command, "--help"])
@@ -53,3 +53,28 @@ def test_errors_are_one_line_with_exit_code_2(tmp_path, capsys):
 def test_console_script_entry_point():
     out = subprocess.run([sys.executable, "-m", "syncact.cli", "models"], capture_output=True, text=True, check=True)
     assert "efficientnet_lite0" in out.stdout and "resnet18" in out.stdout
+
+
+def test_inspect_and_prepare_commands(tmp_path, capsys):
+    import nibabel as nib
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    aff = np.diag([8.0, 8.0, 8.0, 1.0])
+    aff[:3, 3] = (-98.0, -134.0, -72.0)
+    for sub in ("01", "02"):
+        img = nib.Nifti1Image((1000 + 10 * rng.standard_normal((25, 30, 24, 12))).astype(np.float32), aff)
+        img.header.set_xyzt_units("mm", "sec")
+        img.header["pixdim"][4] = 2.0
+        path = tmp_path / "bids" / f"sub-{sub}" / "func" / f"sub-{sub}_task-movie_run-1_bold.nii.gz"
+        path.parent.mkdir(parents=True)
+        nib.save(img, path)
+    assert main(["inspect", str(tmp_path / "bids"), "--runs"]) == 0
+    out = capsys.readouterr().out
+    assert "bids layout" in out and "subjects (2): 01, 02" in out and "TR: 2 s" in out and "problems: none" in out
+    assert main(["prepare", str(tmp_path / "bids"), "--out", str(tmp_path / "p.zarr"), "--high-pass", "0",
+                 "--no-progress"]) == 0
+    assert "2 runs, 29398 features, TR 2 s" in capsys.readouterr().out
+    (tmp_path / "bids" / "sub-02" / "func" / "sub-02_task-movie_run-1_bold.nii.gz").write_bytes(b"broken")
+    assert main(["inspect", str(tmp_path / "bids")]) == 1
+    assert "cannot be read" in capsys.readouterr().out

@@ -4,7 +4,7 @@ import pytest
 
 from syncact.brain.layouts import scan_dataset
 from syncact.brain.prepare import PreparedStore, clean_run, confound_columns, prepare_dataset, read_run, target_grid
-from syncact.exceptions import ConfigError, DataError, MissingFileError
+from syncact.exceptions import ConfigError, CorruptFileError, DataError, MissingFileError
 
 
 def test_masking_and_resampling_agree_with_nilearns_niftimasker(bids_dataset):
@@ -133,3 +133,14 @@ def test_fmriprep_confounds_cifti_and_arrays(fmriprep_dataset, hcp_dataset, tmp_
     x = store.read("03", "1")
     np.testing.assert_allclose(x.mean(0), 0, atol=1e-5)
     np.testing.assert_allclose(x.std(0), 1, atol=1e-4)
+
+
+def test_a_truncated_file_is_named_and_nothing_is_left_half_written(bids_dataset, tmp_path):
+    f = bids_dataset / "sub-02" / "func" / "sub-02_task-movie_run-2_bold.nii.gz"
+    data = f.read_bytes()
+    f.write_bytes(data[: len(data) // 2])  # the header reads, the volumes stop half way
+    info = scan_dataset(bids_dataset)
+    with pytest.raises(CorruptFileError, match="sub-02_task-movie_run-2_bold.nii.gz.*truncated or corrupt"):
+        prepare_dataset(info, tmp_path / "p.zarr", high_pass=None)
+    runs = sorted(p.name for p in (tmp_path / "p.zarr" / "runs").iterdir())
+    assert runs == ["sub-01_run-1", "sub-01_run-2", "sub-02_run-1", "zarr.json"]  # finished runs kept, no temp left
