@@ -19,23 +19,18 @@ Weights are random: speed does not depend on their values. A GPU, when present, 
 from __future__ import annotations
 
 import argparse
-import json
 import platform
-import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from _harness import peak_gb, run_child, serve_child, write_record
 
 LAYERS = ["block1", "block2", "block3", "block4", "last_conv"]
 
 
-def _peak_gb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
 
 def _rss_gb() -> float:
@@ -111,7 +106,7 @@ def child_ours(model: str, n_frames: int, frames_path: str | None, batch_size: i
     t = time.perf_counter()
     acts = extract_activations(frames, built, LAYERS, batch_size=batch_size, device=device)
     wall = time.perf_counter() - t
-    return {"fps": len(frames) / wall, "wall_s": wall, "peak_gb": _peak_gb(), "added_gb": _peak_gb() - before,
+    return {"fps": len(frames) / wall, "wall_s": wall, "peak_gb": peak_gb(), "added_gb": peak_gb() - before,
             "n_filters": {k: v.shape[1] for k, v in acts.layers.items()}}
 
 
@@ -151,7 +146,7 @@ def child_baseline(model: str, frames_path: str, batch_size: int) -> dict:
     wall = time.perf_counter() - t
     for h in handles:
         h.remove()
-    return {"fps": len(frames) / wall, "wall_s": wall, "peak_gb": _peak_gb(), "added_gb": _peak_gb() - before,
+    return {"fps": len(frames) / wall, "wall_s": wall, "peak_gb": peak_gb(), "added_gb": peak_gb() - before,
             "n_filters": {k: v.shape[1] for k, v in reduced.items()},
             "kept_maps_gb": sum(a.nbytes for a in maps.values()) / 1e9}
 
@@ -169,15 +164,9 @@ def child_stream(model: str, movie: str, n_frames: int, batch_size: int, overlap
         frames = movie_frames(Path(movie), n_frames)
         acts = extract_activations(frames, built, LAYERS, batch_size=batch_size, prefetch=0)
     wall = time.perf_counter() - t
-    return {"fps": acts.n_timepoints / wall, "wall_s": wall, "peak_gb": _peak_gb()}
+    return {"fps": acts.n_timepoints / wall, "wall_s": wall, "peak_gb": peak_gb()}
 
 
-def _child(kind: str, **kw: object) -> dict:
-    cmd = [sys.executable, __file__, "--child", json.dumps({"kind": kind, **kw})]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"child {kind} failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -189,10 +178,7 @@ def main() -> None:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        spec = json.loads(args.child)
-        kind = spec.pop("kind")
-        result = {"ours": child_ours, "baseline": child_baseline, "stream": child_stream}[kind](**spec)
-        print(json.dumps(result))
+        serve_child(args.child, {"ours": child_ours, "baseline": child_baseline, "stream": child_stream})
         return
 
     report: dict[str, object] = {"machine": f"{platform.machine()} {torch.get_num_threads()} threads, torch {torch.__version__}",
@@ -205,7 +191,7 @@ def main() -> None:
     eff = {}
     for model in ("resnet50", "resnet18", "efficientnet_lite0"):
         gf = model_gflops(model)
-        r = _child("ours", model=model, n_frames=args.efficiency_frames, frames_path=None, batch_size=args.batch_size)
+        r = run_child(__file__, "ours", model=model, n_frames=args.efficiency_frames, frames_path=None, batch_size=args.batch_size)
         limit = gemm / gf
         eff[model] = {"gflop_per_frame": gf, "fps": r["fps"], "limit_fps": limit, "share_of_limit": r["fps"] / limit}
         print(f"  {model:20s} {gf:6.2f} GFLOP/frame  {r['fps']:7.1f} frames/s  limit {limit:7.1f}  "
@@ -222,8 +208,8 @@ def main() -> None:
         np.save(Path(tmp) / "frames.npy", frames)
         frames_path = str(Path(tmp) / "frames.npy")
         print(f"\n2. Against a THINGSvision/Net2Brain-style loop: {len(frames)} frames of real photos, resnet18, {LAYERS}")
-        ours = _child("ours", model="resnet18", n_frames=args.frames, frames_path=frames_path, batch_size=args.batch_size)
-        base = _child("baseline", model="resnet18", frames_path=frames_path, batch_size=args.batch_size)
+        ours = run_child(__file__, "ours", model="resnet18", n_frames=args.frames, frames_path=frames_path, batch_size=args.batch_size)
+        base = run_child(__file__, "baseline", model="resnet18", frames_path=frames_path, batch_size=args.batch_size)
         report["versus_usual"] = {"ours": ours, "usual": base, "speedup": ours["fps"] / base["fps"],
                                   "peak_ratio": base["peak_gb"] / ours["peak_gb"],
                                   "added_ratio": base["added_gb"] / ours["added_gb"],
@@ -238,8 +224,8 @@ def main() -> None:
 
         n3 = min(args.frames, 600)
         print(f"\n3. Decoding overlapped with inference ({n3} frames, resnet18)")
-        seq = _child("stream", model="resnet18", movie=str(movie), n_frames=n3, batch_size=args.batch_size, overlap=False)
-        ovl = _child("stream", model="resnet18", movie=str(movie), n_frames=n3, batch_size=args.batch_size, overlap=True)
+        seq = run_child(__file__, "stream", model="resnet18", movie=str(movie), n_frames=n3, batch_size=args.batch_size, overlap=False)
+        ovl = run_child(__file__, "stream", model="resnet18", movie=str(movie), n_frames=n3, batch_size=args.batch_size, overlap=True)
         report["decode_overlap"] = {"sequential": seq, "overlapped": ovl, "speedup": ovl["fps"] / seq["fps"]}
         print(f"  decode all, then extract: {seq['fps']:6.1f} frames/s, peak {seq['peak_gb']:.2f} GB")
         print(f"  streamed with prefetch  : {ovl['fps']:6.1f} frames/s, peak {ovl['peak_gb']:.2f} GB "
@@ -249,7 +235,7 @@ def main() -> None:
         print(f"\n4. GPU ({torch.cuda.get_device_name()}): float16 autocast, uint8 frames from pinned memory")
         gpu = {}
         for model in ("resnet50", "resnet18", "efficientnet_lite0"):
-            r = _child("ours", model=model, n_frames=4 * args.efficiency_frames, frames_path=None, batch_size=128,
+            r = run_child(__file__, "ours", model=model, n_frames=4 * args.efficiency_frames, frames_path=None, batch_size=128,
                        device="cuda")
             gpu[model] = r["fps"]
             print(f"  {model:20s} {r['fps']:8.1f} frames/s")
@@ -257,11 +243,7 @@ def main() -> None:
     else:
         report["gpu"] = None
         print("\n4. GPU: none on this machine")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"extract-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(report, indent=2))
-    print(f"\nwrote {path}")
+    print(f"\nwrote {write_record(args.out, 'extract', report)}")
 
 
 if __name__ == "__main__":

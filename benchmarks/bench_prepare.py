@@ -12,19 +12,12 @@ process's maximum resident set size; throughput is volumes per second of wall ti
 from __future__ import annotations
 
 import argparse
-import json
-import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-
-
-def _peak_gb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+from _harness import peak_gb, run_child, serve_child, write_record
 
 
 def make_runs(root: Path, n_subjects: int, n_runs: int, n_timepoints: int) -> list[Path]:
@@ -67,7 +60,7 @@ def child_syncact(root: str, n_subjects: int, out: str) -> dict:
     store = prepare_dataset(info, out, high_pass=0.01)
     wall = time.perf_counter() - t
     volumes = sum(r["n_timepoints"] for r in store.runs)
-    return {"wall_s": wall, "volumes": volumes, "volumes_per_s": volumes / wall, "peak_gb": _peak_gb(),
+    return {"wall_s": wall, "volumes": volumes, "volumes_per_s": volumes / wall, "peak_gb": peak_gb(),
             "n_features": store.n_features}
 
 
@@ -83,15 +76,10 @@ def child_niftimasker(root: str, n_subjects: int) -> dict:
     arrays = [masker.fit_transform(p).astype(np.float32) for p in paths]
     wall = time.perf_counter() - t
     volumes = sum(a.shape[0] for a in arrays)
-    return {"wall_s": wall, "volumes": volumes, "volumes_per_s": volumes / wall, "peak_gb": _peak_gb(),
+    return {"wall_s": wall, "volumes": volumes, "volumes_per_s": volumes / wall, "peak_gb": peak_gb(),
             "held_gb": sum(a.nbytes for a in arrays) / 1e9}
 
 
-def _child(kind: str, **kw: object) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--child", json.dumps({"kind": kind, **kw})], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{kind} failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -103,9 +91,7 @@ def main() -> None:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        spec = json.loads(args.child)
-        kind = spec.pop("kind")
-        print(json.dumps({"syncact": child_syncact, "niftimasker": child_niftimasker}[kind](**spec)))
+        serve_child(args.child, {"syncact": child_syncact, "niftimasker": child_niftimasker})
         return
     report: dict[str, object] = {"date": time.strftime("%Y-%m-%d %H:%M"), "runs_per_subject": args.runs,
                                  "timepoints": args.timepoints}
@@ -117,21 +103,17 @@ def main() -> None:
               f".nii.gz) in {time.perf_counter() - t:.0f} s")
         ours = {}
         for n in args.subjects:
-            ours[n] = _child("syncact", root=str(root), n_subjects=n, out=str(Path(tmp) / f"prep-{n}.zarr"))
+            ours[n] = run_child(__file__, "syncact", root=str(root), n_subjects=n, out=str(Path(tmp) / f"prep-{n}.zarr"))
             print(f"  syncact prepare, {n:3d} subjects: {ours[n]['volumes_per_s']:7.1f} volumes/s, peak {ours[n]['peak_gb']:.2f} GB")
         n = max(args.subjects)
-        ref = _child("niftimasker", root=str(root), n_subjects=n)
+        ref = run_child(__file__, "niftimasker", root=str(root), n_subjects=n)
         print(f"  NiftiMasker into arrays, {n:3d} subjects: {ref['volumes_per_s']:7.1f} volumes/s, peak {ref['peak_gb']:.2f} GB "
               f"(arrays held: {ref['held_gb']:.2f} GB)")
         print(f"  -> throughput ratio (NiftiMasker / syncact) {ref['volumes_per_s'] / ours[n]['volumes_per_s']:.2f}; "
               f"syncact peak memory {ours[min(args.subjects)]['peak_gb']:.2f} GB at {min(args.subjects)} subjects, "
               f"{ours[n]['peak_gb']:.2f} GB at {n}")
         report.update({"syncact": ours, "niftimasker": ref})
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"prepare-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(report, indent=2))
-    print(f"wrote {path}")
+    print(f"wrote {write_record(args.out, 'prepare', report)}")
 
 
 if __name__ == "__main__":

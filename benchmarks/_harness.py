@@ -1,0 +1,38 @@
+"""What every benchmark here shares: measurements in child processes, peak memory, a JSON record."""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def peak_gb() -> float:
+    """Peak resident memory of this process in GB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+
+
+def run_child(script: str, kind: str, **kw: object) -> dict:
+    """Run ``script --child '{"kind": kind, ...}'`` in a fresh process; return the JSON its last line prints."""
+    proc = subprocess.run([sys.executable, script, "--child", json.dumps({"kind": kind, **kw})], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"child {kind} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def serve_child(spec: str, kinds: dict) -> None:
+    """In the child: run the measurement named in ``spec`` and print its result as one JSON line."""
+    args = json.loads(spec)
+    print(json.dumps(kinds[args.pop("kind")](**args)))
+
+
+def write_record(out: str | Path, name: str, report: dict) -> Path:
+    """Write ``report`` to ``<out>/<name>-<date-time>.json`` and return the path."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(report, indent=2))
+    return path
