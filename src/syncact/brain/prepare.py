@@ -291,7 +291,8 @@ def prepare_dataset(
     root = zarr.open_group(str(out), mode="a", zarr_format=3)
     stored = root.attrs.get("params")
     if stored is not None and stored != params:
-        raise ConfigError(f"store {str(out)!r} was prepared with other parameters ({stored}); choose another path.")
+        raise ConfigError(f"store {str(out)!r} was prepared with other parameters ({stored}); delete it or choose "
+                          "another path ([data] prepared in the config, --out for `syncact prepare`).")
     if stored is None:
         root.attrs.update({"params": params, "source": str(info.root), "tr": info.tr, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
                            "grid_shape": list(grid.shape) if grid else None,
@@ -309,7 +310,7 @@ def prepare_dataset(
             written = root[f"runs/{r.key}"].attrs.get("source_stat")
             if written != _stat(r.path):
                 raise ConfigError(f"store {str(out)!r} holds {r.key} prepared from {written} but {r.path} is now "
-                                  f"{_stat(r.path)}; the data changed: prepare into a new store.")
+                                  f"{_stat(r.path)}; the data changed: delete the store or prepare into a new one.")
     if len(todo) < len(info.runs):
         logger.info("%s: %d of %d runs already prepared; preparing the rest", out, len(info.runs) - len(todo), len(info.runs))
     for run in tqdm(todo, desc="prepare", unit="run", disable=not progress, leave=False):
