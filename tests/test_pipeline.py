@@ -74,22 +74,22 @@ def test_run_without_a_movie_for_a_run_is_an_error(tiny_dataset, tmp_path):
         run_experiment(config, tmp_path, progress=False)
 
 
-def test_runs_of_different_length_or_missing_are_named(tiny_dataset):
+def test_runs_of_different_length_or_missing_stop_the_run(tiny_dataset, tmp_path):
+    """The layout scan's problems reach the pipeline before any work (checked in detail in tests/brain)."""
+    import shutil
+
+    from syncact.exceptions import DataError
+
+    root = tmp_path / "bids"
+    shutil.copytree(tiny_dataset.root, root, ignore=shutil.ignore_patterns("derivatives"))
+    next(root.glob("sub-03/func/*run-2_bold.nii.gz")).unlink()
+    raw = _config(tiny_dataset)
     import dataclasses
 
-    from syncact.brain import find_bids_runs
-    from syncact.exceptions import DataError
-    from syncact.pipeline import _group_runs
-
-    config = _config(tiny_dataset)
-    runs = find_bids_runs(tiny_dataset.root)
-    shorter = [dataclasses.replace(r, n_timepoints=50) if (r.subject, r.run) == ("02", "1") else r for r in runs]
-    with pytest.raises(DataError, match="run 1 has different numbers of volumes.*sub-02: 50.*trim"):
-        _group_runs(shorter, config)
-    missing = [r for r in runs if (r.subject, r.run) != ("03", "2")]
-    with pytest.raises(DataError, match=r"run 2 is missing for subject\(s\) \['03'\]"):
-        _group_runs(missing, config)
-
+    config = dataclasses.replace(raw, data=dataclasses.replace(raw.data, bids=root))
+    with pytest.raises(DataError, match=r"run 2 is missing for subject\(s\) 03"):
+        run_experiment(config, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run" / "prepared.zarr").exists()
 
 def test_dropped_volumes_and_training_segments(tiny_dataset, tmp_path):
     """HCP-style clips: 5 volumes dropped at each end; training on 20-volume segments; store reused."""

@@ -31,15 +31,6 @@ def check_file(path: str | Path, what: str, *, hint: str = "") -> Path:
     return path
 
 
-def check_dir(path: str | Path, what: str, *, hint: str = "") -> Path:
-    """Return ``path`` as a Path, raising MissingFileError if it is not an existing directory."""
-    path = Path(path)
-    if not path.is_dir():
-        fix = f" {hint}" if hint else ""
-        raise MissingFileError(f"{what} {str(path)!r} does not exist or is not a directory.{fix}")
-    return path
-
-
 def close_matches(value: str, choices: Iterable[str], n: int = 3) -> str:
     """A " Did you mean ...?" sentence for ``value`` among ``choices`` (empty when nothing is close)."""
     found = difflib.get_close_matches(str(value), [str(c) for c in choices], n=n, cutoff=0.6)

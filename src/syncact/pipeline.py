@@ -33,7 +33,7 @@ from syncact.ann import Activations, default_cache_dir, extract_activations, get
 from syncact.ann.registry import model_key, weights_label
 from syncact.brain import FBNEmbedding, RunSource, prepare_dataset, scan_dataset, split_subjects, zscore_voxels
 from syncact.config import ExperimentConfig
-from syncact.exceptions import ConfigError, DataError
+from syncact.exceptions import ConfigError
 from syncact.stimulus import Frames, sync_frames
 from syncact.sync import Pairing, pair
 
@@ -80,6 +80,7 @@ class ExperimentResult:
 
 
 def _group_runs(runs: list[RunSource], config: ExperimentConfig) -> dict[str, list[RunSource]]:
+    """Runs by label, each label with a movie (lengths and missing runs are checked by the layout scan)."""
     by_run: dict[str, list[RunSource]] = defaultdict(list)
     for run in runs:
         by_run[run.run].append(run)
@@ -90,17 +91,6 @@ def _group_runs(runs: list[RunSource], config: ExperimentConfig) -> dict[str, li
     unused = sorted(movies - set(by_run))
     if unused:
         raise ConfigError(f"[[movies]] names run(s) {unused} but the dataset has runs {sorted(by_run)}.")
-    subjects = sorted({r.subject for r in runs})
-    for label, group in by_run.items():
-        lengths = {r.n_timepoints for r in group}
-        if len(lengths) > 1:
-            detail = ", ".join(f"sub-{r.subject}: {r.n_timepoints}" for r in group)
-            raise DataError(f"run {label} has different numbers of volumes across subjects ({detail}); the same movie "
-                            "needs the same number of volumes: trim the longer runs.")
-        have = {r.subject for r in group}
-        if have != set(subjects):
-            raise DataError(f"run {label} is missing for subject(s) {sorted(set(subjects) - have)}; "
-                            "remove those subjects or provide the run.")
     return dict(sorted(by_run.items(), key=lambda kv: int(kv[0]) if kv[0].isdigit() else kv[0]))
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from syncact.brain import find_bids_runs
+from syncact.brain import scan_dataset
 from syncact.exceptions import ConfigError
 from syncact.simulate import load_ground_truth
 from syncact.simulate.dataset import luminance, motion_energy
@@ -14,7 +14,9 @@ from syncact.stimulus import sync_frames
 
 def test_bids_layout_and_sidecars(tiny_dataset):
     root = tiny_dataset.root
-    runs = find_bids_runs(root, task="movie")
+    info = scan_dataset(root, task="movie").check()
+    runs = info.runs
+    assert info.layout == "bids"
     assert len(runs) == 5 * 2 and {r.tr for r in runs} == {1.0}
     assert all(r.n_timepoints == 60 for r in runs)
     assert json.loads((root / "dataset_description.json").read_text())["BIDSVersion"]

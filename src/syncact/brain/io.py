@@ -1,7 +1,7 @@
-"""Find and read BOLD runs of a BIDS dataset with nibabel.
+"""Read and check one BOLD file's header with nibabel, without loading its data.
 
-Each run is checked before its data are read: 4D, a repetition time that the NIfTI header and the
-JSON sidecar agree on, and the same voxel grid as the other runs.
+A run must be 4D with a repetition time that the NIfTI header and the JSON sidecar (or the
+dataset-level task sidecar) agree on. Dataset discovery lives in :mod:`syncact.brain.layouts`.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
-from syncact._validation import check_dir, check_file, check_finite, check_tr_agree
-from syncact.exceptions import CorruptFileError, DataError, MissingFileError, ShapeError
+from syncact._validation import check_file, check_tr_agree
+from syncact.exceptions import CorruptFileError, DataError, ShapeError
 
 logger = logging.getLogger(__name__)
 
@@ -115,82 +115,3 @@ def inspect_run(path: str | Path, *, root: Path | None = None) -> BoldRun:
         n_timepoints=int(img.shape[3]),
         affine=np.asarray(img.affine),
     )
-
-
-def find_bids_runs(root: str | Path, *, task: str | None = None) -> list[BoldRun]:
-    """All BOLD runs of a BIDS dataset, sorted by subject then run, checked for a common grid.
-
-    Parameters
-    ----------
-    root : str or Path
-        BIDS dataset root (holds ``sub-*/func/*_bold.nii[.gz]``; sessions are allowed).
-    task : str or None, default=None
-        Keep only this task.
-
-    Returns
-    -------
-    list of BoldRun
-
-    Raises
-    ------
-    MissingFileError
-        No run was found.
-    DataError
-        Runs differ in voxel grid or repetition time.
-    """
-    root = check_dir(root, "BIDS root", hint="Point it at the folder that holds dataset_description.json and sub-*/.")
-    pattern = "sub-*/**/func/*_bold.nii*"
-    files = sorted(p for p in root.glob(pattern) if p.name.endswith((".nii", ".nii.gz")))
-    if task is not None:
-        files = [p for p in files if f"task-{task}_" in p.name]
-    if not files:
-        what = f" for task {task!r}" if task else ""
-        raise MissingFileError(f"no BOLD runs{what} under {str(root)!r} (looked for {pattern}).")
-    runs = [inspect_run(p, root=root) for p in files]
-    runs.sort(key=lambda r: (r.subject, _run_key(r.run)))
-    check_same_grid(runs)
-    trs = {r.tr for r in runs}
-    if len(trs) > 1:
-        detail = ", ".join(f"{r.path.name}: {r.tr:g} s" for r in runs[:6])
-        raise DataError(f"BOLD runs under {str(root)!r} have different repetition times ({detail}); analyse them separately.")
-    return runs
-
-
-def _run_key(run: str) -> tuple[int, str]:
-    return (int(run), run) if run.isdigit() else (10**9, run)
-
-
-def check_same_grid(runs: list[BoldRun]) -> None:
-    """Raise DataError unless every run shares the first run's spatial shape and affine."""
-    ref = runs[0]
-    for run in runs[1:]:
-        if run.shape != ref.shape or not np.allclose(run.affine, ref.affine, atol=1e-3):
-            raise DataError(
-                f"{run.path.name} has voxel grid {run.shape} with affine diagonal {np.diag(run.affine)[:3]} "
-                f"but {ref.path.name} has {ref.shape} with {np.diag(ref.affine)[:3]}; resample all runs to one grid "
-                "(e.g. MNI152 at 4 mm with nilearn.image.resample_to_img) before running syncact."
-            )
-
-
-def load_run_matrix(run: BoldRun, mask: np.ndarray) -> np.ndarray:
-    """Read one run's voxels inside ``mask`` as a (time, voxel) float32 matrix.
-
-    Parameters
-    ----------
-    run : BoldRun
-    mask : ndarray of bool, shape ``run.shape``
-
-    Returns
-    -------
-    ndarray of shape (n_timepoints, n_voxels), float32
-    """
-    if mask.shape != run.shape:
-        raise ShapeError(f"mask has shape {mask.shape} but {run.path.name} has grid {run.shape}.")
-    try:
-        img = nib.load(run.path)
-        data = np.asarray(img.dataobj, dtype=np.float32) if img.dataobj.slope in (1, None) else img.get_fdata(dtype=np.float32)
-    except (OSError, EOFError, ValueError, nib.filebasedimages.ImageFileError) as exc:
-        raise CorruptFileError(f"BOLD file {str(run.path)!r} is truncated or corrupt ({exc}); re-download or re-export it.") from exc
-    matrix = np.ascontiguousarray(data[mask].T)
-    check_finite(f"BOLD file {str(run.path)!r}", matrix, fix="mask those voxels out or fix the preprocessing")
-    return matrix

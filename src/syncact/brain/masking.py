@@ -1,57 +1,14 @@
-"""Group mask and per-voxel standardisation."""
+"""Drift removal and per-voxel standardisation of (time, voxel) matrices."""
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
-import nibabel as nib
 import numpy as np
 
-from syncact._validation import check_file
 from syncact.exceptions import DataError, ShapeError
 
 logger = logging.getLogger(__name__)
-
-
-def build_mask(spec: str | Path, shape: tuple[int, int, int], affine: np.ndarray) -> np.ndarray:
-    """Boolean brain mask on the data grid.
-
-    Parameters
-    ----------
-    spec : "mni152" or path
-        "mni152": nilearn's bundled MNI152 brain mask, resampled (nearest neighbour) to the data grid.
-        A path: a 3D NIfTI mask, which must already be on the data grid.
-    shape : tuple of int
-        Spatial shape of the data.
-    affine : ndarray of shape (4, 4)
-        Affine of the data.
-
-    Returns
-    -------
-    ndarray of bool, shape ``shape``
-    """
-    if str(spec) == "mni152":
-        from nilearn.datasets import load_mni152_brain_mask
-        from nilearn.image import resample_img
-
-        zoom = float(np.abs(np.diag(affine)[:3]).mean())
-        template = load_mni152_brain_mask(resolution=max(1, int(round(zoom))))
-        img = resample_img(template, target_affine=affine, target_shape=shape, interpolation="nearest",
-                           force_resample=True, copy_header=True)
-        mask = np.asarray(img.dataobj) > 0.5
-    else:
-        path = check_file(spec, "mask file")
-        img = nib.load(path)
-        if img.shape[:3] != tuple(shape) or not np.allclose(img.affine, affine, atol=1e-3):
-            raise ShapeError(
-                f"mask {str(path)!r} has grid {img.shape[:3]} but the BOLD runs have {tuple(shape)}; "
-                "resample the mask to the BOLD grid (nilearn.image.resample_to_img, interpolation='nearest')."
-            )
-        mask = np.asarray(img.dataobj).reshape(shape) > 0
-    if not mask.any():
-        raise DataError(f"mask {spec!s} has no voxel inside the data grid; check that mask and data are in the same space.")
-    return mask
 
 
 def drift_basis(n_timepoints: int, tr: float, high_pass: float | None, *, linear: bool = True) -> np.ndarray:

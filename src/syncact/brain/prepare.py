@@ -40,7 +40,7 @@ import nibabel as nib
 import numpy as np
 from tqdm.auto import tqdm
 
-from syncact._validation import check_choice, check_positive
+from syncact._validation import check_choice, check_finite, check_positive
 from syncact.brain.layouts import DatasetInfo, RunSource, array_shape, read_cifti_header
 from syncact.brain.masking import remove_drift, zscore_voxels
 from syncact.exceptions import ConfigError, CorruptFileError, DataError, MissingFileError, ShapeError
@@ -199,11 +199,7 @@ def read_run(run: RunSource, grid: TargetGrid | None = None, *, block: int = 100
                 matrix = np.asarray(h5["data"], dtype=np.float32)
     if matrix.shape[0] != run.n_timepoints:
         raise CorruptFileError(f"{str(run.path)!r} gave {matrix.shape[0]} volumes but its header says {run.n_timepoints}.")
-    bad = ~np.isfinite(matrix)
-    if bad.any():
-        cols = np.unique(np.nonzero(bad)[1])
-        raise DataError(f"{str(run.path)!r} has NaN or infinite values in {cols.size} voxels/columns (e.g. {cols[:5].tolist()}); "
-                        "fix the preprocessing or mask them out (mask = 'path/to/mask.nii.gz').")
+    check_finite(repr(str(run.path)), matrix, fix="fix the preprocessing or mask those voxels out (mask = 'path/to/mask.nii.gz')")
     return matrix
 
 
