@@ -328,6 +328,7 @@ def extract_activations(
 
     store = ActivationCache(cache) if isinstance(cache, (str, Path)) else cache
     keys: dict[str, dict[str, object]] = {}
+    paths: dict[str, Path] = {}
     found: dict[str, np.ndarray] = {}
     if store is not None:
         if frames_key is None:
@@ -336,8 +337,8 @@ def extract_activations(
             frames_key = f"sha256:{frames_digest(frames)}"
         for name, spec in specs.items():
             keys[name] = cache_key(built, spec, reducer, frames_key, precision=precision, fold_bn=fold_bn)
-            path = store.path(keys[name], model=built.name, weights_label=weights_label(built.weights), layer=name)
-            hit = store.load(path, keys[name])
+            paths[name] = store.path(keys[name], model=built.name, weights_label=weights_label(built.weights), layer=name)
+            hit = store.load(paths[name], keys[name])
             if hit is not None:
                 found[name] = hit
     todo = {name: spec for name, spec in specs.items() if name not in found}
@@ -349,8 +350,7 @@ def extract_activations(
                         progress=progress)
         if store is not None:
             for name, arr in computed.items():
-                path = store.path(keys[name], model=built.name, weights_label=weights_label(built.weights), layer=name)
-                store.store(path, keys[name], arr, {"layer": name, "model": built.name, "weights": built.weights,
+                store.store(paths[name], keys[name], arr, {"layer": name, "model": built.name, "weights": built.weights,
                                                     "torch": torch.__version__})
     lengths = {arr.shape[0] for arr in [*found.values(), *computed.values()]}
     if len(lengths) != 1:
