@@ -56,7 +56,8 @@ def test_second_run_reads_the_cache_and_gives_the_same_numbers(tmp_path, frames)
     assert len(stores) == 2 and all(s.parent.parts[-2:] == ("counting", "custom") for s in stores)
 
 
-@pytest.mark.parametrize("change", ["frames", "weights", "reduce", "layer", "preprocessing", "precision", "fold_bn"])
+@pytest.mark.parametrize("change", ["frames", "weights", "reduce", "layer", "preprocessing", "precision", "fold_bn",
+                                    "channels_last"])
 def test_a_changed_parameter_never_returns_a_stale_result(tmp_path, frames, change):
     net = _Counting()
     _runs(net, frames, tmp_path, layers=["b"])
@@ -77,6 +78,8 @@ def test_a_changed_parameter_never_returns_a_stale_result(tmp_path, frames, chan
         kw["precision"] = "bfloat16"
     elif change == "fold_bn":
         kw["fold_bn"] = False
+    elif change == "channels_last":
+        kw["channels_last"] = False  # another memory layout: other kernels, other rounding
     acts, n = _runs(net, frames, tmp_path, **kw)
     assert n > 0 and acts.meta["cached_layers"] == []
 

@@ -2,8 +2,9 @@
 
 The key is the SHA-256 of everything that changes the numbers: the frames (their bytes, shape and dtype),
 the model name and the digest of its exact weights, the hooked module and its post function, the
-reducer, the preprocessing (input size, normalisation, resize policy), the numeric precision and
-whether batch norms were folded, plus the cache format version. The full key is stored in the store's
+reducer, the preprocessing (input size, normalisation, resize policy), the numeric precision,
+whether batch norms were folded and the memory layout (both change the rounding), plus the cache format
+version. The full key is stored in the store's
 attributes and compared on every read, so a changed parameter can never return a stale result
 (brain-score issue #2503 is what happens otherwise).
 

@@ -243,13 +243,13 @@ def _resolve_precision(precision: str, device: torch.device) -> str:
 
 
 def cache_key(built: BuiltModel, spec: LayerSpec, reducer: Reducer, frames_key: str, *, precision: str,
-              fold_bn: bool) -> dict[str, object]:
+              fold_bn: bool, channels_last: bool) -> dict[str, object]:
     """Everything that changes one layer's activations (see :mod:`syncact.ann.cache`)."""
     from syncact.ann.cache import CACHE_VERSION
 
     return {"version": CACHE_VERSION, "frames": frames_key, "model": built.name, "weights_digest": built.weights_digest,
             "module": spec.key(), "reducer": reducer.spec, "preprocessing": built.preprocessing.key(),
-            "precision": precision, "fold_bn": bool(fold_bn)}
+            "precision": precision, "fold_bn": bool(fold_bn), "channels_last": bool(channels_last)}
 
 
 def extract_activations(
@@ -336,7 +336,8 @@ def extract_activations(
                 raise ConfigError("cache needs frames_key when frames is an iterable (e.g. the movie digest and sync settings).")
             frames_key = f"sha256:{frames_digest(frames)}"
         for name, spec in specs.items():
-            keys[name] = cache_key(built, spec, reducer, frames_key, precision=precision, fold_bn=fold_bn)
+            keys[name] = cache_key(built, spec, reducer, frames_key, precision=precision, fold_bn=fold_bn,
+                                   channels_last=channels_last)
             paths[name] = store.path(keys[name], model=built.name, weights_label=weights_label(built.weights), layer=name)
             hit = store.load(paths[name], keys[name])
             if hit is not None:
