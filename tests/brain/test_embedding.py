@@ -1,8 +1,14 @@
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
+import torch
 
 from syncact.brain import FBNEmbedding, split_subjects
-from syncact.exceptions import ConfigError, ShapeError
+from syncact.brain.subspace import principal_subspace
+from syncact.exceptions import ConfigError, CorruptFileError, ShapeError, UnknownNameError
 
 
 def test_split_is_seeded_and_partitions():
@@ -75,7 +81,7 @@ def test_bad_parameters_and_shapes(rng):
     runs = [rng.normal(size=(20, 30)).astype(np.float32) for _ in range(2)]
     with pytest.raises(ConfigError, match="multiple of n_heads"):
         FBNEmbedding(5, temporal="msa", n_heads=4).fit(runs)
-    with pytest.raises(ShapeError, match="differ in shape"):
+    with pytest.raises(ShapeError, match="differ in length"):
         FBNEmbedding(4, n_epochs=1).fit([runs[0], runs[1][:10]])
     with pytest.raises(ConfigError, match="not fitted"):
         FBNEmbedding(4).transform(runs[0])
@@ -85,11 +91,138 @@ def test_bad_parameters_and_shapes(rng):
 
 
 def test_state_dict_saves_what_transform_needs(rng, tmp_path):
-    import torch
-
     runs, _, _ = _planted(rng, n_runs=2)
     emb = FBNEmbedding(4, temporal="msa", n_heads=2, n_epochs=2, n_components=16, seed=0).fit(runs)
     torch.save(emb.state_dict(), tmp_path / "m.pt")
     state = torch.load(tmp_path / "m.pt", weights_only=True)
     assert state["basis"].shape == (600, 16) and state["params"]["temporal"] == "msa"
     np.testing.assert_array_equal(state["signs"].numpy(), emb.signs_)
+
+
+def test_save_and_load_transform_new_subjects_identically(rng, tmp_path):
+    runs, _, _ = _planted(rng, n_runs=3)
+    emb = FBNEmbedding(4, temporal="lstm", n_epochs=2, n_components=16, seed=0).fit(runs[:2])
+    loaded = FBNEmbedding.load(emb.save(tmp_path / "model.pt"))
+    np.testing.assert_array_equal(loaded.transform(runs[2]), emb.transform(runs[2]))
+    np.testing.assert_allclose(loaded.maps_, emb.maps_)
+    (tmp_path / "bad.pt").write_bytes(b"not a model")
+    with pytest.raises(CorruptFileError, match="bad.pt"):
+        FBNEmbedding.load(tmp_path / "bad.pt")
+
+
+_TRAIN_SCRIPT = textwrap.dedent("""
+    import os, signal, sys
+    import numpy as np, torch
+    torch.set_num_threads(1)
+    from syncact.brain import FBNEmbedding
+    data = np.load(sys.argv[1])
+    runs = [data[f"r{i}"] for i in range(6)]
+    kill_after = int(sys.argv[3])
+    if kill_after:
+        save = FBNEmbedding._save
+        def save_then_die(self, path, identity, state, *args):
+            save(self, path, identity, state, *args)
+            if state["epoch"] == kill_after:
+                os.kill(os.getpid(), signal.SIGKILL)
+        FBNEmbedding._save = save_then_die
+    emb = FBNEmbedding(4, temporal="lstm", n_epochs=8, batch_size=2, n_components=16, lr_schedule="plateau",
+                       checkpoint_dir=sys.argv[2], resume=True, seed=3).fit(runs[:4], runs[4:])
+    np.save(sys.argv[4], emb.maps_)
+    np.save(sys.argv[4].replace(".npy", "_loss.npy"), emb.history_.train_loss)
+""")
+
+
+def test_resume_after_sigkill_ends_with_identical_weights(rng, tmp_path):
+    """A run killed with SIGKILL after epoch 3 and resumed equals an uninterrupted run, bit for bit."""
+    runs, _, _ = _planted(rng, n_runs=6, n_t=40, n_v=200)
+    np.savez(tmp_path / "runs.npz", **{f"r{i}": r for i, r in enumerate(runs)})
+    script = tmp_path / "train.py"
+    script.write_text(_TRAIN_SCRIPT)
+
+    def train(ckpt, kill_after, out):
+        return subprocess.run([sys.executable, str(script), str(tmp_path / "runs.npz"), str(tmp_path / ckpt),
+                               str(kill_after), str(tmp_path / out)], capture_output=True, text=True, timeout=300)
+
+    assert train("whole", 0, "whole.npy").returncode == 0
+    killed = train("killed", 3, "never.npy")
+    assert killed.returncode == -9 and not (tmp_path / "never.npy").exists()
+    assert torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=True)["state"]["epoch"] == 3
+    resumed = train("killed", 0, "resumed.npy")
+    assert resumed.returncode == 0, resumed.stderr
+    np.testing.assert_array_equal(np.load(tmp_path / "resumed.npy"), np.load(tmp_path / "whole.npy"))
+    np.testing.assert_array_equal(np.load(tmp_path / "resumed_loss.npy"), np.load(tmp_path / "whole_loss.npy"))
+
+
+def test_a_checkpoint_of_another_configuration_or_data_is_refused(rng, tmp_path):
+    runs, _, _ = _planted(rng, n_runs=3, n_t=40, n_v=200)
+    FBNEmbedding(4, temporal="none", n_epochs=2, n_components=16, checkpoint_dir=tmp_path).fit(runs)
+    with pytest.raises(ConfigError, match=r"another configuration \(n_networks: checkpoint 4 vs now 6"):
+        FBNEmbedding(6, temporal="none", n_epochs=2, n_components=16, checkpoint_dir=tmp_path, resume=True).fit(runs)
+    with pytest.raises(ConfigError, match="other data"):
+        FBNEmbedding(4, temporal="none", n_epochs=2, n_components=16, checkpoint_dir=tmp_path, resume=True).fit(runs[:2])
+    # a finished checkpoint resumes to the same result without training again
+    a = FBNEmbedding(4, temporal="none", n_epochs=2, n_components=16, checkpoint_dir=tmp_path, resume=True).fit(runs)
+    b = FBNEmbedding(4, temporal="none", n_epochs=2, n_components=16).fit(runs)
+    np.testing.assert_array_equal(a.maps_, b.maps_)
+    (tmp_path / "checkpoint.pt").write_bytes(b"\x00" * 10)
+    with pytest.raises(CorruptFileError, match="checkpoint.pt.*delete it"):
+        FBNEmbedding(4, temporal="none", n_epochs=2, n_components=16, checkpoint_dir=tmp_path, resume=True).fit(runs)
+
+
+def test_early_stopping_keeps_the_best_epoch(rng):
+    runs, _, _ = _planted(rng, n_runs=4, n_t=40, n_v=200)
+    noise = [rng.normal(size=(40, 200)).astype(np.float32) for _ in range(2)]  # nothing to learn for validation
+    emb = FBNEmbedding(8, temporal="none", n_epochs=200, learning_rate=0.05, n_components=32, patience=3,
+                       seed=0).fit(runs, noise)
+    h = emb.history_
+    assert h.stopped_early and len(h.train_loss) < 200
+    assert h.best_epoch == len(h.train_loss) - 1 - 3 and h.validation_loss[h.best_epoch] == np.nanmin(h.validation_loss)
+    with pytest.raises(ConfigError, match="patience .* needs validation"):
+        FBNEmbedding(4, n_epochs=2, patience=2).fit(runs)
+
+
+def test_cosine_schedule_and_bfloat16_on_cpu(rng):
+    runs, _, _ = _planted(rng, n_runs=3, n_t=40, n_v=200)
+    emb = FBNEmbedding(4, temporal="msa", n_heads=2, n_epochs=10, n_components=16, lr_schedule="cosine",
+                       precision="bfloat16").fit(runs)
+    expected = 0.01 * (1 + np.cos(np.pi * np.arange(10) / 10)) / 2
+    np.testing.assert_allclose(emb.history_.learning_rate, expected, rtol=1e-6)
+    assert emb.history_.train_loss[-1] < emb.history_.train_loss[0]
+    with pytest.raises(ConfigError, match="float16' needs a CUDA"):
+        FBNEmbedding(4, n_epochs=1, precision="float16").fit(runs)
+
+
+def test_k_larger_than_voxels_or_time_points_is_refused(rng):
+    runs = [rng.normal(size=(20, 30)).astype(np.float32) for _ in range(2)]
+    with pytest.raises(ConfigError, match="exceeds the number of voxels \\(30\\)"):
+        FBNEmbedding(32, temporal="none", n_components=None).fit(runs)
+    with pytest.raises(ConfigError, match="exceeds the number of training time points \\(10 over 2 runs"):
+        FBNEmbedding(12, temporal="none", n_components=None).fit([r[:5] for r in runs])
+    with pytest.raises(UnknownNameError, match="not-a-variant.*lstm"):
+        FBNEmbedding(4, temporal="not-a-variant").fit(runs)
+
+
+def test_randomized_subspace_matches_the_exact_one(rng):
+    """Above ``exact_max_rows`` the subspace comes from passes over the runs; its top directions agree."""
+    runs, _, _ = _planted(rng, n_runs=6, n_t=100, n_v=400, k=3)
+    exact = principal_subspace(runs, 24).double()
+    approx = principal_subspace(runs, 24, exact_max_rows=0, seed=1).double()
+    cosines = torch.linalg.svdvals(exact[:, :3].T @ approx)  # the planted (signal) directions lie in its span
+    assert cosines.min() > 0.999, cosines
+    flat = np.vstack(runs).astype(np.float64)
+    kept = lambda b: np.linalg.norm(flat @ b.numpy()) ** 2 / np.linalg.norm(flat) ** 2  # noqa: E731
+    assert kept(approx) > 0.995 * kept(exact)
+
+
+def test_training_from_a_prepared_store_equals_training_in_memory(bids_dataset, tmp_path):
+    from syncact.brain import prepare_dataset, scan_dataset
+
+    store = prepare_dataset(scan_dataset(bids_dataset), tmp_path / "p.zarr", high_pass=None)
+    segments = store.segments(12)
+    lazy = store.runset(segments)
+    assert lazy.shapes == [(12, store.n_features)] * len(segments) and lazy.groups[0] == "01"
+    memory = [np.array(x) for x in lazy]
+    for n_components in (16, None):
+        a = FBNEmbedding(4, temporal="none", n_epochs=3, batch_size=2, n_components=n_components, seed=0).fit(lazy)
+        b = FBNEmbedding(4, temporal="none", n_epochs=3, batch_size=2, n_components=n_components, seed=0).fit(memory)
+        np.testing.assert_array_equal(a.maps_, b.maps_)

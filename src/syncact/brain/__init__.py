@@ -4,7 +4,7 @@ from syncact.brain.embedding import FBNEmbedding, split_subjects
 from syncact.brain.io import BoldRun, inspect_run
 from syncact.brain.layouts import DatasetInfo, RunSource, detect_layout, scan_dataset
 from syncact.brain.masking import remove_drift, zscore_voxels
-from syncact.brain.prepare import PreparedStore, Segment, prepare_dataset
+from syncact.brain.prepare import PreparedStore, Segment, StoreRuns, prepare_dataset
 
 __all__ = [
     "BoldRun",
@@ -13,6 +13,7 @@ __all__ = [
     "PreparedStore",
     "RunSource",
     "Segment",
+    "StoreRuns",
     "detect_layout",
     "inspect_run",
     "prepare_dataset",

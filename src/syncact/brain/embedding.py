@@ -17,27 +17,44 @@ the same optimisation problem; a smaller ``r`` drops the lowest-variance directi
 step does. The reconstruction loss is still reported over all voxels (the energy outside the span is
 added as a constant). Each step then costs O(T r) instead of O(T V), which is what makes hundreds of
 epochs affordable on a CPU. ``n_components=None`` trains on the voxels directly.
+
+Runs may be arrays in memory or a lazy view of a prepared store (:meth:`PreparedStore.runset`): the
+principal subspace is then computed in passes over the store (:mod:`syncact.brain.subspace`) and only
+the projected runs (time x r per run) are held, so memory does not grow with the number of voxels;
+with ``n_components=None`` every batch is read from the store.
+
+Training keeps the epoch with the lowest validation loss, can stop early (``patience``) and follow a
+learning-rate schedule, and writes a checkpoint after every epoch (``checkpoint_dir``) from which
+``resume=True`` continues to the same final weights as an uninterrupted run: the checkpoint holds the
+weights, Adam's moments, the schedule, the state of the shuffling generator, the history and the best
+weights, and is refused when it was written under other parameters or on other data.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
+import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from syncact._validation import check_choice, check_fractions, check_positive
-from syncact.exceptions import ConfigError, ShapeError
+from syncact import _io
+from syncact._validation import check_choice, check_file, check_fractions, check_positive
+from syncact.brain.networks import BrainNetworks, positive_peaks
+from syncact.brain.subspace import check_equal_lengths, check_rank, fingerprint, principal_subspace, project_runs, run_shapes
+from syncact.exceptions import ConfigError, CorruptFileError, ShapeError
 
 logger = logging.getLogger(__name__)
 
 TEMPORAL_MODULES = ("none", "lstm", "msa")
+LR_SCHEDULES = ("constant", "cosine", "plateau")
+PRECISIONS = ("auto", "float32", "bfloat16", "float16")
 
 
 def split_subjects(
@@ -100,13 +117,6 @@ class _LSTM(nn.Module):
         return self.lstm(z)[0]
 
 
-def _project(data: torch.Tensor, basis: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Coordinates of runs in ``basis`` (n, T, r) and the energy each run has outside it (n,)."""
-    reduced = data @ basis
-    residual = (data.double() ** 2).sum(dim=(1, 2)) - (reduced.double() ** 2).sum(dim=(1, 2))
-    return reduced, torch.clamp(residual, min=0).float()
-
-
 def _temporal(kind: str, dim: int, n_heads: int) -> nn.Module:
     modules = {"none": lambda: nn.Identity(), "lstm": lambda: _LSTM(dim), "msa": lambda: _SelfAttention(dim, n_heads)}
     return modules[kind]()
@@ -127,36 +137,85 @@ class _AutoEncoder(nn.Module):
         return self.decoder(self.decoder_temporal(self.encode(x)))
 
 
+
 @dataclass(frozen=True)
 class TrainingHistory:
     """Loss per epoch.
 
     Attributes
     ----------
-    train_loss, validation_loss : ndarray of shape (n_epochs,)
+    train_loss, validation_loss : ndarray of shape (n_epochs_run,)
         Mean reconstruction MSE per epoch (validation is NaN without validation data).
+    learning_rate : ndarray of shape (n_epochs_run,)
+        Learning rate used in each epoch.
     best_epoch : int
         Epoch (0-based) whose weights were kept: lowest validation loss, else the last.
+    stopped_early : bool
+        Training stopped before ``n_epochs`` because the validation loss stopped improving.
     """
 
     train_loss: np.ndarray
     validation_loss: np.ndarray
+    learning_rate: np.ndarray
     best_epoch: int
+    stopped_early: bool = False
 
     def to_frame(self):  # noqa: ANN201 - pandas
         import pandas as pd
 
-        return pd.DataFrame({"epoch": np.arange(1, len(self.train_loss) + 1), "train_loss": self.train_loss,
-                             "validation_loss": self.validation_loss, "best": np.arange(len(self.train_loss)) == self.best_epoch})
+        n = len(self.train_loss)
+        return pd.DataFrame({"epoch": np.arange(1, n + 1), "train_loss": self.train_loss,
+                             "validation_loss": self.validation_loss, "learning_rate": self.learning_rate,
+                             "best": np.arange(n) == self.best_epoch})
 
 
-class FBNEmbedding:
+class _Runs:
+    """Training data for the loop: reduced runs in memory, or a lazy voxel-space sequence read per batch."""
+
+    def __init__(self, runs: Sequence[np.ndarray], basis: torch.Tensor | None) -> None:
+        self.lazy = basis is None and not isinstance(runs, list | tuple)
+        if self.lazy:
+            self.source = runs
+            shapes = run_shapes(runs)
+            self.residual = torch.zeros(len(runs))
+            self.shape = (len(runs), check_equal_lengths([s[0] for s in shapes]), shapes[0][1])
+        else:
+            self.data, residual = project_runs(runs, basis)
+            self.residual = residual.float()
+            self.shape = tuple(self.data.shape)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.lazy:
+            x = torch.stack([torch.from_numpy(np.asarray(self.source[int(i)], dtype=np.float32)) for i in idx])
+        else:
+            x = self.data[idx]
+        return x, self.residual[idx].sum()
+
+    def fingerprint(self) -> str:
+        if not self.lazy:
+            return fingerprint(self.data, self.residual)
+        stats = [torch.tensor([float(np.sum(x, dtype=np.float64)), float(np.sum(np.square(x, dtype=np.float64)))])
+                 for x in (np.asarray(self.source[i]) for i in range(len(self.source)))]
+        return fingerprint(torch.stack(stats), torch.tensor(self.shape))
+
+
+CHECKPOINT_NAME = "checkpoint.pt"
+_CHECKPOINT_FORMAT = 1
+# Parameters that change the trained weights (a checkpoint written under others cannot be continued).
+_FINGERPRINT_PARAMS = ("n_networks", "temporal", "n_heads", "n_epochs", "learning_rate", "batch_size", "sparsity",
+                       "n_components", "init", "lr_schedule", "patience", "precision", "seed")
+
+
+class FBNEmbedding(BrainNetworks):
     """Learn K functional brain networks shared by all subjects (Sync-ACT fMRI embedding).
 
     Parameters
     ----------
     n_networks : int, default=64
-        Number K of FBNs (the paper uses 64).
+        Number K of FBNs (the paper uses 64; its sweep 64/128/256/512).
     temporal : {"msa", "lstm", "none"}, default="msa"
         Temporal module: multi-head self-attention (LT+MSA), two LSTM layers (LT+LSTM), or none (LT).
     n_heads : int, default=4
@@ -169,20 +228,39 @@ class FBNEmbedding:
         Weight of an L1 penalty on the maps (0 reproduces the paper); see the module docstring.
     n_components : int or None, default=256
         Train in the span of the top ``n_components`` principal directions of the training runs (maps
-        are ``basis @ encoder``); see the module docstring. None trains on all voxels directly.
+        are ``basis @ encoder``); see the module docstring. None trains on all voxels directly, reading
+        lazy runs (a prepared store) batch by batch.
     init : {"random", "pca"}, default="random"
         Start the encoder at the K leading principal directions of the training runs (and the decoder at
         their transpose), or at PyTorch's random initialisation. Needs ``n_components``.
+    lr_schedule : {"constant", "cosine", "plateau"}, default="constant"
+        Constant (the paper), cosine annealing to 0 over ``n_epochs``, or halving when the validation
+        loss (else the training loss) has not improved for 5 epochs.
+    patience : int or None, default=None
+        Stop when the validation loss has not improved for this many epochs (needs validation runs).
+    precision : {"float32", "bfloat16", "float16", "auto"}, default="auto"
+        Autocast precision of the forward pass; "auto" is float16 with loss scaling on CUDA and float32
+        on the CPU. Losses and optimiser state stay float32.
+    checkpoint_dir : str or Path, optional
+        Write ``checkpoint.pt`` there after every epoch (atomically): weights, optimiser, schedule,
+        shuffling state, history and best weights.
+    resume : bool, default=False
+        Continue from ``checkpoint_dir/checkpoint.pt`` when it exists; the final weights are identical to
+        an uninterrupted run. A checkpoint of another configuration or other data is an error.
     seed : int, default=0
     device : str, default="cpu"
     progress : bool, default=False
+        A progress bar over epochs with the losses.
 
     Attributes
     ----------
     maps_ : ndarray of shape (n_networks, n_voxels)
         FBN spatial maps (rows of the encoder weight), each signed so its peak is positive.
     history_ : TrainingHistory
+    basis_ : Tensor of shape (n_voxels, n_components) or None
     """
+
+    method = "sync-act"
 
     def __init__(
         self,
@@ -196,6 +274,11 @@ class FBNEmbedding:
         sparsity: float = 0.0,
         n_components: int | None = 256,
         init: str = "random",
+        lr_schedule: str = "constant",
+        patience: int | None = None,
+        precision: str = "auto",
+        checkpoint_dir: str | Path | None = None,
+        resume: bool = False,
         seed: int = 0,
         device: str = "cpu",
         progress: bool = False,
@@ -209,6 +292,11 @@ class FBNEmbedding:
         self.sparsity = sparsity
         self.n_components = n_components
         self.init = init
+        self.lr_schedule = lr_schedule
+        self.patience = patience
+        self.precision = precision
+        self.checkpoint_dir = checkpoint_dir
+        self.resume = resume
         self.seed = seed
         self.device = device
         self.progress = progress
@@ -221,139 +309,210 @@ class FBNEmbedding:
         check_positive("batch_size", self.batch_size, integer=True)
         check_positive("sparsity", self.sparsity, allow_zero=True)
         check_choice("init", self.init, ("pca", "random"))
+        check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        check_choice("precision", self.precision, PRECISIONS)
+        if self.patience is not None:
+            check_positive("patience", self.patience, integer=True)
+        if self.n_components is not None:
+            check_positive("n_components", self.n_components, integer=True)
         if self.temporal == "msa" and self.n_networks % self.n_heads:
             raise ConfigError(f"n_networks={self.n_networks} must be a multiple of n_heads={self.n_heads} for temporal='msa'.")
+        if self.init == "pca" and self.n_components is None:
+            raise ConfigError("init='pca' needs n_components (the principal directions it starts from).")
+        if self.resume and self.checkpoint_dir is None:
+            raise ConfigError("resume=True needs checkpoint_dir (where the checkpoint is).")
 
-    @staticmethod
-    def _stack(runs: Sequence[np.ndarray], name: str) -> torch.Tensor:
-        if len(runs) == 0:
-            raise ShapeError(f"{name} holds no run.")
-        shapes = {np.shape(r) for r in runs}
-        if any(len(s) != 2 for s in shapes):
-            raise ShapeError(f"every run in {name} must be a (time, voxel) matrix; got shapes {sorted(shapes)}.")
-        if len(shapes) > 1:
-            raise ShapeError(
-                f"runs in {name} differ in shape {sorted(shapes)}; cut them into segments of one length "
-                "(the paper cut StudyForrest into 430-TR segments) or pass runs of equal length."
-            )
-        return torch.from_numpy(np.stack([np.asarray(r, dtype=np.float32) for r in runs]))
+    def _autocast_dtype(self, device: torch.device) -> torch.dtype | None:
+        choice = self.precision
+        if choice == "auto":
+            choice = "float16" if device.type == "cuda" else "float32"
+        if choice == "float16" and device.type != "cuda":
+            raise ConfigError("precision='float16' needs a CUDA device; use 'bfloat16' or 'float32' on the CPU.")
+        return {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}[choice]
 
-    def fit(self, runs: Sequence[np.ndarray], validation: Sequence[np.ndarray] | None = None) -> FBNEmbedding:
+    def fit(self, runs: Sequence[np.ndarray], validation: Sequence[np.ndarray] | None = None, *,
+            groups: Sequence[str] | None = None) -> FBNEmbedding:
         """Train on runs of the training subjects.
 
         Parameters
         ----------
         runs : sequence of ndarray of shape (n_timepoints, n_voxels)
-            Voxel-wise z-scored runs (all the same shape).
+            Voxel-wise z-scored runs (all the same length), in memory or a lazy store view
+            (:meth:`syncact.brain.PreparedStore.runset`) read one run at a time.
         validation : sequence of ndarray of shape (n_timepoints, n_voxels), optional
             Runs of the validation subjects; the epoch with the lowest validation loss is kept.
+        groups : ignored
+            Accepted for the common interface of :class:`BrainNetworks`.
 
         Returns
         -------
         self
         """
         self._check_params()
-        data = self._stack(runs, "runs")
-        val = self._stack(validation, "validation") if validation else None
-        n, n_timepoints, n_voxels = data.shape
-        if val is not None and val.shape[2] != n_voxels:
-            raise ShapeError(f"validation runs have {val.shape[2]} voxels but training runs have {n_voxels}.")
+        shapes = run_shapes(runs, "runs")
+        n_voxels = shapes[0][1]
+        check_rank(self.n_components, self.n_networks, shapes)
+        if validation is not None and len(validation) and run_shapes(validation, "validation")[0][1] != n_voxels:
+            raise ShapeError(f"validation runs have {run_shapes(validation)[0][1]} voxels but training runs have {n_voxels}.")
+        if self.patience is not None and not validation:
+            raise ConfigError("patience (early stopping) needs validation runs.")
         device = torch.device(self.device)
-        basis = self._basis(data)  # (V, r) orthonormal, or None
-        if basis is not None:
-            reduced, residual = _project(data, basis)
-            val_reduced, val_residual = _project(val, basis) if val is not None else (None, None)
-        else:
-            reduced, residual = data, torch.zeros(n)
-            val_reduced, val_residual = val, (torch.zeros(val.shape[0]) if val is not None else None)
+        autocast = self._autocast_dtype(device)
+        basis = None
+        if self.n_components is not None:
+            basis = principal_subspace(runs, self.n_components, seed=self.seed, progress=self.progress)
+        train = _Runs(runs, basis)
+        val = _Runs(validation, basis) if validation else None
+        n, n_timepoints, width = train.shape
         scale = float(n_timepoints * n_voxels)  # losses are reported as the MSE over all voxels
+
         generator = torch.Generator().manual_seed(self.seed)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
-            model = _AutoEncoder(reduced.shape[2], self.n_networks, self.temporal, self.n_heads)
-            if self.init == "pca" and basis is not None:
-                # Start from the K leading principal directions (the basis is sorted by variance).
+            model = _AutoEncoder(width, self.n_networks, self.temporal, self.n_heads)
+            if self.init == "pca":  # the basis is sorted by variance: start from its K leading directions
                 with torch.no_grad():
-                    eye = torch.eye(self.n_networks, reduced.shape[2])
+                    eye = torch.eye(self.n_networks, width)
                     model.encoder.weight.copy_(eye)
                     model.decoder.weight.copy_(eye.T)
-            model = model.to(device)
+        model = model.to(device)
         basis_d = basis.to(device) if basis is not None else None
         optimizer = torch.optim.Adam(model.parameters(), lr=self.learning_rate)
-        train_loss, val_loss = [], []
-        best_state, best_val = None, math.inf
-        bar = tqdm(range(self.n_epochs), desc=f"FBN embedding ({self.temporal}, K={self.n_networks})", unit="epoch",
-                   disable=not self.progress, leave=False)
-        for _epoch in bar:
+        scheduler = self._scheduler(optimizer)
+        scaler = torch.amp.GradScaler("cuda", enabled=autocast == torch.float16)
+        state = {"epoch": 0, "train_loss": [], "val_loss": [], "lr": [], "best_state": None, "best_val": math.inf,
+                 "bad_epochs": 0, "stopped": False}
+        checkpoint = Path(self.checkpoint_dir) / CHECKPOINT_NAME if self.checkpoint_dir is not None else None
+        identity = None
+        if checkpoint is not None:
+            identity = {"format": _CHECKPOINT_FORMAT, "params": self._fingerprint_params(),
+                        "data": fingerprint(basis, torch.tensor([n, n_timepoints, n_voxels])) + train.fingerprint()
+                        + (val.fingerprint() if val is not None else "")}
+            if self.resume and checkpoint.is_file():
+                state = self._restore(checkpoint, identity, model, optimizer, scheduler, scaler, generator)
+            elif self.resume:
+                logger.info("no checkpoint at %s: training from the start.", checkpoint)
+
+        bar = tqdm(total=self.n_epochs, initial=state["epoch"], desc=f"FBN embedding ({self.temporal}, K={self.n_networks})",
+                   unit="epoch", disable=not self.progress, leave=False)
+        while state["epoch"] < self.n_epochs and not state["stopped"]:
             model.train()
             order = torch.randperm(n, generator=generator)
             total = 0.0
+            state["lr"].append(optimizer.param_groups[0]["lr"])
             for start in range(0, n, self.batch_size):
-                idx = order[start : start + self.batch_size]
-                batch = reduced[idx].to(device)
-                sse = torch.sum((model(batch) - batch) ** 2) + residual[idx].sum().to(device)
-                loss = sse / (scale * batch.shape[0])
+                x, residual = train.batch(order[start : start + self.batch_size])
+                x = x.to(device, non_blocking=True)
+                with torch.autocast(device.type, dtype=autocast or torch.float32, enabled=autocast is not None):
+                    out = model(x)
+                sse = torch.sum((out.float() - x) ** 2) + residual.to(device)
+                loss = sse / (scale * x.shape[0])
                 if self.sparsity:
                     maps = model.encoder.weight if basis_d is None else model.encoder.weight @ basis_d.T
                     loss = loss + self.sparsity * maps.abs().mean()
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
                 total += float(sse.detach())
-            train_loss.append(total / (scale * n))
-            if val_reduced is not None:
-                current = self._loss(model, val_reduced, val_residual, scale, device)
-                val_loss.append(current)
-                if current < best_val:
-                    best_val, best_state = current, copy.deepcopy(model.state_dict())
-            else:
-                val_loss.append(math.nan)
-            bar.set_postfix(train=f"{train_loss[-1]:.4f}", val=f"{val_loss[-1]:.4f}")
-        best_epoch = int(np.nanargmin(val_loss)) if val is not None else self.n_epochs - 1
-        if best_state is not None:
-            model.load_state_dict(best_state)
+            state["train_loss"].append(total / (scale * n))
+            current = self._loss(model, val, scale, device, autocast) if val is not None else math.nan
+            state["val_loss"].append(current)
+            if val is not None and current < state["best_val"]:
+                state["best_val"], state["bad_epochs"] = current, 0
+                state["best_state"] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+            elif val is not None:
+                state["bad_epochs"] += 1
+            if scheduler is not None:
+                scheduler.step(*([state["train_loss"][-1] if val is None else current]
+                                 if self.lr_schedule == "plateau" else []))
+            state["epoch"] += 1
+            state["stopped"] = self.patience is not None and state["bad_epochs"] >= self.patience
+            if checkpoint is not None:
+                self._save(checkpoint, identity, state, model, optimizer, scheduler, scaler, generator)
+            bar.update()
+            bar.set_postfix(train=f"{state['train_loss'][-1]:.4f}", val=f"{current:.4f}")
+        bar.close()
+        if state["stopped"]:
+            logger.info("early stopping after epoch %d (no validation improvement for %d epochs).", state["epoch"],
+                        self.patience)
+        val_loss = np.array(state["val_loss"])
+        best_epoch = int(np.nanargmin(val_loss)) if val is not None else len(val_loss) - 1
+        if state["best_state"] is not None:
+            model.load_state_dict(state["best_state"])
         model.eval()
         self._model = model.cpu()
         weights = model.encoder.weight.detach().cpu().double()  # (K, r)
         if basis is not None:
             weights = weights @ basis.double().T  # (K, V)
         weights = weights.numpy()
-        peak = weights[np.arange(weights.shape[0]), np.abs(weights).argmax(axis=1)]
-        self.signs_ = np.where(peak < 0, -1.0, 1.0)
+        self.signs_ = positive_peaks(weights)
         self.maps_ = weights * self.signs_[:, None]
         self.basis_ = basis
-        self.history_ = TrainingHistory(np.array(train_loss), np.array(val_loss), best_epoch)
+        self.history_ = TrainingHistory(np.array(state["train_loss"]), val_loss, np.array(state["lr"]), best_epoch,
+                                        bool(state["stopped"]))
         self.n_voxels_ = n_voxels
         return self
 
-    def _basis(self, data: torch.Tensor) -> torch.Tensor | None:
-        """Orthonormal basis (V, r) of the top-r principal directions of the stacked training runs."""
-        if self.n_components is None:
-            return None
-        flat = data.reshape(-1, data.shape[2])
-        rank = min(flat.shape)
-        r = min(int(self.n_components), rank)
-        if r < self.n_networks:
-            raise ConfigError(f"n_components={r} (limited by the data to {rank}) must be >= n_networks={self.n_networks}.")
-        # Eigen-decomposition of the (time x time) Gram matrix: exact, and cheap while time << voxels.
-        if flat.shape[0] <= flat.shape[1]:
-            gram = (flat.double() @ flat.double().T)
-            evals, evecs = torch.linalg.eigh(gram)
-            top = torch.argsort(evals, descending=True)[:r]
-            basis = flat.double().T @ (evecs[:, top] / torch.sqrt(torch.clamp(evals[top], min=1e-12)))
-        else:
-            _, _, vh = torch.linalg.svd(flat.double(), full_matrices=False)
-            basis = vh[:r].T
-        return basis.float().contiguous()
+    def _scheduler(self, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler | None:
+        if self.lr_schedule == "cosine":
+            return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=self.n_epochs)
+        if self.lr_schedule == "plateau":
+            return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=5)
+        return None
 
-    def _loss(self, model: nn.Module, data: torch.Tensor, residual: torch.Tensor, scale: float, device: torch.device) -> float:
+    def _fingerprint_params(self) -> dict[str, object]:
+        return {k: getattr(self, k) for k in _FINGERPRINT_PARAMS}
+
+    def _save(self, path: Path, identity: dict, state: dict, model: nn.Module, optimizer: torch.optim.Optimizer,
+              scheduler: object, scaler: torch.amp.GradScaler, generator: torch.Generator) -> None:
+        payload = {**identity, "state": state, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                   "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                   "scaler": scaler.state_dict(), "generator": generator.get_state()}
+        with _io.atomic_path(path) as tmp:
+            torch.save(payload, tmp)
+
+    def _restore(self, path: Path, identity: dict, model: nn.Module, optimizer: torch.optim.Optimizer,
+                 scheduler: object, scaler: torch.amp.GradScaler, generator: torch.Generator) -> dict:
+        try:
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same advice
+            reason = (str(exc).splitlines() or [""])[0][:160]
+            raise CorruptFileError(f"checkpoint {str(path)!r} cannot be read ({type(exc).__name__}: {reason}); delete it "
+                                   "or train without resume.") from exc
+        if payload.get("format") != identity["format"]:
+            raise ConfigError(f"checkpoint {str(path)!r} has format {payload.get('format')}, this version writes "
+                              f"{identity['format']}; delete it or train without resume.")
+        saved = payload["params"]
+        changed = {k: (saved.get(k), v) for k, v in identity["params"].items() if saved.get(k) != v}
+        if changed:
+            detail = ", ".join(f"{k}: checkpoint {a!r} vs now {b!r}" for k, (a, b) in changed.items())
+            raise ConfigError(f"checkpoint {str(path)!r} was written by another configuration ({detail}); use the "
+                              "same settings, another checkpoint directory, or train without resume.")
+        if payload["data"] != identity["data"]:
+            raise ConfigError(f"checkpoint {str(path)!r} was trained on other data (other runs, subjects, split or "
+                              "preparation); use another checkpoint directory or train without resume.")
+        model.load_state_dict(payload["model"])
+        optimizer.load_state_dict(payload["optimizer"])
+        if scheduler is not None:
+            scheduler.load_state_dict(payload["scheduler"])
+        scaler.load_state_dict(payload["scaler"])
+        generator.set_state(payload["generator"])
+        logger.info("resuming %s after epoch %d.", path, payload["state"]["epoch"])
+        return payload["state"]
+
+    def _loss(self, model: nn.Module, data: _Runs, scale: float, device: torch.device,
+              autocast: torch.dtype | None) -> float:
         model.eval()
-        total = float(residual.sum())
+        total = float(data.residual.sum())
         with torch.inference_mode():
-            for start in range(0, data.shape[0], self.batch_size):
-                batch = data[start : start + self.batch_size].to(device)
-                total += float(torch.sum((model(batch) - batch) ** 2))
-        return total / (scale * data.shape[0])
+            for start in range(0, len(data), self.batch_size):
+                x, _ = data.batch(torch.arange(start, min(start + self.batch_size, len(data))))
+                x = x.to(device)
+                with torch.autocast(device.type, dtype=autocast or torch.float32, enabled=autocast is not None):
+                    out = model(x)
+                total += float(torch.sum((out.float() - x) ** 2))
+        return total / (scale * len(data))
 
     def transform(self, run: np.ndarray) -> np.ndarray:
         """FBN temporal activations of one run.
@@ -368,11 +527,7 @@ class FBNEmbedding:
         ndarray of shape (n_timepoints, n_networks)
             ``A = g(X W)``, signed consistently with ``maps_``.
         """
-        if not hasattr(self, "maps_"):
-            raise ConfigError("this FBNEmbedding is not fitted yet; call fit() first.")
-        x = np.asarray(run, dtype=np.float32)
-        if x.ndim != 2 or x.shape[1] != self.n_voxels_:
-            raise ShapeError(f"run must have shape (n_timepoints, {self.n_voxels_}), got {x.shape}.")
+        x = self._check_run(run)
         with torch.inference_mode():
             z = torch.from_numpy(x)
             if self.basis_ is not None:
@@ -387,3 +542,31 @@ class FBNEmbedding:
         params = {k: getattr(self, k) for k in ("n_networks", "temporal", "n_heads", "n_components", "seed")}
         return {"network": self._model.state_dict(), "basis": self.basis_, "signs": torch.from_numpy(self.signs_),
                 "n_voxels": self.n_voxels_, "params": params}
+
+    def save(self, path: str | Path) -> Path:
+        """Write :meth:`state_dict` to ``path`` atomically (``.pt``)."""
+        with _io.atomic_path(path) as tmp:
+            torch.save(self.state_dict(), tmp)
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> FBNEmbedding:
+        """A fitted embedding from a file written by :meth:`save` (or the pipeline's ``brain/model.pt``),
+        ready to ``transform`` runs of new subjects prepared on the same grid and mask."""
+        path = check_file(path, "embedding model", hint="it is written by FBNEmbedding.save or `syncact run`")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            emb = cls(**state["params"])
+            width = state["basis"].shape[1] if state["basis"] is not None else int(state["n_voxels"])
+            model = _AutoEncoder(width, emb.n_networks, emb.temporal, emb.n_heads)
+            model.load_state_dict(state["network"])
+        except (KeyError, RuntimeError, TypeError, pickle.UnpicklingError) as exc:
+            raise CorruptFileError(f"{str(path)!r} is not an FBN embedding written by syncact ({exc}).") from exc
+        model.eval()
+        emb._model, emb.basis_, emb.n_voxels_ = model, state["basis"], int(state["n_voxels"])
+        emb.signs_ = state["signs"].numpy()
+        weights = model.encoder.weight.detach().double()
+        if emb.basis_ is not None:
+            weights = weights @ emb.basis_.double().T
+        emb.maps_ = weights.numpy() * emb.signs_[:, None]
+        return emb

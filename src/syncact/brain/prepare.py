@@ -454,6 +454,15 @@ class PreparedStore:
             chosen = [segments[i] for i in order[b : b + batch_size]]
             yield np.stack([self.read(s.subject, s.run, start=s.start, stop=s.stop) for s in chosen])
 
+    def runset(self, segments: Sequence[Segment], *, zscore: bool = False) -> StoreRuns:
+        """A lazy sequence of the segments' (time, n_features) arrays, read from the store on access.
+
+        ``zscore`` re-standardises each voxel over the segment (for pieces of runs that were z-scored
+        whole, e.g. after dropping TRs). :class:`syncact.brain.FBNEmbedding` trains from it without
+        holding the voxels of all runs.
+        """
+        return StoreRuns(self, list(segments), zscore=zscore)
+
     def mask_img(self) -> nib.Nifti1Image:
         """The group voxel set as a NIfTI mask on the target grid (volume stores)."""
         if self.attrs.get("grid_shape") is None:
@@ -473,3 +482,33 @@ class PreparedStore:
         out = np.zeros((*mask.shape, maps.shape[0]), dtype=np.float32)
         out[mask] = maps.T
         return nib.Nifti1Image(out, img.affine)
+
+
+class StoreRuns(Sequence[np.ndarray]):
+    """Segments of a prepared store as a sequence of arrays, each read when it is indexed.
+
+    Attributes
+    ----------
+    shapes : list of (n_timepoints, n_features)
+        Known without reading (training code checks shapes before touching data).
+    groups : list of str
+        Subject of each segment.
+    """
+
+    def __init__(self, store: PreparedStore, segments: list[Segment], *, zscore: bool = False) -> None:
+        self.store, self.segments, self.zscore = store, segments, zscore
+        self.shapes = [(s.stop - s.start, store.n_features) for s in segments]
+        self.groups = [s.subject for s in segments]
+
+    def __len__(self) -> int:
+        return len(self.segments)
+
+    def __getitem__(self, index):  # noqa: ANN001, ANN204 - int or slice, as a Sequence
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        s = self.segments[index]
+        rows = self.store.read(s.subject, s.run, start=s.start, stop=s.stop)
+        return zscore_voxels(rows, source=f"{self.store.path}:{s.key}") if self.zscore else rows
+
+    def __repr__(self) -> str:
+        return f"StoreRuns({len(self)} segments of {self.store!r})"
