@@ -111,3 +111,56 @@ def test_dropped_volumes_and_training_segments(tiny_dataset, tmp_path):
                         "models": [{"name": "resnet18", "weights": "random"}]})
     with pytest.raises(ConfigError, match="drop_start=40 and drop_end=30 leave 0"):
         run_experiment(bad, tmp_path / "bad", progress=False)
+
+
+def test_sweep_of_variants_baselines_and_k(tiny_dataset, tmp_path):
+    """[sweep]: the three variants and four baselines at two K, through the same pairing; tables and maps written."""
+    raw = {
+        "name": "sweep",
+        "data": {"bids": str(tiny_dataset.root), "task": "movie", "prepared": str(tmp_path / "p.zarr")},
+        "movies": [{"run": str(r), "path": str(p)} for r, p in tiny_dataset.movies.items()],
+        "models": [{"name": "efficientnet_lite0", "weights": "imagenet", "layers": ["last_conv"]}],
+        "embedding": {"method": "pca", "n_networks": 4, "n_epochs": 5, "n_components": 32, "n_heads": 2},
+        "pairing": {"hrf": "glover"},
+        "sweep": {"methods": ["LT", "lt+lstm", "lt+msa", "canica", "dictlearning", "pca", "srm"], "n_networks": [4, 6]},
+    }
+    result = run_experiment(parse_config(raw), tmp_path / "run", progress=False)
+    out = result.out_dir
+    assert result.embedding.method == "pca" and not (out / "brain" / "training.csv").exists()
+    comp = result.comparison
+    methods = ["lt", "lt+lstm", "lt+msa", "canica", "dictlearning", "pca", "srm"]
+    assert list(comp.ablation["method"].unique()) == methods and set(comp.ablation["n_networks"]) == {4, 6}
+    assert {"mae", "mse", "rmse", "dtw", "pcc"} <= set(comp.ablation)
+    # z-scored series: MSE = 2 (1 - PCC) for every pair
+    np.testing.assert_allclose(comp.scores["mse"], 2 * (1 - comp.scores["pcc"]), atol=1e-9)
+    assert len(comp.k_sweep) == 7 * 2 * 2  # methods x K x runs (one model, one layer)
+    assert set(comp.recovery["kind"]) == {"spontaneous", "stimulus"} and comp.recovery["spatial_r"].between(-1, 1).all()
+    # the reference fit matches itself perfectly; K=6 fits match min(4, 6) = 4 networks
+    ref = comp.matching.iloc[0]
+    assert ref["mean_spatial_r"] == pytest.approx(1.0) and set(comp.matching["n_matched"]) == {4}
+    # the main embedding (pca, K=4) is the sweep's pca K=4 fit
+    np.testing.assert_allclose(comp.models[("pca", 4)].maps_, result.embedding.maps_)
+    for rel in ("tables/sweep_ablation.csv", "tables/sweep_k_sweep.csv", "tables/sweep_matching.csv",
+                "tables/sweep_recovery.csv", "tables/sweep_fits.csv", "tables/sweep_scores.parquet",
+                "sweep/maps_lt+msa_K6.nii.gz", "sweep/maps_srm_K4.nii.gz", "figures/ablation.png", "figures/k_sweep.png"):
+        assert (out / rel).is_file(), rel
+    assert "Methods and numbers of FBNs" in result.report_path.read_text()
+
+
+def test_resume_reuses_a_finished_checkpoint_and_refuses_another_configuration(tiny_dataset, tmp_path):
+    cfg = _config(tiny_dataset, n_epochs=3, temporal="none")
+    cfg = parse_config({**_raw(cfg), "data": {"bids": str(tiny_dataset.root), "prepared": str(tmp_path / "p.zarr")},
+                        "models": [{"name": "resnet18", "weights": "random", "layers": ["last_conv"]}]})
+    first = run_experiment(cfg, tmp_path / "run", progress=False)
+    assert (tmp_path / "run" / "brain" / "checkpoints" / "checkpoint.pt").is_file()
+    again = run_experiment(cfg, tmp_path / "run", progress=False, resume=True)
+    np.testing.assert_array_equal(first.embedding.maps_, again.embedding.maps_)
+    other = parse_config({**_raw(cfg), "embedding": {**_raw(cfg)["embedding"], "learning_rate": 0.02}})
+    with pytest.raises(ConfigError, match="another configuration.*learning_rate"):
+        run_experiment(other, tmp_path / "run", progress=False, resume=True)
+
+
+def _raw(cfg):
+    import tomllib
+
+    return tomllib.loads(cfg.to_toml())

@@ -37,9 +37,17 @@ Example::
     reduce = "max"               # "max" (the paper), "mean", "l2", "topk:K"
 
     [embedding]
+    method = "sync-act"          # or "lt", "lt+lstm", "lt+msa", "canica", "dictlearning", "pca", "srm"
     n_networks = 64
     temporal = "msa"
     n_epochs = 100
+    lr_schedule = "constant"     # or "cosine", "plateau"
+    patience = 10                # early stopping on the validation loss (omit to train all epochs)
+
+    [sweep]                      # optional: the paper's ablation and K sweep, and baselines, side by side
+    methods = ["lt", "lt+lstm", "lt+msa", "canica", "pca"]
+    n_networks = [64, 128, 256, 512]
+    normalize = "zscore"         # of the ablation metrics (MAE/MSE/RMSE/DTW/PCC)
 
     [pairing]
     alpha = 0.05
@@ -103,6 +111,7 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class EmbeddingConfig:
+    method: str = "sync-act"
     n_networks: int = 64
     temporal: str = "msa"
     n_heads: int = 4
@@ -113,6 +122,16 @@ class EmbeddingConfig:
     n_components: int | None = 256
     split: tuple[float, float, float] = (0.6, 0.1, 0.3)
     segment_length: int | None = None
+    lr_schedule: str = "constant"
+    patience: int | None = None
+    precision: str = "auto"
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    methods: tuple[str, ...] = ("lt", "lt+lstm", "lt+msa")
+    n_networks: tuple[int, ...] = (64, 128, 256, 512)
+    normalize: str = "zscore"
 
 
 @dataclass(frozen=True)
@@ -136,6 +155,7 @@ class ExperimentConfig:
     frames: FramesConfig = field(default_factory=FramesConfig)
     embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
     pairing: PairingConfig = field(default_factory=PairingConfig)
+    sweep: SweepConfig | None = None
     source: Path | None = None
 
     def to_toml(self) -> str:
@@ -160,14 +180,17 @@ def _section(cls: type, raw: Any, where: str) -> Any:
 
 def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> ExperimentConfig:
     """Validate a config dictionary (as read from TOML); relative paths are taken from ``base``."""
+    from syncact.analysis.ablation import NORMALIZATIONS
     from syncact.ann import get_reducer
     from syncact.ann.extract import PRECISIONS
     from syncact.ann.registry import get_adapter
-    from syncact.brain.embedding import TEMPORAL_MODULES
+    from syncact.brain.decomposition import method_names
+    from syncact.brain.embedding import LR_SCHEDULES, TEMPORAL_MODULES
+    from syncact.brain.embedding import PRECISIONS as EMBEDDING_PRECISIONS
     from syncact.stimulus.video import POLICIES
     from syncact.sync.hrf import HRF_MODELS
 
-    known = {"name", "seed", "device", "cache", "data", "movies", "models", "frames", "embedding", "pairing"}
+    known = {"name", "seed", "device", "cache", "data", "movies", "models", "frames", "embedding", "pairing", "sweep"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ConfigError(f"unknown top-level key(s) {unknown}; known keys: {sorted(known)}.")
@@ -214,12 +237,31 @@ def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> ExperimentConfi
         frames = dataclasses.replace(frames, size=tuple(int(s) for s in frames.size))
     embedding = _section(EmbeddingConfig, raw.get("embedding"), "embedding")
     check_choice("embedding.temporal", embedding.temporal, TEMPORAL_MODULES)
+    check_choice("embedding.method", str(embedding.method).lower(), method_names())
+    check_choice("embedding.lr_schedule", embedding.lr_schedule, LR_SCHEDULES)
+    check_choice("embedding.precision", embedding.precision, EMBEDDING_PRECISIONS)
+    if embedding.patience is not None:
+        check_positive("embedding.patience", embedding.patience, integer=True)
     check_positive("embedding.n_networks", embedding.n_networks, integer=True)
     embedding = dataclasses.replace(embedding, split=check_fractions("embedding.split", embedding.split, 3))
     if embedding.segment_length is not None:
         check_positive("embedding.segment_length", embedding.segment_length, integer=True)
     pairing = _section(PairingConfig, raw.get("pairing"), "pairing")
     check_choice("pairing.hrf", pairing.hrf, ("none", *HRF_MODELS))
+    sweep = None
+    if "sweep" in raw:
+        sweep = _section(SweepConfig, raw["sweep"], "sweep")
+        if isinstance(sweep.methods, str) or not sweep.methods:
+            raise ConfigError(f"[sweep] methods must be a non-empty list, got {sweep.methods!r}.")
+        if isinstance(sweep.n_networks, int) or not sweep.n_networks:
+            raise ConfigError(f"[sweep] n_networks must be a non-empty list of integers, got {sweep.n_networks!r}.")
+        for m in sweep.methods:
+            check_choice("sweep.methods", str(m).lower(), method_names())
+        for k in sweep.n_networks:
+            check_positive("sweep.n_networks", k, integer=True)
+        check_choice("sweep.normalize", sweep.normalize, NORMALIZATIONS)
+        sweep = dataclasses.replace(sweep, methods=tuple(str(m).lower() for m in sweep.methods),
+                                    n_networks=tuple(int(k) for k in sweep.n_networks))
     top = {k: raw[k] for k in ("name", "seed", "device", "cache") if k in raw}
     if "cache" in top:
         if not isinstance(top["cache"], str):
@@ -227,7 +269,7 @@ def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> ExperimentConfi
         if top["cache"] not in ("default", "none"):
             top["cache"] = str((base / top["cache"]).resolve())
     return ExperimentConfig(data=data, movies=movies, models=models, frames=frames, embedding=embedding,
-                            pairing=pairing, **top)
+                            pairing=pairing, sweep=sweep, **top)
 
 
 def load_config(path: str | Path) -> ExperimentConfig:

@@ -7,10 +7,15 @@ Run directory layout::
     frames/run-<r>.npz                              one frame per TR
     activations/<model>/run-<r>.npz                 (T, F) per layer
     brain/fbn_maps.nii.gz                           FBN spatial maps W (4D, one volume per FBN)
-    brain/model.pt  brain/training.csv  brain/split.json
+    brain/model.pt  brain/training.csv  brain/split.json  (model.pt / training.csv: the Sync-ACT embedding)
+    brain/checkpoints/checkpoint.pt                 after every epoch; `--resume` continues from it
     brain/activations_run-<r>.csv                   test-subject mean FBN activations (T, K)
+    brain/activations_subjects_run-<r>.npz          per test subject (n_subjects, T, K) and their labels
+    figures/training.png                            training and validation loss per epoch
     pairing/<model>_<weights>_<layer>_run-<r>_eq{1,2}.{csv,parquet}
     tables/summary.csv  tables/models_x_runs.csv  tables/recovery.csv (simulated data)
+    tables/sweep_{fits,ablation,k_sweep,matching,recovery}.csv  tables/sweep_scores.parquet  ([sweep] only)
+    sweep/maps_<method>_K<k>.nii.gz  figures/ablation.png  figures/k_sweep.png                 ([sweep] only)
     report/index.html
 """
 
@@ -28,12 +33,23 @@ import pandas as pd
 import torch
 
 from syncact import _io
-from syncact.analysis import fbn_roles, models_by_runs, recovery_table
+from syncact.analysis import GroundTruth, MethodComparison, compare_methods, fbn_roles, models_by_runs, recovery_table
 from syncact.ann import Activations, default_cache_dir, extract_activations, get_model
 from syncact.ann.registry import model_key, weights_label
-from syncact.brain import FBNEmbedding, RunSource, prepare_dataset, scan_dataset, split_subjects, zscore_voxels
+from syncact.brain import (
+    BrainNetworks,
+    FBNEmbedding,
+    RunSource,
+    Segment,
+    StoreRuns,
+    make_networks,
+    prepare_dataset,
+    scan_dataset,
+    split_subjects,
+)
 from syncact.config import ExperimentConfig
 from syncact.exceptions import ConfigError
+from syncact.report.figures import training_curve
 from syncact.stimulus import Frames, sync_frames
 from syncact.sync import Pairing, pair
 
@@ -51,13 +67,16 @@ class ExperimentResult:
         One row per (model, weights, layer, run): mean PCC, its p-value, significance counts.
     pairings : dict
         ``(model, weights, layer, run) -> Pairing``.
-    embedding : FBNEmbedding
+    embedding : BrainNetworks
+        The fitted embedding (or baseline, by ``[embedding] method``).
     fbn_activations : dict of run to ndarray of shape (n_timepoints, n_fbns)
     recovery : DataFrame or None
         Recovery of planted networks when the dataset carries ``derivatives/ground_truth``.
     detection : DataFrame or None
         Per pairing, mean PCC and share of significant pairs among FBNs that carry a planted driven
         network ("driven": the power) and FBNs that carry none ("unrelated": the false positives).
+    comparison : MethodComparison or None
+        The ``[sweep]`` of methods and numbers of networks, when configured.
     timings : dict of str to float
         Seconds per stage.
     """
@@ -65,13 +84,14 @@ class ExperimentResult:
     out_dir: Path
     summary: pd.DataFrame
     pairings: dict[tuple[str, str, str, str], Pairing]
-    embedding: FBNEmbedding
+    embedding: BrainNetworks
     fbn_activations: dict[str, np.ndarray]
     split: dict[str, list[str]]
     frames: dict[str, Frames]
     activations: dict[tuple[str, str], Activations]
     recovery: pd.DataFrame | None = None
     detection: pd.DataFrame | None = None
+    comparison: MethodComparison | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -94,7 +114,8 @@ def _group_runs(runs: list[RunSource], config: ExperimentConfig) -> dict[str, li
     return dict(sorted(by_run.items(), key=lambda kv: int(kv[0]) if kv[0].isdigit() else kv[0]))
 
 
-def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: bool = True) -> ExperimentResult:
+def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: bool = True,
+                   resume: bool = False) -> ExperimentResult:
     """Run the Sync-ACT pipeline and write a run directory with tables, maps and an HTML report.
 
     Parameters
@@ -105,6 +126,9 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
         Run directory (created; files in it are replaced atomically, nothing else is touched).
     progress : bool, default=True
         Progress bars on the long stages.
+    resume : bool, default=False
+        Continue the embedding's training from ``brain/checkpoints`` (after a kill); the result is the
+        same as an uninterrupted run. Frames, the prepared store and activations resume by themselves.
 
     Returns
     -------
@@ -141,13 +165,23 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
                             high_pass=dc.high_pass or None, confounds=dc.confounds, progress=progress)
     mask_img = store.mask_img()
     mask, affine = np.asarray(mask_img.dataobj, dtype=bool), mask_img.affine
-    data = {}
-    for r in runs:
-        start, stop = kept[r.run]
-        rows = store.read(r.subject, r.run, start=start, stop=stop)
-        data[(r.subject, r.run)] = rows if (start, stop) == (0, r.n_timepoints) else zscore_voxels(rows, source=str(r.path))
     split = split_subjects(sorted({r.subject for r in runs}), config.embedding.split, seed=config.seed)
     _io.write_json(out / "brain" / "split.json", split)
+    # Runs stay in the store: training reads them lazily, test subjects are read when transformed.
+    dropped = any(kept[r.run] != (0, r.n_timepoints) for r in runs)  # pieces of z-scored runs are z-scored again
+    length = config.embedding.segment_length
+
+    def pieces(group: str, size: int | None, labels: set[str]) -> list[Segment]:
+        return [seg for r in runs if r.subject in split[group] and r.run in labels
+                for seg in store.segments(size, subjects=[r.subject], runs=[r.run], drop_start=kept[r.run][0],
+                                          drop_end=r.n_timepoints - kept[r.run][1])]
+
+    segmented = dropped or length is not None
+    train = store.runset(pieces("train", length, set(by_run)), zscore=segmented)
+    val = store.runset(pieces("validation", length, set(by_run)), zscore=segmented)
+    if not len(train):
+        raise ConfigError(f"segment_length={length} is longer than every run after drop_start/drop_end.")
+    test = {label: store.runset(pieces("test", None, {label}), zscore=dropped) for label in by_run}
     timings["load_bold"] = time.perf_counter() - tic
 
     tic = time.perf_counter()
@@ -164,24 +198,23 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
 
     tic = time.perf_counter()
     emb_cfg = config.embedding
-    embedding = FBNEmbedding(emb_cfg.n_networks, temporal=emb_cfg.temporal, n_heads=emb_cfg.n_heads,
-                             n_epochs=emb_cfg.n_epochs, learning_rate=emb_cfg.learning_rate,
-                             batch_size=emb_cfg.batch_size, sparsity=emb_cfg.sparsity,
-                             n_components=emb_cfg.n_components, seed=config.seed, device=config.device,
-                             progress=progress)
-    train = _segments([x for (sub, _), x in data.items() if sub in split["train"]], emb_cfg.segment_length)
-    val = _segments([x for (sub, _), x in data.items() if sub in split["validation"]], emb_cfg.segment_length)
-    embedding.fit(train, val or None)
-    fbn_activations = {
-        label: np.mean([embedding.transform(data[(sub, label)]) for sub in split["test"]], axis=0) for label in by_run
-    }
+    embedding = make_networks(emb_cfg.method, emb_cfg.n_networks, **_network_params(config, mask_img, progress),
+                              checkpoint_dir=out / "brain" / "checkpoints", resume=resume)
+    embedding.fit(train, val if len(val) else None, groups=train.groups)
+    per_subject = {label: np.stack([embedding.transform(x) for x in test[label]]) for label in by_run}
+    fbn_activations = {label: acts.mean(axis=0) for label, acts in per_subject.items()}
     fbn_names = [f"FBN-{k:02d}" for k in range(emb_cfg.n_networks)]
     _write_maps(out / "brain" / "fbn_maps.nii.gz", embedding.maps_, mask, affine)
-    with _io.atomic_path(out / "brain" / "model.pt") as tmp:
-        torch.save(embedding.state_dict(), tmp)
-    _io.write_csv(out / "brain" / "training.csv", embedding.history_.to_frame())
+    if isinstance(embedding, FBNEmbedding):
+        embedding.save(out / "brain" / "model.pt")
+    if embedding.history_ is not None:
+        _io.write_csv(out / "brain" / "training.csv", embedding.history_.to_frame())
+        with _io.atomic_path(out / "figures" / "training.png") as tmp:
+            tmp.write_bytes(training_curve(embedding.history_.to_frame()))
     for label, acts in fbn_activations.items():
         _io.write_csv(out / "brain" / f"activations_run-{label}.csv", pd.DataFrame(acts, columns=fbn_names))
+        _io.save_npz(out / "brain" / f"activations_subjects_run-{label}.npz", activations=per_subject[label],
+                     subjects=np.array([s.subject for s in test[label].segments]))
     timings["embedding"] = time.perf_counter() - tic
 
     tic = time.perf_counter()
@@ -211,20 +244,65 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
     timings["pairing"] = time.perf_counter() - tic
 
     recovery = detection = None
-    found = _recovery(config.data.bids, mask, embedding, fbn_activations, pairings, kept)
-    if found is not None:
-        recovery, detection = found
+    truth = _ground_truth(config.data.bids, mask, kept)
+    if truth is not None:
+        recovery, detection = _recovery(truth, embedding, fbn_activations, pairings)
         _io.write_csv(out / "tables" / "recovery.csv", recovery)
         _io.write_csv(out / "tables" / "detection.csv", detection)
 
+    comparison = None
+    if config.sweep is not None:
+        tic = time.perf_counter()
+        comparison = _sweep(config, out, train, val, test, alive, mask_img, truth, tr, progress)
+        timings["sweep"] = time.perf_counter() - tic
+
     result = ExperimentResult(out, summary, pairings, embedding, fbn_activations, split, frames, activations,
-                              recovery, detection, timings)
+                              recovery, detection, comparison, timings)
     tic = time.perf_counter()
     from syncact.report import write_report
 
     write_report(result, config, mask=mask, affine=affine)
     timings["report"] = time.perf_counter() - tic
     return result
+
+
+def _sweep(config: ExperimentConfig, out: Path, train: StoreRuns, val: StoreRuns, test: dict[str, StoreRuns],
+           alive: dict[tuple[str, str, str], tuple[np.ndarray, list[str]]], mask_img: object, truth: GroundTruth | None,
+           tr: float, progress: bool) -> MethodComparison:
+    """The ``[sweep]``: every method x K through the same pairing; tables, figures and maps in the run directory."""
+    from syncact.report.figures import ablation_bars, k_sweep_plot
+
+    sweep = config.sweep
+    filters = {(key.split("/")[0], key.split("/")[1], layer, label): filt for (key, label, layer), (filt, _) in alive.items()}
+
+    def save_maps(method: str, k: int, model: BrainNetworks) -> None:
+        with _io.atomic_path(out / "sweep" / f"maps_{method}_K{k}.nii.gz") as tmp:
+            nib.save(nib.Nifti1Image(_volume(model.maps_, np.asarray(mask_img.dataobj, dtype=bool)), mask_img.affine), tmp)
+
+    comparison = compare_methods(
+        train, val if len(val) else None, test, filters, methods=sweep.methods, n_networks=sweep.n_networks,
+        params=_network_params(config, mask_img, progress), groups=train.groups,
+        pairing={"alpha": config.pairing.alpha, "min_shift": config.pairing.min_shift, "hrf": config.pairing.hrf, "tr": tr},
+        normalize=sweep.normalize, truth=truth, progress=progress, on_fit=save_maps)
+    for name in ("fits", "ablation", "k_sweep", "matching", "recovery"):
+        table = getattr(comparison, name)
+        if table is not None:
+            _io.write_csv(out / "tables" / f"sweep_{name}.csv", table)
+    with _io.atomic_path(out / "tables" / "sweep_scores.parquet") as tmp:
+        comparison.scores.to_parquet(tmp, index=False)
+    for name, png in (("ablation", ablation_bars(comparison.ablation)), ("k_sweep", k_sweep_plot(comparison.k_sweep))):
+        with _io.atomic_path(out / "figures" / f"{name}.png") as tmp:
+            tmp.write_bytes(png)
+    return comparison
+
+
+def _network_params(config: ExperimentConfig, mask_img: object, progress: bool) -> dict[str, object]:
+    """Settings of ``[embedding]`` for :func:`make_networks` (each method takes those it knows)."""
+    e = config.embedding
+    return {"temporal": e.temporal, "n_heads": e.n_heads, "n_epochs": e.n_epochs, "learning_rate": e.learning_rate,
+            "batch_size": e.batch_size, "sparsity": e.sparsity, "n_components": e.n_components,
+            "lr_schedule": e.lr_schedule, "patience": e.patience, "precision": e.precision, "seed": config.seed,
+            "device": config.device, "mask_img": mask_img, "progress": progress}
 
 
 def _kept_rows(run: RunSource, movie) -> tuple[int, int]:  # noqa: ANN001 - MovieConfig
@@ -234,16 +312,6 @@ def _kept_rows(run: RunSource, movie) -> tuple[int, int]:  # noqa: ANN001 - Movi
         raise ConfigError(f"run {run.run} has {run.n_timepoints} volumes; drop_start={movie.drop_start} and "
                           f"drop_end={movie.drop_end} leave {max(stop - start, 0)}. Check [[movies]] for run {run.run}.")
     return start, stop
-
-
-def _segments(runs: list[np.ndarray], length: int | None) -> list[np.ndarray]:
-    """Runs cut into pieces of ``length`` volumes (the remainder is left out); whole runs when None."""
-    if length is None:
-        return runs
-    pieces = [x[s : s + length] for x in runs for s in range(0, x.shape[0] - length + 1, length)]
-    if runs and not pieces:
-        raise ConfigError(f"segment_length={length} is longer than every run ({max(x.shape[0] for x in runs)} volumes).")
-    return pieces
 
 
 def _mismatched_movie_control(
@@ -280,17 +348,19 @@ def _drop_dead(filters: np.ndarray) -> tuple[np.ndarray, list[str]]:
     return filters[:, alive], [f"filter-{j}" for j in np.flatnonzero(alive)]
 
 
-def _write_maps(path: Path, maps: np.ndarray, mask: np.ndarray, affine: np.ndarray) -> None:
+def _volume(maps: np.ndarray, mask: np.ndarray) -> np.ndarray:
     volume = np.zeros((*mask.shape, maps.shape[0]), dtype=np.float32)
     volume[mask] = maps.T
+    return volume
+
+
+def _write_maps(path: Path, maps: np.ndarray, mask: np.ndarray, affine: np.ndarray) -> None:
     with _io.atomic_path(path) as tmp:
-        nib.save(nib.Nifti1Image(volume, affine), tmp)
+        nib.save(nib.Nifti1Image(_volume(maps, mask), affine), tmp)
 
 
-def _recovery(bids: Path, mask: np.ndarray, embedding: FBNEmbedding, fbn_activations: dict[str, np.ndarray],
-              pairings: dict[tuple[str, str, str, str], Pairing],
-              kept: dict[str, tuple[int, int]]) -> tuple[pd.DataFrame, pd.DataFrame] | None:
-    """Recovery of planted networks and the pairing's power / false positives, when ground truth exists."""
+def _ground_truth(bids: Path, mask: np.ndarray, kept: dict[str, tuple[int, int]]) -> GroundTruth | None:
+    """Planted networks of a simulated dataset (``derivatives/ground_truth``), on the run's grid, or None."""
     gt = Path(bids) / "derivatives" / "ground_truth"
     if not (gt / "networks.tsv").is_file():
         return None
@@ -300,11 +370,15 @@ def _recovery(bids: Path, mask: np.ndarray, embedding: FBNEmbedding, fbn_activat
         logger.warning("ground truth maps are on another grid; recovery is not computed.")
         return None
     bold = {label: pd.read_csv(gt / f"run-{label}_drivers.tsv", sep="\t").iloc[slice(*kept[label])].reset_index(drop=True)
-            for label in fbn_activations if (gt / f"run-{label}_drivers.tsv").is_file()}
-    if not bold:
-        return None
-    recovery = recovery_table(networks, planted[mask].T, embedding.maps_, bold, fbn_activations)
-    roles = fbn_roles(bold, fbn_activations)
+            for label in kept if (gt / f"run-{label}_drivers.tsv").is_file()}
+    return GroundTruth(networks, planted[mask].T, bold) if bold else None
+
+
+def _recovery(truth: GroundTruth, embedding: BrainNetworks, fbn_activations: dict[str, np.ndarray],
+              pairings: dict[tuple[str, str, str, str], Pairing]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Recovery of planted networks and the pairing's power / false positives."""
+    recovery = recovery_table(truth.networks, truth.maps, embedding.maps_, truth.bold, fbn_activations)
+    roles = fbn_roles(truth.bold, fbn_activations)
     rows = []
     for (model, weights, layer, label), pairing in pairings.items():
         sig = pairing.eq2["significant"].to_numpy()

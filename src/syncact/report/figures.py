@@ -83,3 +83,35 @@ def frame_strip(images: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(strip).save(buf, format="PNG")
     return buf.getvalue()
+
+
+def ablation_bars(ablation: pd.DataFrame) -> bytes:
+    """The ablation metrics (MAE, MSE, RMSE, DTW, PCC) per method, one panel per metric, bars per K."""
+    metrics = ("mae", "mse", "rmse", "dtw", "pcc")
+    ks = sorted(ablation["n_networks"].unique())
+    methods = list(dict.fromkeys(ablation["method"]))
+    fig, axes = plt.subplots(1, len(metrics), figsize=(2.4 * len(metrics), 2.6))
+    width = 0.8 / len(ks)
+    for ax, metric in zip(axes, metrics, strict=True):
+        for j, k in enumerate(ks):
+            sub = ablation[ablation["n_networks"] == k].set_index("method").reindex(methods)
+            ax.bar(np.arange(len(methods)) + j * width, sub[metric], width, label=f"K={k}")
+        ax.set_xticks(np.arange(len(methods)) + 0.4 - width / 2, methods, rotation=45, ha="right", fontsize=7)
+        ax.set_title(metric.upper() + (" (higher is better)" if metric == "pcc" else ""), fontsize=8)
+        ax.tick_params(axis="y", labelsize=7)
+    axes[0].legend(fontsize=6)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def k_sweep_plot(k_sweep: pd.DataFrame) -> bytes:
+    """Mean Eq.2 PCC against the number of networks, one line per method (mean over models, layers, runs)."""
+    fig, ax = plt.subplots(figsize=(4.2, 2.8))
+    means = k_sweep.groupby(["method", "n_networks"], sort=False)["mean_pcc"].mean().reset_index()
+    for method, sub in means.groupby("method", sort=False):
+        ax.plot(sub["n_networks"], sub["mean_pcc"], marker="o", label=method)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("number of FBNs (K)")
+    ax.set_ylabel("mean PCC (Eq.2)")
+    ax.legend(fontsize=7)
+    return _png(fig)

@@ -33,6 +33,20 @@ def _table(df, index: bool = False, floatfmt: str = "{:.4g}") -> str:  # noqa: A
     return df.to_html(index=index, border=0, classes="tbl", float_format=lambda v: floatfmt.format(v), escape=True)
 
 
+def _sweep_context(comparison) -> dict[str, str] | None:  # noqa: ANN001 - MethodComparison
+    if comparison is None:
+        return None
+    context = {"ablation": _table(comparison.ablation), "fits": _table(comparison.fits),
+               "matching": _table(comparison.matching),
+               "k_sweep": _table(comparison.k_sweep.drop(columns=["mean_p_shift"], errors="ignore")),
+               "ablation_fig": _b64(figures.ablation_bars(comparison.ablation)),
+               "k_sweep_fig": _b64(figures.k_sweep_plot(comparison.k_sweep))}
+    if comparison.recovery is not None:
+        rec = comparison.recovery.groupby(["method", "n_networks", "kind"], sort=False)[["spatial_r", "temporal_r"]].mean()
+        context["recovery"] = _table(rec.reset_index())
+    return context
+
+
 def write_report(result: ExperimentResult, config: ExperimentConfig, *, mask: np.ndarray, affine: np.ndarray) -> Path:
     """Render ``report/index.html`` inside the run directory and return its path.
 
@@ -87,7 +101,9 @@ def write_report(result: ExperimentResult, config: ExperimentConfig, *, mask: np
         "spatial_r": (f"{result.recovery['spatial_r'].min():.2f}-{result.recovery['spatial_r'].max():.2f}"
                       if result.recovery is not None else None),
         "detection": _table(result.detection) if result.detection is not None else None,
-        "training": _b64(figures.training_curve(emb.history_.to_frame())),
+        "training": _b64(figures.training_curve(emb.history_.to_frame())) if emb.history_ is not None else None,
+        "method": emb.method,
+        "sweep": _sweep_context(result.comparison),
         "fbns": fbn_cards,
         "matrices": matrices,
         "pairs": pair_cards,

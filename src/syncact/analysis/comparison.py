@@ -1,0 +1,157 @@
+"""Fit several brain-network methods and numbers of networks on one split, and score them side by side.
+
+This runs the paper's embedding ablation (LT, LT+LSTM, LT+MSA; Table 8), its sweep over the number of
+FBNs (64/128/256/512), and the baselines (group ICA, dictionary learning, PCA, SRM) through the same
+pairing, so every row of the tables is computed the same way:
+
+* ``scores``: per FBN of every (method, K, model, layer, run): its Eq.2 filter, PCC, shift-test p-value
+  and the ablation metrics (:func:`syncact.analysis.ablation.paired_scores`);
+* ``ablation``: the metrics averaged per (method, K) -- Table 8;
+* ``k_sweep``: mean PCC and number of significant pairs per (method, K, model, layer, run);
+* ``matching``: each fit matched to the reference fit (the first method and K) by Hungarian matching
+  of spatial correlations -- how stable the networks are across K, variants and methods;
+* ``recovery`` (simulated data with planted truth): per planted network, the best spatial and
+  temporal correlation that each fit reaches.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from syncact.analysis.ablation import METRICS, ablation_table, paired_scores
+from syncact.analysis.matching import match_networks
+from syncact.analysis.recovery import recovery_table
+from syncact.brain import BrainNetworks, make_networks
+from syncact.sync import hrf_convolve, pair
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class GroundTruth:
+    """Planted networks of a simulated dataset (see :func:`syncact.simulate.make_dataset`)."""
+
+    networks: pd.DataFrame
+    maps: np.ndarray  # (n_planted, n_voxels)
+    bold: dict[str, pd.DataFrame]  # run -> expected BOLD of the driven networks
+
+
+@dataclass
+class MethodComparison:
+    """Tables of :func:`compare_methods` (see the module docstring) and the fitted models."""
+
+    fits: pd.DataFrame
+    scores: pd.DataFrame
+    ablation: pd.DataFrame
+    k_sweep: pd.DataFrame
+    matching: pd.DataFrame
+    recovery: pd.DataFrame | None = None
+    models: dict[tuple[str, int], BrainNetworks] = field(default_factory=dict)
+
+
+def compare_methods(
+    train: Sequence[np.ndarray],
+    validation: Sequence[np.ndarray] | None,
+    test: Mapping[str, Sequence[np.ndarray]],
+    filters: Mapping[tuple[str, str, str, str], np.ndarray],
+    *,
+    methods: Sequence[str] = ("lt", "lt+lstm", "lt+msa"),
+    n_networks: Sequence[int] = (64, 128, 256, 512),
+    params: Mapping[str, object] | None = None,
+    groups: Sequence[str] | None = None,
+    pairing: Mapping[str, object] | None = None,
+    normalize: str = "zscore",
+    truth: GroundTruth | None = None,
+    progress: bool = False,
+    on_fit: Callable[[str, int, BrainNetworks], None] | None = None,
+) -> MethodComparison:
+    """Fit every (method, K), pair its test-mean activations with every filter set, and tabulate.
+
+    Parameters
+    ----------
+    train, validation : sequence of ndarray of shape (n_timepoints, n_voxels)
+        Training and validation runs (validation may be None).
+    test : mapping of run label to sequence of ndarray of shape (n_timepoints_run, n_voxels)
+        Test subjects' runs; the FBN activation of a run is their mean.
+    filters : mapping of (model, weights, layer, run) to ndarray of shape (n_timepoints_run, n_filters)
+    methods : sequence of str
+        Names for :func:`syncact.brain.make_networks`.
+    n_networks : sequence of int
+    params : mapping, optional
+        Settings for every method (seed, n_epochs, mask_img, ...); each takes those it knows.
+    groups : sequence of str, optional
+        Subject of each training run (needed by SRM).
+    pairing : mapping, optional
+        ``alpha``, ``min_shift``, ``hrf``, ``tr`` for :func:`syncact.sync.pair`.
+    normalize : {"zscore", "minmax"}
+        Normalisation of the ablation metrics.
+    truth : GroundTruth, optional
+    progress : bool, default=False
+    on_fit : callable, optional
+        Called with (method, K, model) after each fit (e.g. to save maps).
+
+    Returns
+    -------
+    MethodComparison
+    """
+    params, pairing = dict(params or {}), dict(pairing or {})
+    hrf, tr = pairing.get("hrf", "none"), pairing.get("tr")
+    fits, scores, sweeps, recoveries, models = [], [], [], [], {}
+    combos = [(m, int(k)) for m in methods for k in n_networks]
+    for method, k in tqdm(combos, desc="methods x K", unit="fit", disable=not progress):
+        model = make_networks(method, k, **params)
+        tic = time.perf_counter()
+        model.fit(train, validation or None, groups=groups)
+        seconds = time.perf_counter() - tic
+        models[(method, k)] = model
+        if on_fit is not None:
+            on_fit(method, k, model)
+        history = model.history_
+        fits.append({"method": method, "n_networks": k, "fit_seconds": seconds,
+                     "epochs": len(history.train_loss) if history is not None else np.nan,
+                     "validation_loss": float(np.nanmin(history.validation_loss)) if history is not None
+                     and np.isfinite(history.validation_loss).any() else np.nan})
+        activations = {run: np.mean([model.transform(x) for x in runs], axis=0) for run, runs in test.items()}
+        for (name, weights, layer, run), filt in filters.items():
+            result = pair(activations[run], filt, min_shift=pairing.get("min_shift"), alpha=pairing.get("alpha", 0.05),
+                          hrf=hrf, tr=tr)
+            paired = filt if hrf == "none" else hrf_convolve(np.asarray(filt, dtype=np.float64), tr, hrf)
+            table = paired_scores(activations[run], paired, result.eq2["filter_index"].to_numpy(), normalize=normalize)
+            table["p_shift"] = result.eq2["p_shift"].to_numpy()
+            table["significant"] = result.eq2["significant"].to_numpy()
+            keys = {"method": method, "n_networks": k, "model": name, "weights": weights, "layer": layer, "run": run}
+            scores.append(table.assign(**keys))
+            sweeps.append({**keys, "mean_pcc": result.mean_pcc, "mean_p_shift": result.mean_p_shift,
+                           "n_significant": int(result.eq2["significant"].sum())})
+        if truth is not None:
+            bold = {run: b for run, b in truth.bold.items() if run in activations}
+            rec = recovery_table(truth.networks, truth.maps, model.maps_, bold, activations)
+            temporal = [c for c in rec if c.startswith("temporal_r_run-")]
+            recoveries.append(pd.DataFrame({"method": method, "n_networks": k, "network": rec["network"],
+                                            "kind": rec["kind"], "spatial_r": rec["spatial_r"],
+                                            "temporal_r": rec[temporal].mean(axis=1) if temporal else np.nan}))
+    scores_df = pd.concat(scores, ignore_index=True)
+    scores_df["normalize"] = normalize
+    reference = models[combos[0]]
+    matching = []
+    for (method, k), model in models.items():
+        m = match_networks(reference.maps_, model.maps_)
+        matching.append({"method": method, "n_networks": k, "reference": f"{combos[0][0]} K={combos[0][1]}",
+                         "n_matched": len(m.r), "mean_spatial_r": m.mean_r, "min_spatial_r": float(m.r.min())})
+    ablation = ablation_table(scores_df, by=("method", "n_networks"))
+    ablation["normalize"] = normalize
+    return MethodComparison(
+        fits=pd.DataFrame(fits), scores=scores_df, ablation=ablation, k_sweep=pd.DataFrame(sweeps),
+        matching=pd.DataFrame(matching), recovery=pd.concat(recoveries, ignore_index=True) if recoveries else None,
+        models=models,
+    )
+
+
+__all__ = ["METRICS", "GroundTruth", "MethodComparison", "compare_methods"]
