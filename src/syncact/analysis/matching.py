@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
-from syncact._validation import check_2d
 from syncact.exceptions import ShapeError
 from syncact.sync.correlation import pearson_matrix
 
@@ -56,7 +55,9 @@ def match_networks(maps_a: np.ndarray, maps_b: np.ndarray) -> NetworkMatch:
     -------
     NetworkMatch
     """
-    a, b = check_2d("maps_a", maps_a), check_2d("maps_b", maps_b)
+    a, b = np.asarray(maps_a, dtype=np.float64), np.asarray(maps_b, dtype=np.float64)
+    if a.ndim != 2 or b.ndim != 2 or not (a.size and b.size):
+        raise ShapeError(f"maps must be non-empty (n_networks, n_voxels) arrays, got {a.shape} and {b.shape}.")
     if a.shape[1] != b.shape[1]:
         raise ShapeError(f"maps_a has {a.shape[1]} voxels and maps_b {b.shape[1]}; match maps on the same mask.")
     r = pearson_matrix(a.T, b.T)

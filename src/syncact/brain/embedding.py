@@ -35,6 +35,7 @@ from __future__ import annotations
 import logging
 import math
 import pickle
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,6 +149,8 @@ class TrainingHistory:
         Mean reconstruction MSE per epoch (validation is NaN without validation data).
     learning_rate : ndarray of shape (n_epochs_run,)
         Learning rate used in each epoch.
+    seconds : ndarray of shape (n_epochs_run,)
+        Wall time of each epoch (training and validation pass).
     best_epoch : int
         Epoch (0-based) whose weights were kept: lowest validation loss, else the last.
     stopped_early : bool
@@ -157,6 +160,7 @@ class TrainingHistory:
     train_loss: np.ndarray
     validation_loss: np.ndarray
     learning_rate: np.ndarray
+    seconds: np.ndarray
     best_epoch: int
     stopped_early: bool = False
 
@@ -165,7 +169,7 @@ class TrainingHistory:
 
         n = len(self.train_loss)
         return pd.DataFrame({"epoch": np.arange(1, n + 1), "train_loss": self.train_loss,
-                             "validation_loss": self.validation_loss, "learning_rate": self.learning_rate,
+                             "validation_loss": self.validation_loss, "learning_rate": self.learning_rate, "seconds": self.seconds,
                              "best": np.arange(n) == self.best_epoch})
 
 
@@ -380,7 +384,7 @@ class FBNEmbedding(BrainNetworks):
         optimizer = torch.optim.Adam(model.parameters(), lr=self.learning_rate)
         scheduler = self._scheduler(optimizer)
         scaler = torch.amp.GradScaler("cuda", enabled=autocast == torch.float16)
-        state = {"epoch": 0, "train_loss": [], "val_loss": [], "lr": [], "best_state": None, "best_val": math.inf,
+        state = {"epoch": 0, "train_loss": [], "val_loss": [], "lr": [], "seconds": [], "best_state": None, "best_val": math.inf,
                  "bad_epochs": 0, "stopped": False}
         checkpoint = Path(self.checkpoint_dir) / CHECKPOINT_NAME if self.checkpoint_dir is not None else None
         identity = None
@@ -396,6 +400,7 @@ class FBNEmbedding(BrainNetworks):
         bar = tqdm(total=self.n_epochs, initial=state["epoch"], desc=f"FBN embedding ({self.temporal}, K={self.n_networks})",
                    unit="epoch", disable=not self.progress, leave=False)
         while state["epoch"] < self.n_epochs and not state["stopped"]:
+            tic = time.perf_counter()
             model.train()
             order = torch.randperm(n, generator=generator)
             total = 0.0
@@ -427,6 +432,7 @@ class FBNEmbedding(BrainNetworks):
                 scheduler.step(*([state["train_loss"][-1] if val is None else current]
                                  if self.lr_schedule == "plateau" else []))
             state["epoch"] += 1
+            state["seconds"].append(time.perf_counter() - tic)
             state["stopped"] = self.patience is not None and state["bad_epochs"] >= self.patience
             if checkpoint is not None:
                 self._save(checkpoint, identity, state, model, optimizer, scheduler, scaler, generator)
@@ -449,7 +455,8 @@ class FBNEmbedding(BrainNetworks):
         self.signs_ = positive_peaks(weights)
         self.maps_ = weights * self.signs_[:, None]
         self.basis_ = basis
-        self.history_ = TrainingHistory(np.array(state["train_loss"]), val_loss, np.array(state["lr"]), best_epoch,
+        self.history_ = TrainingHistory(np.array(state["train_loss"]), val_loss, np.array(state["lr"]),
+                                        np.array(state["seconds"]), best_epoch,
                                         bool(state["stopped"]))
         self.n_voxels_ = n_voxels
         return self

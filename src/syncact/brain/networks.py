@@ -8,6 +8,7 @@ A fitted model has ``maps_`` (K x voxel, each map signed so its peak is positive
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -64,6 +65,11 @@ class LinearNetworks(BrainNetworks):
 
     def _set_maps(self, maps: np.ndarray) -> None:
         maps = np.asarray(maps, dtype=np.float64)
+        empty = np.flatnonzero(~np.any(maps, axis=1))
+        if empty.size:
+            warnings.warn(f"{self.method}: {empty.size} of {maps.shape[0]} maps are all zero (networks {empty[:8].tolist()}); "
+                          "for dictionary learning lower alpha (options={'alpha': ...}) or ask for fewer networks.",
+                          RuntimeWarning, stacklevel=3)
         self.maps_ = maps * positive_peaks(maps)[:, None]
         self._pinv = np.linalg.pinv(self.maps_)  # (V, K)
 
