@@ -60,7 +60,7 @@ def test_dictlearning_recovers_the_planted_maps(planted):
         empty._set_maps(np.vstack([maps[0], np.zeros(maps.shape[1])]))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # scikit-learn's lasso does not converge on pure-noise voxels
-        est = make_networks("dictlearning", 3, mask_img=mask_img, options={"alpha": 1}, seed=0).fit(runs)
+        est = make_networks("dictlearning", 3, mask_img=mask_img, seed=0).fit(runs)
     r = np.corrcoef(np.vstack([maps, est.maps_]))[:3, 3:]
     assert r.max(axis=1).min() > 0.95, r
     with pytest.raises(ConfigError, match="needs mask_img"):
