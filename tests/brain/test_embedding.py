@@ -226,3 +226,19 @@ def test_training_from_a_prepared_store_equals_training_in_memory(bids_dataset, 
         a = FBNEmbedding(4, temporal="none", n_epochs=3, batch_size=2, n_components=n_components, seed=0).fit(lazy)
         b = FBNEmbedding(4, temporal="none", n_epochs=3, batch_size=2, n_components=n_components, seed=0).fit(memory)
         np.testing.assert_array_equal(a.maps_, b.maps_)
+
+
+@pytest.mark.parametrize("temporal", ["none", "lstm", "msa"])
+def test_expanded_loss_equals_the_direct_reconstruction_error(temporal):
+    """The voxel formulation's loss without reconstructions: same value and gradients as ||X - X_hat||^2."""
+    from syncact.brain.embedding import _AutoEncoder
+
+    torch.manual_seed(0)
+    model = _AutoEncoder(300, 8, temporal, 2)
+    runs = [torch.randn(50, 300) for _ in range(3)]
+    expanded = model.expanded_sse(runs)
+    direct = ((model(torch.stack(runs)) - torch.stack(runs)) ** 2).sum()
+    assert float(expanded) == pytest.approx(float(direct), rel=1e-5)
+    params = list(model.parameters())
+    for g_e, g_d in zip(torch.autograd.grad(expanded, params), torch.autograd.grad(direct, params), strict=True):
+        torch.testing.assert_close(g_e, g_d, rtol=1e-4, atol=1e-4 * float(g_d.abs().max()))

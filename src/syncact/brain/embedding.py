@@ -123,6 +123,11 @@ def _temporal(kind: str, dim: int, n_heads: int) -> nn.Module:
     return modules[kind]()
 
 
+def _energy(x: torch.Tensor) -> torch.Tensor:
+    """``||x||^2`` of a (T, V) run: float32 dot products per row (no temporary), summed in float64."""
+    return torch.einsum("tv,tv->t", x, x).double().sum()
+
+
 class _AutoEncoder(nn.Module):
     def __init__(self, n_voxels: int, n_networks: int, temporal: str, n_heads: int) -> None:
         super().__init__()
@@ -136,6 +141,25 @@ class _AutoEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.decoder_temporal(self.encode(x)))
+
+    def expanded_sse(self, runs: list[torch.Tensor]) -> torch.Tensor:
+        """``sum_i ||X_i - forward(X_i)||^2`` without forming any reconstruction.
+
+        The decoder's last step is linear, ``X_hat = H D^T`` with ``H`` (T x K) and ``D`` (V x K), so
+        ``||X - X_hat||^2 = ||X||^2 - 2 <H, X D> + <H^T H, D^T D>``: besides ``Z = X W`` it needs only
+        ``X D`` (T x K), and autograd's backward only ``X^T dZ`` and ``(dP)^T X``. Four (T x V x K)
+        products per run and no (T x V) temporary, against the floor of two products (``X W`` and
+        ``Z D^T``) of the direct form, which also materialises the reconstruction and its gradient.
+        """
+        d = self.decoder.weight  # (V, K)
+        z = torch.stack([self.encoder(x) for x in runs])  # (B, T, K)
+        p = torch.stack([x @ d for x in runs])  # (B, T, K)
+        h = self.decoder_temporal(self.encoder_temporal(z))
+        energy = sum(_energy(x) for x in runs)
+        cross = (h.float() * p.float()).sum(dtype=torch.float64)
+        gram = d.float().T @ d.float()
+        power = ((h.float().transpose(1, 2) @ h.float()) * gram).sum(dtype=torch.float64)
+        return (energy - 2 * cross + power).float()
 
 
 
@@ -174,16 +198,24 @@ class TrainingHistory:
 
 
 class _Runs:
-    """Training data for the loop: reduced runs in memory, or a lazy voxel-space sequence read per batch."""
+    """Training data for the loop.
+
+    With a subspace basis: the projected runs, stacked in memory, and the energy outside the span.
+    Without one (voxel formulation): the runs themselves, never stacked or copied -- arrays in memory are
+    wrapped as they are, lazy runs (a store) are read when their batch comes -- and the loss is computed
+    in its expanded form (:meth:`_AutoEncoder.expanded_sse`), which needs no (time x voxel) temporary.
+    """
 
     def __init__(self, runs: Sequence[np.ndarray], basis: torch.Tensor | None) -> None:
-        self.lazy = basis is None and not isinstance(runs, list | tuple)
-        if self.lazy:
-            self.source = runs
+        self.expanded = basis is None
+        if self.expanded:
             shapes = run_shapes(runs)
-            self.residual = torch.zeros(len(runs))
             self.shape = (len(runs), check_equal_lengths([s[0] for s in shapes]), shapes[0][1])
+            self.lazy = not isinstance(runs, list | tuple)
+            self.source = runs if self.lazy else [torch.from_numpy(np.asarray(x, dtype=np.float32)) for x in runs]
+            self.residual = torch.zeros(len(runs))
         else:
+            self.lazy = False
             self.data, residual = project_runs(runs, basis)
             self.residual = residual.float()
             self.shape = tuple(self.data.shape)
@@ -192,17 +224,20 @@ class _Runs:
         return self.shape[0]
 
     def batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Stacked projected runs (batch, T, r) and their summed residual energy (subspace mode)."""
+        return self.data[idx], self.residual[idx].sum()
+
+    def runs(self, idx: torch.Tensor) -> list[torch.Tensor]:
+        """The runs of a batch, each (T, V), without copies of in-memory data (voxel mode)."""
         if self.lazy:
-            x = torch.stack([torch.from_numpy(np.asarray(self.source[int(i)], dtype=np.float32)) for i in idx])
-        else:
-            x = self.data[idx]
-        return x, self.residual[idx].sum()
+            return [torch.from_numpy(np.asarray(self.source[int(i)], dtype=np.float32)) for i in idx]
+        return [self.source[int(i)] for i in idx]
 
     def fingerprint(self) -> str:
-        if not self.lazy:
+        if not self.expanded:
             return fingerprint(self.data, self.residual)
-        stats = [torch.tensor([float(np.sum(x, dtype=np.float64)), float(np.sum(np.square(x, dtype=np.float64)))])
-                 for x in (np.asarray(self.source[i]) for i in range(len(self.source)))]
+        stats = [torch.tensor([float(x.double().sum()), float(x.double().square().sum())])
+                 for x in (self.runs(torch.tensor([i]))[0] for i in range(len(self)))]
         return fingerprint(torch.stack(stats), torch.tensor(self.shape))
 
 
@@ -406,12 +441,8 @@ class FBNEmbedding(BrainNetworks):
             total = 0.0
             state["lr"].append(optimizer.param_groups[0]["lr"])
             for start in range(0, n, self.batch_size):
-                x, residual = train.batch(order[start : start + self.batch_size])
-                x = x.to(device, non_blocking=True)
-                with torch.autocast(device.type, dtype=autocast or torch.float32, enabled=autocast is not None):
-                    out = model(x)
-                sse = torch.sum((out.float() - x) ** 2) + residual.to(device)
-                loss = sse / (scale * x.shape[0])
+                sse, size = self._sse(model, train, order[start : start + self.batch_size], device, autocast)
+                loss = sse / (scale * size)
                 if self.sparsity:
                     maps = model.encoder.weight if basis_d is None else model.encoder.weight @ basis_d.T
                     loss = loss + self.sparsity * maps.abs().mean()
@@ -508,17 +539,27 @@ class FBNEmbedding(BrainNetworks):
         logger.info("resuming %s after epoch %d.", path, payload["state"]["epoch"])
         return payload["state"]
 
+    @staticmethod
+    def _sse(model: _AutoEncoder, data: _Runs, idx: torch.Tensor, device: torch.device,
+             autocast: torch.dtype | None) -> tuple[torch.Tensor, int]:
+        """Summed squared reconstruction error of the runs ``idx`` (with the energy outside the subspace)."""
+        with torch.autocast(device.type, dtype=autocast or torch.float32, enabled=autocast is not None):
+            if data.expanded:
+                return model.expanded_sse([x.to(device, non_blocking=True) for x in data.runs(idx)]), len(idx)
+            x, residual = data.batch(idx)
+            x = x.to(device, non_blocking=True)
+            out = model(x)
+        return torch.sum((out.float() - x) ** 2) + residual.to(device), len(idx)
+
     def _loss(self, model: nn.Module, data: _Runs, scale: float, device: torch.device,
               autocast: torch.dtype | None) -> float:
         model.eval()
-        total = float(data.residual.sum())
+        total = 0.0
         with torch.inference_mode():
             for start in range(0, len(data), self.batch_size):
-                x, _ = data.batch(torch.arange(start, min(start + self.batch_size, len(data))))
-                x = x.to(device)
-                with torch.autocast(device.type, dtype=autocast or torch.float32, enabled=autocast is not None):
-                    out = model(x)
-                total += float(torch.sum((out.float() - x) ** 2))
+                sse, _ = self._sse(model, data, torch.arange(start, min(start + self.batch_size, len(data))), device,
+                                   autocast)
+                total += float(sse)
         return total / (scale * len(data))
 
     def transform(self, run: np.ndarray) -> np.ndarray:
