@@ -33,11 +33,20 @@ def test_defaults_resolve_paths_and_roundtrip(tmp_path):
 
     again = parse_config(tomllib.loads(config.to_toml()), base=tmp_path)
     assert again == config.__class__(**{**config.__dict__, "source": None})
+    assert config.sweep is None and config.embedding.method == "sync-act"
+    swept = load_config(_write(tmp_path, BASE + "[sweep]\nmethods = ['LT', 'pca']\nn_networks = [8, 16]\n"))
+    assert swept.sweep.methods == ("lt", "pca") and swept.sweep.n_networks == (8, 16)
+    assert parse_config(tomllib.loads(swept.to_toml()), base=tmp_path).sweep == swept.sweep
 
 
 @pytest.mark.parametrize(("extra", "error", "match"), [
     ("[embedding]\ntemporal = 'gru'\n", UnknownNameError, "embedding.temporal='gru'"),
     ("[embedding]\nepochs = 5\n", ConfigError, r"unknown key\(s\) \['epochs'\]"),
+    ("[embedding]\nmethod = 'ica'\n", UnknownNameError, "embedding.method='ica'.*canica"),
+    ("[embedding]\nlr_schedule = 'step'\n", UnknownNameError, "lr_schedule='step'"),
+    ("[sweep]\nmethods = ['lt', 'nmf']\n", UnknownNameError, "sweep.methods='nmf'"),
+    ("[sweep]\nn_networks = 64\n", ConfigError, "n_networks must be a non-empty list"),
+    ("[sweep]\nn_networks = [64, 0]\n", ConfigError, "sweep.n_networks"),
     ("[pairing]\nhrf = 'boxcar'\n", UnknownNameError, "pairing.hrf"),
     ("[embedding]\nsplit = [0.5, 0.5, 0.5]\n", ConfigError, "summing to 1"),
 ])
