@@ -48,7 +48,7 @@ from syncact.brain import (
     split_subjects,
 )
 from syncact.config import ExperimentConfig
-from syncact.exceptions import ConfigError
+from syncact.exceptions import ConfigError, DataError
 from syncact.report.figures import training_curve
 from syncact.stimulus import Frames, sync_frames
 from syncact.sync import Pairing, pair
@@ -201,6 +201,10 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
     embedding = make_networks(emb_cfg.method, emb_cfg.n_networks, **_network_params(config, mask_img, progress),
                               checkpoint_dir=out / "brain" / "checkpoints", resume=resume)
     embedding.fit(train, val if len(val) else None, groups=train.groups)
+    empty = np.flatnonzero(~np.any(embedding.maps_, axis=1))
+    if empty.size:
+        raise DataError(f"[embedding] method={emb_cfg.method!r} returned {empty.size} empty network(s) {empty[:8].tolist()} "
+                        "(all-zero maps have no activation to pair); ask for fewer networks or less sparsity.")
     per_subject = {label: np.stack([embedding.transform(x) for x in test[label]]) for label in by_run}
     fbn_activations = {label: acts.mean(axis=0) for label, acts in per_subject.items()}
     fbn_names = [f"FBN-{k:02d}" for k in range(emb_cfg.n_networks)]

@@ -41,3 +41,17 @@ def test_hungarian_matching_undoes_a_permutation(rng):
     assert list(m.to_frame("k6", "k2").columns) == ["fbn_k6", "fbn_k2", "spatial_r"]
     with pytest.raises(ShapeError, match="same mask"):
         match_networks(maps, maps[:, :10])
+
+
+def test_empty_maps_match_nothing_and_lose_in_recovery(rng):
+    import pandas as pd
+
+    from syncact.analysis import recovery_table
+
+    maps = rng.normal(size=(3, 200))
+    fbn = np.vstack([maps[1], np.zeros(200), maps[0]])  # an empty network, as sparse methods can return
+    m = match_networks(maps, fbn)
+    assert np.isnan(m.r).sum() == 1 and m.mean_r == pytest.approx(1.0)
+    networks = pd.DataFrame({"name": ["a", "b", "c"], "kind": ["spontaneous"] * 3, "driver": [""] * 3})
+    table = recovery_table(networks, maps, fbn, {}, {})
+    assert list(table["spatial_fbn"][:2]) == [2, 0] and table["spatial_r"][0] == pytest.approx(1.0)

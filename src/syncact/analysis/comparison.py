@@ -5,7 +5,9 @@ FBNs (64/128/256/512), and the baselines (group ICA, dictionary learning, PCA, S
 pairing, so every row of the tables is computed the same way:
 
 * ``scores``: per FBN of every (method, K, model, layer, run): its Eq.2 filter, PCC, shift-test p-value
-  and the ablation metrics (:func:`syncact.analysis.ablation.paired_scores`);
+  and the ablation metrics (:func:`syncact.analysis.ablation.paired_scores`); networks whose map is
+  empty (all zero, possible with dictionary learning) have no activation and are left out
+  (``fits.n_empty`` counts them);
 * ``ablation``: the metrics averaged per (method, K) -- Table 8;
 * ``k_sweep``: mean PCC and number of significant pairs per (method, K, model, layer, run);
 * ``matching``: each fit matched to the reference fit (the first method and K) by Hungarian matching
@@ -120,10 +122,13 @@ def compare_methods(
                      and np.isfinite(history.validation_loss).any() else np.nan})
         activations = {run: np.mean([model.transform(x) for x in runs], axis=0) for run, runs in test.items()}
         for (name, weights, layer, run), filt in filters.items():
-            result = pair(activations[run], filt, min_shift=pairing.get("min_shift"), alpha=pairing.get("alpha", 0.05),
-                          hrf=hrf, tr=tr)
+            live = np.flatnonzero(activations[run].std(axis=0) > 0)  # empty maps (sparse methods) have no activation
+            fits[-1]["n_empty"] = int(activations[run].shape[1] - live.size)
+            acts = activations[run][:, live]
+            result = pair(acts, filt, min_shift=pairing.get("min_shift"), alpha=pairing.get("alpha", 0.05), hrf=hrf, tr=tr)
             paired = filt if hrf == "none" else hrf_convolve(np.asarray(filt, dtype=np.float64), tr, hrf)
-            table = paired_scores(activations[run], paired, result.eq2["filter_index"].to_numpy(), normalize=normalize)
+            table = paired_scores(acts, paired, result.eq2["filter_index"].to_numpy(), normalize=normalize)
+            table["fbn_index"] = live
             table["p_shift"] = result.eq2["p_shift"].to_numpy()
             table["significant"] = result.eq2["significant"].to_numpy()
             keys = {"method": method, "n_networks": k, "model": name, "weights": weights, "layer": layer, "run": run}
@@ -144,7 +149,8 @@ def compare_methods(
     for (method, k), model in models.items():
         m = match_networks(reference.maps_, model.maps_)
         matching.append({"method": method, "n_networks": k, "reference": f"{combos[0][0]} K={combos[0][1]}",
-                         "n_matched": len(m.r), "mean_spatial_r": m.mean_r, "min_spatial_r": float(m.r.min())})
+                         "n_matched": len(m.r), "mean_spatial_r": m.mean_r, "min_spatial_r": float(np.nanmin(m.r))
+                         if np.isfinite(m.r).any() else np.nan})
     ablation = ablation_table(scores_df, by=("method", "n_networks"))
     ablation["normalize"] = normalize
     return MethodComparison(

@@ -25,7 +25,7 @@ class NetworkMatch:
     index_a, index_b : ndarray of int, shape (n_matched,)
         Matched rows of ``maps_a`` and ``maps_b``, sorted by ``index_a``.
     r : ndarray of shape (n_matched,)
-        Spatial Pearson correlation of each matched pair.
+        Spatial Pearson correlation of each matched pair (NaN where a map is empty).
     correlation : ndarray of shape (K_a, K_b)
         All spatial correlations.
     """
@@ -37,7 +37,7 @@ class NetworkMatch:
 
     @property
     def mean_r(self) -> float:
-        return float(self.r.mean())
+        return float(np.nanmean(self.r)) if np.isfinite(self.r).any() else float("nan")
 
     def to_frame(self, name_a: str = "a", name_b: str = "b") -> pd.DataFrame:
         return pd.DataFrame({f"fbn_{name_a}": self.index_a, f"fbn_{name_b}": self.index_b, "spatial_r": self.r})
@@ -60,6 +60,6 @@ def match_networks(maps_a: np.ndarray, maps_b: np.ndarray) -> NetworkMatch:
         raise ShapeError(f"maps must be non-empty (n_networks, n_voxels) arrays, got {a.shape} and {b.shape}.")
     if a.shape[1] != b.shape[1]:
         raise ShapeError(f"maps_a has {a.shape[1]} voxels and maps_b {b.shape[1]}; match maps on the same mask.")
-    r = pearson_matrix(a.T, b.T)
-    rows, cols = linear_sum_assignment(r, maximize=True)
+    r = pearson_matrix(a.T, b.T, constant="nan")  # an empty map matches nothing (NaN)
+    rows, cols = linear_sum_assignment(np.nan_to_num(r, nan=-2.0), maximize=True)
     return NetworkMatch(rows, cols, r[rows, cols], r)

@@ -44,7 +44,7 @@ def recovery_table(
         ``network, kind, driver, spatial_fbn, spatial_r, temporal_fbn`` and ``temporal_r_run-<r>``
         (NaN for spontaneous networks, whose time courses differ per subject and average out).
     """
-    spatial = pearson_matrix(planted_maps.T, fbn_maps.T)
+    spatial = np.nan_to_num(pearson_matrix(planted_maps.T, fbn_maps.T, constant="nan"), nan=-np.inf)  # empty maps lose
     table = pd.DataFrame({
         "network": networks["name"].to_numpy(),
         "kind": networks["kind"].to_numpy(),
@@ -55,7 +55,7 @@ def recovery_table(
     temporal = _temporal_r(table["network"], planted_bold, fbn_activations)  # run -> (n_planted, n_fbns)
     stacked = np.stack(list(temporal.values())) if temporal else np.full((1, len(table), 1), np.nan)
     mean_r = stacked.mean(axis=0)  # NaN rows (spontaneous networks) stay NaN
-    best = [int(np.argmax(row)) if np.isfinite(row).all() else -1 for row in mean_r]
+    best = [int(np.argmax(row)) if not np.isnan(row).any() else -1 for row in mean_r]  # -inf: empty FBN
     table["temporal_fbn"] = best
     for run, r in temporal.items():
         table[f"temporal_r_run-{run}"] = [r[i, k] if k >= 0 else np.nan for i, k in enumerate(best)]
@@ -88,6 +88,6 @@ def _temporal_r(names: pd.Series, planted_bold: dict[str, pd.DataFrame], fbn_act
         for i, name in enumerate(names):
             column = f"{name}_bold"
             if column in bold:
-                r[i] = pearson_matrix(bold[[column]].to_numpy(), acts)[0]
+                r[i] = np.nan_to_num(pearson_matrix(bold[[column]].to_numpy(), acts, constant="nan")[0], nan=-np.inf)
         out[run] = r
     return out

@@ -33,18 +33,29 @@ def standardize(x: np.ndarray, name: str = "x") -> np.ndarray:
     return centered / np.sqrt((centered**2).mean(axis=0))
 
 
-def pearson_matrix(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def pearson_matrix(x: np.ndarray, y: np.ndarray, *, constant: str = "raise") -> np.ndarray:
     """Pearson correlation of every column of ``x`` with every column of ``y``.
 
     Parameters
     ----------
     x : ndarray of shape (n_timepoints, n_x)
     y : ndarray of shape (n_timepoints, n_y)
+    constant : {"raise", "nan"}, default="raise"
+        A constant column has no correlation: raise a DataError naming it, or give NaN for it (for
+        maps of methods that can return empty networks).
 
     Returns
     -------
     ndarray of shape (n_x, n_y), float64
     """
+    if constant == "nan":
+        xa, ya = check_2d("x", x), check_2d("y", y)
+        check_same_length("x", xa, "y", ya)
+        live_x, live_y = xa.std(axis=0) > 0, ya.std(axis=0) > 0
+        out = np.full((xa.shape[1], ya.shape[1]), np.nan)
+        if live_x.any() and live_y.any():
+            out[np.ix_(live_x, live_y)] = pearson_matrix(xa[:, live_x], ya[:, live_y])
+        return out
     xs, ys = standardize(x, "x"), standardize(y, "y")
     check_same_length("x", xs, "y", ys)
     return np.clip(xs.T @ ys / xs.shape[0], -1.0, 1.0)
