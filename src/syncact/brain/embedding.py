@@ -436,21 +436,9 @@ class FBNEmbedding(BrainNetworks):
                    unit="epoch", disable=not self.progress, leave=False)
         while state["epoch"] < self.n_epochs and not state["stopped"]:
             tic = time.perf_counter()
-            model.train()
-            order = torch.randperm(n, generator=generator)
-            total = 0.0
             state["lr"].append(optimizer.param_groups[0]["lr"])
-            for start in range(0, n, self.batch_size):
-                sse, size = self._sse(model, train, order[start : start + self.batch_size], device, autocast)
-                loss = sse / (scale * size)
-                if self.sparsity:
-                    maps = model.encoder.weight if basis_d is None else model.encoder.weight @ basis_d.T
-                    loss = loss + self.sparsity * maps.abs().mean()
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-                total += float(sse.detach())
+            order = torch.randperm(n, generator=generator)
+            total = self._train_epoch(model, train, order, optimizer, scaler, scale, basis_d, device, autocast)
             state["train_loss"].append(total / (scale * n))
             current = self._loss(model, val, scale, device, autocast) if val is not None else math.nan
             state["val_loss"].append(current)
@@ -491,6 +479,25 @@ class FBNEmbedding(BrainNetworks):
                                         bool(state["stopped"]))
         self.n_voxels_ = n_voxels
         return self
+
+    def _train_epoch(self, model: _AutoEncoder, train: _Runs, order: torch.Tensor, optimizer: torch.optim.Optimizer,
+                     scaler: torch.amp.GradScaler, scale: float, basis: torch.Tensor | None, device: torch.device,
+                     autocast: torch.dtype | None) -> float:
+        """One pass over the training runs in ``order``, one Adam step per batch; returns the summed squared error."""
+        model.train()
+        total = 0.0
+        for start in range(0, len(order), self.batch_size):
+            sse, size = self._sse(model, train, order[start : start + self.batch_size], device, autocast)
+            loss = sse / (scale * size)
+            if self.sparsity:
+                maps = model.encoder.weight if basis is None else model.encoder.weight @ basis.T
+                loss = loss + self.sparsity * maps.abs().mean()
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            total += float(sse.detach())
+        return total
 
     def _scheduler(self, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler | None:
         if self.lr_schedule == "cosine":
