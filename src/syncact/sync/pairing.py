@@ -9,6 +9,10 @@ Two p-values per pair, side by side:
     Pearson's parametric p-value of the chosen pair alone (what ``scipy.stats.pearsonr`` gives). It
     ignores that the pair was picked as the best of many candidates and that fMRI series are
     autocorrelated, so it is far too small; reported for comparison with the paper.
+``p_edf``
+    Pearson's t test with the effective number of samples ``n_eff`` of the pair's two series
+    (Bartlett; Pyper & Peterman 1998; :mod:`syncact.sync.significance`): corrects the autocorrelation,
+    not the selection of the best of F candidates.
 ``p_shift``
     A circular-shift max-statistic test. The FBN series is rolled by every lag ``s`` with
     ``min_shift <= s <= T - min_shift`` (which keeps the autocorrelation of both series and breaks
@@ -34,6 +38,7 @@ from syncact._validation import check_choice, check_positive, check_same_length
 from syncact.exceptions import ConfigError
 from syncact.sync.correlation import circular_correlation, standardize
 from syncact.sync.hrf import HRF_MODELS, hrf_convolve
+from syncact.sync.significance import autocorrelation, edf_p_value, effective_n
 
 _BLOCK_BYTES = 256 * 2**20
 
@@ -54,9 +59,9 @@ class Pairing:
     r : ndarray of shape (n_fbns, n_filters)
         Pearson correlation of every FBN with every filter.
     eq2 : DataFrame
-        One row per FBN: ``fbn, filter, filter_index, pcc, p_naive, p_shift, q_shift, significant``.
+        One row per FBN: ``fbn, filter, filter_index, pcc, p_naive, n_eff, p_edf, p_shift, q_shift, significant``.
     eq1 : DataFrame
-        One row per filter: ``filter, fbn, fbn_index, pcc, p_naive, p_shift, q_shift, significant``.
+        One row per filter: ``filter, fbn, fbn_index, pcc, p_naive, n_eff, p_edf, p_shift, q_shift, significant``.
     mean_pcc : float
         Mean PCC of the Eq.2 pairs (the number in the paper's tables).
     mean_p_shift : float
@@ -77,6 +82,26 @@ class Pairing:
         """Share of Eq.2 pairs that are not significant, as the paper writes it ("2/64")."""
         return f"{int((~self.eq2['significant']).sum())}/{len(self.eq2)}"
 
+    def mutual(self) -> pd.DataFrame:
+        """Eq.2 pairs that are also Eq.1 pairs: the FBN's best filter has that FBN as its best FBN."""
+        best_fbn_of_filter = self.eq1["fbn_index"].to_numpy()[self.eq2["filter_index"].to_numpy()]
+        return self.eq2[best_fbn_of_filter == np.arange(len(self.eq2))]
+
+    def one_to_one(self) -> pd.DataFrame:
+        """FBN-filter pairs with no filter used twice, maximising the summed PCC (Hungarian algorithm).
+
+        Returns
+        -------
+        DataFrame
+            ``fbn, filter, filter_index, pcc`` for min(K, F) pairs.
+        """
+        from scipy.optimize import linear_sum_assignment
+
+        rows, cols = linear_sum_assignment(self.r, maximize=True)
+        filters = self.eq1["filter"].to_numpy()
+        return pd.DataFrame({"fbn": self.eq2["fbn"].to_numpy()[rows], "filter": filters[cols], "filter_index": cols,
+                             "pcc": self.r[rows, cols]})
+
     def summary(self) -> dict[str, object]:
         """One row for the paper-style tables."""
         alpha = float(self.params["alpha"])  # type: ignore[arg-type]
@@ -87,6 +112,8 @@ class Pairing:
             "mean_significant": self.mean_p_shift < alpha,
             "ratio_not_significant": self.ratio_not_significant,
             "n_significant_naive": int((self.eq2["p_naive"] < alpha).sum()),
+            "n_significant_edf": int((self.eq2["p_edf"] < alpha).sum()),
+            "n_mutual": int(len(self.mutual())),
             "n_significant_shift": int(self.eq2["significant"].sum()),
             "n_fbns": len(self.eq2),
         }
@@ -157,6 +184,8 @@ def pair(
         null_eq2[start : start + block] = c.max(axis=1)
         np.maximum(null_eq1, c.max(axis=0), out=null_eq1)
 
+    max_lag = max(1, n // 5)
+    acf_b, acf_a = autocorrelation(b, max_lag), autocorrelation(a, max_lag)
     best_f = r.argmax(axis=1)
     pcc2 = r[np.arange(k), best_f]
     p2 = (1 + (null_eq2 >= pcc2[:, None] - 1e-12).sum(axis=1)) / (1 + lags.size)
@@ -172,6 +201,8 @@ def pair(
         "filter_index": best_f,
         "pcc": pcc2,
         "p_naive": naive_p_value(pcc2, n),
+        "n_eff": (neff2 := effective_n(acf_b, acf_a[:, best_f], n)),
+        "p_edf": edf_p_value(pcc2, neff2),
         "p_shift": p2,
         "q_shift": stats.false_discovery_control(p2),
     })
@@ -182,6 +213,8 @@ def pair(
         "fbn_index": best_k,
         "pcc": pcc1,
         "p_naive": naive_p_value(pcc1, n),
+        "n_eff": (neff1 := effective_n(acf_b[:, best_k], acf_a, n)),
+        "p_edf": edf_p_value(pcc1, neff1),
         "p_shift": p1,
         "q_shift": stats.false_discovery_control(p1),
     })
