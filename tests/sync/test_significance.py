@@ -89,3 +89,28 @@ def test_phase_test_is_calibrated_with_selection_over_filters():
         hits.append(p.eq2.loc[0, "p_phase"] < 0.05)
     assert 0.01 <= np.mean(hits) <= 0.1, np.mean(hits)
     assert "mean_p_phase" in p.params
+
+
+def test_jackknife_interval_covers_the_population_pcc():
+    """Subjects = a population-mean activation + their own autocorrelated noise; the 90 % interval
+    covers the PCC of the population mean with the filter at about its level (32 subjects)."""
+    from syncact.sync import subject_jackknife
+
+    rng = np.random.default_rng(0)
+    t = 150
+    filt = _ar1(rng, t, 1, 0.5)[:, 0]
+    population = filt + _ar1(rng, t, 1, 0.5)[:, 0]
+    target = np.corrcoef(population, filt)[0, 1]
+    filters = np.column_stack([rng.normal(size=t), filt])
+    covered, naive_covered = [], []
+    for _ in range(150):
+        subjects = population[None, :, None] + 2.5 * _ar1(rng, t, 32, 0.5).T[:, :, None]
+        table, (lo, hi) = subject_jackknife(subjects, filters, np.array([1]), level=0.9)
+        row = table.iloc[0]
+        covered.append(row["pcc_low"] <= target <= row["pcc_high"])
+        naive_covered.append(row["pcc"] >= target)  # the test-mean PCC alone is biased low
+        assert lo == pytest.approx(row["pcc_low"], abs=0.05)  # one FBN: mean PCC interval ~ the pair's
+    assert 0.82 <= np.mean(covered) <= 0.97, np.mean(covered)
+    assert np.mean(naive_covered) < 0.2
+    with pytest.raises(Exception, match="at least 3 of them"):
+        subject_jackknife(subjects[:2], filters, np.array([1]))

@@ -2,6 +2,7 @@
 
 from syncact.sync.correlation import circular_correlation, pearson_matrix, standardize
 from syncact.sync.hrf import hrf_convolve
-from syncact.sync.pairing import Pairing, pair
+from syncact.sync.pairing import Pairing, pair, subject_jackknife
 
-__all__ = ["Pairing", "circular_correlation", "hrf_convolve", "pair", "pearson_matrix", "standardize"]
+__all__ = ["Pairing", "circular_correlation", "hrf_convolve", "pair", "pearson_matrix", "standardize",
+           "subject_jackknife"]

