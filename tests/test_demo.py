@@ -36,3 +36,8 @@ def test_demo_pairing_finds_driven_fbns_and_keeps_its_level(demo):
     assert summary["n_significant_naive"].sum() / summary["n_fbns"].sum() > 0.8
     lite_summary = summary[(summary["model"] == "efficientnet_lite0") & (summary["layer"] == "last_conv")]
     assert lite_summary["mean_significant"].all()
+    # jackknife intervals over the 3 test subjects: every row has one, around a positive mean PCC
+    assert (summary["mean_pcc_low"] < summary["mean_pcc_high"]).all()
+    assert (lite_summary["mean_pcc_low"] > 0).all()
+    eq2 = demo.pairings[("efficientnet_lite0", "imagenet", "last_conv", "1")].eq2
+    assert (eq2["pcc_low"] < eq2["pcc_high"]).all() and {"n_eff", "p_edf"} <= set(eq2.columns)

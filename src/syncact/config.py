@@ -52,6 +52,8 @@ Example::
     [pairing]
     alpha = 0.05
     hrf = "none"
+    n_phase = 0                  # phase-randomised surrogates for p_phase (e.g. 1000; 0 = off)
+    confidence = 0.95            # jackknife intervals over test subjects (pcc_low / pcc_high)
 """
 
 from __future__ import annotations
@@ -139,6 +141,8 @@ class PairingConfig:
     alpha: float = 0.05
     min_shift: int | None = None
     hrf: str = "none"
+    n_phase: int = 0
+    confidence: float = 0.95
 
 
 @dataclass(frozen=True)
@@ -248,6 +252,9 @@ def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> ExperimentConfi
         check_positive("embedding.segment_length", embedding.segment_length, integer=True)
     pairing = _section(PairingConfig, raw.get("pairing"), "pairing")
     check_choice("pairing.hrf", pairing.hrf, ("none", *HRF_MODELS))
+    check_positive("pairing.n_phase", pairing.n_phase, integer=True, allow_zero=True)
+    if not 0 < pairing.confidence < 1:
+        raise ConfigError(f"pairing.confidence is a level in (0, 1) (e.g. 0.95), got {pairing.confidence!r}.")
     sweep = None
     if "sweep" in raw:
         sweep = _section(SweepConfig, raw["sweep"], "sweep")

@@ -51,7 +51,7 @@ from syncact.config import ExperimentConfig
 from syncact.exceptions import ConfigError, DataError
 from syncact.report.figures import training_curve
 from syncact.stimulus import Frames, sync_frames
-from syncact.sync import Pairing, pair
+from syncact.sync import Pairing, hrf_convolve, pair, subject_jackknife
 
 logger = logging.getLogger(__name__)
 
@@ -230,8 +230,10 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
         model, weights = key.split("/")
         for layer in acts.layers:
             filt, names = alive[(key, label, layer)]
-            pairing = pair(fbn_activations[label], filt, fbn_names=fbn_names, filter_names=names,
-                           min_shift=config.pairing.min_shift, alpha=config.pairing.alpha, hrf=config.pairing.hrf, tr=tr)
+            pc = config.pairing
+            pairing = pair(fbn_activations[label], filt, fbn_names=fbn_names, filter_names=names, min_shift=pc.min_shift,
+                           alpha=pc.alpha, hrf=pc.hrf, tr=tr, n_phase=pc.n_phase, seed=config.seed)
+            interval = _subject_interval(pairing, per_subject[label], filt, config, tr)
             pairings[(model, weights, layer, label)] = pairing
             stem = out / "pairing" / f"{model}_{weights}_{layer}_run-{label}"
             for eq, table in (("eq2", pairing.eq2), ("eq1", pairing.eq1)):
@@ -239,7 +241,7 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
                 with _io.atomic_path(stem.with_name(stem.name + f"_{eq}.parquet")) as tmp:
                     table.to_parquet(tmp, index=False)
             row = {"model": model, "weights": weights, "layer": layer, "run": label,
-                   "top1_accuracy": acts.meta.get("top1_accuracy"), **pairing.summary()}
+                   "top1_accuracy": acts.meta.get("top1_accuracy"), **pairing.summary(), **interval}
             row.update(_mismatched_movie_control(label, key, layer, fbn_activations, alive, config, tr))
             rows.append(row)
     summary = pd.DataFrame(rows)
@@ -316,6 +318,19 @@ def _kept_rows(run: RunSource, movie) -> tuple[int, int]:  # noqa: ANN001 - Movi
         raise ConfigError(f"run {run.run} has {run.n_timepoints} volumes; drop_start={movie.drop_start} and "
                           f"drop_end={movie.drop_end} leave {max(stop - start, 0)}. Check [[movies]] for run {run.run}.")
     return start, stop
+
+
+def _subject_interval(pairing: Pairing, subject_activations: np.ndarray, filters: np.ndarray, config: ExperimentConfig,
+                      tr: float) -> dict[str, float]:
+    """Jackknife intervals over test subjects: ``pcc_low``/``pcc_high`` columns added to Eq.2, mean PCC's to the row."""
+    if subject_activations.shape[0] < 3:
+        logger.info("%d test subject(s): no confidence interval over subjects (needs 3).", subject_activations.shape[0])
+        return {}
+    paired = filters if config.pairing.hrf == "none" else hrf_convolve(filters, tr, config.pairing.hrf)
+    table, (low, high) = subject_jackknife(subject_activations, paired, pairing.eq2["filter_index"].to_numpy(),
+                                           level=config.pairing.confidence)
+    pairing.eq2["pcc_low"], pairing.eq2["pcc_high"] = table["pcc_low"].to_numpy(), table["pcc_high"].to_numpy()
+    return {"mean_pcc_low": low, "mean_pcc_high": high}
 
 
 def _mismatched_movie_control(
