@@ -33,7 +33,7 @@ def test_run_directory_is_complete(result):
                 "brain/fbn_maps.nii.gz", "brain/model.pt", "brain/training.csv", "brain/activations_run-1.csv",
                 "pairing/efficientnet_lite0_imagenet_last_conv_run-1_eq2.parquet",
                 "pairing/resnet18_random_last_conv_run-2_eq1.csv", "tables/summary.csv", "tables/models_x_runs.csv",
-                "tables/recovery.csv", "tables/detection.csv", "report/index.html"):
+                "tables/recovery.csv", "tables/detection.csv", "tables/layers.csv", "report/index.html"):
         assert (out / rel).is_file(), rel
     summary = pd.read_csv(out / "tables" / "summary.csv")
     assert len(summary) == (2 + 1) * 2  # (lite0 two layers + resnet one) x two runs
@@ -167,3 +167,16 @@ def _raw(cfg):
     import tomllib
 
     return tomllib.loads(cfg.to_toml())
+
+
+def test_accuracy_regression_is_written_with_three_imagenet_models(tmp_path):
+    from syncact.pipeline import _write_regression
+
+    summary = pd.DataFrame({"model": ["a", "b", "c", "d"], "weights": ["imagenet"] * 3 + ["random"], "layer": "x",
+                            "run": "1", "mean_pcc": [0.2, 0.3, 0.35, 0.1], "top1_accuracy": [60.0, 70.0, 75.0, None]})
+    _write_regression(summary, tmp_path, seed=0)
+    table = pd.read_csv(tmp_path / "tables" / "accuracy_regression.csv")
+    assert table.loc[0, "n_models"] == 3 and table.loc[0, "slope"] > 0
+    assert (tmp_path / "figures" / "accuracy_regression.png").stat().st_size > 1000
+    _write_regression(summary.iloc[1:], tmp_path / "two", seed=0)  # two ImageNet models: nothing written
+    assert not (tmp_path / "two").exists()

@@ -13,7 +13,8 @@ Run directory layout::
     brain/activations_subjects_run-<r>.npz          per test subject (n_subjects, T, K) and their labels
     figures/training.png                            training and validation loss per epoch
     pairing/<model>_<weights>_<layer>_run-<r>_eq{1,2}.{csv,parquet}
-    tables/summary.csv  tables/models_x_runs.csv  tables/recovery.csv (simulated data)
+    tables/summary.csv  tables/models_x_runs.csv  tables/layers.csv  tables/recovery.csv (simulated data)
+    tables/accuracy_regression.csv  figures/accuracy_regression.png      (>= 3 ImageNet models with top-1)
     tables/sweep_{fits,ablation,k_sweep,matching,recovery}.csv  tables/sweep_scores.parquet  ([sweep] only)
     sweep/maps_<method>_K<k>.nii.gz  figures/ablation.png  figures/k_sweep.png                 ([sweep] only)
     report/index.html
@@ -33,7 +34,16 @@ import pandas as pd
 import torch
 
 from syncact import _io
-from syncact.analysis import GroundTruth, MethodComparison, compare_methods, fbn_roles, models_by_runs, recovery_table
+from syncact.analysis import (
+    GroundTruth,
+    MethodComparison,
+    accuracy_regression,
+    compare_methods,
+    fbn_roles,
+    layers_table,
+    models_by_runs,
+    recovery_table,
+)
 from syncact.ann import Activations, default_cache_dir, extract_activations, get_model
 from syncact.ann.registry import model_key, weights_label
 from syncact.brain import (
@@ -247,6 +257,8 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
     summary = pd.DataFrame(rows)
     _io.write_csv(out / "tables" / "summary.csv", summary)
     _io.write_csv(out / "tables" / "models_x_runs.csv", models_by_runs(summary), index=True)
+    _io.write_csv(out / "tables" / "layers.csv", layers_table(summary))
+    _write_regression(summary, out, config.seed)
     timings["pairing"] = time.perf_counter() - tic
 
     recovery = detection = None
@@ -318,6 +330,21 @@ def _kept_rows(run: RunSource, movie) -> tuple[int, int]:  # noqa: ANN001 - Movi
         raise ConfigError(f"run {run.run} has {run.n_timepoints} volumes; drop_start={movie.drop_start} and "
                           f"drop_end={movie.drop_end} leave {max(stop - start, 0)}. Check [[movies]] for run {run.run}.")
     return start, stop
+
+
+def _write_regression(summary: pd.DataFrame, out: Path, seed: int) -> None:
+    """Mean PCC on ImageNet top-1 accuracy (the paper's Fig. 7), when at least 3 ImageNet models have one."""
+    from syncact.report.figures import accuracy_regression_plot
+
+    known = summary[(summary["weights"] == "imagenet") & summary["top1_accuracy"].notna()]
+    if known["model"].nunique() < 3:
+        logger.info("fewer than 3 ImageNet models with a top-1 accuracy: no accuracy regression.")
+        return
+    fit = accuracy_regression(summary, seed=seed)
+    _io.write_csv(out / "tables" / "accuracy_regression.csv", fit.to_frame())
+    _io.write_csv(out / "tables" / "accuracy_points.csv", fit.points)
+    with _io.atomic_path(out / "figures" / "accuracy_regression.png") as tmp:
+        tmp.write_bytes(accuracy_regression_plot(fit.points, fit.slope, fit.intercept, fit.r2, fit.p_value))
 
 
 def _subject_interval(pairing: Pairing, subject_activations: np.ndarray, filters: np.ndarray, config: ExperimentConfig,

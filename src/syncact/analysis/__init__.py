@@ -4,15 +4,19 @@ from syncact.analysis.ablation import ablation_table, paired_scores
 from syncact.analysis.comparison import GroundTruth, MethodComparison, compare_methods
 from syncact.analysis.matching import NetworkMatch, match_networks
 from syncact.analysis.recovery import fbn_roles, recovery_table
-from syncact.analysis.tables import models_by_runs
+from syncact.analysis.regression import AccuracyRegression, accuracy_regression
+from syncact.analysis.tables import layers_table, models_by_runs
 
 __all__ = [
+    "AccuracyRegression",
     "GroundTruth",
     "MethodComparison",
     "NetworkMatch",
     "ablation_table",
+    "accuracy_regression",
     "compare_methods",
     "fbn_roles",
+    "layers_table",
     "match_networks",
     "models_by_runs",
     "paired_scores",

@@ -31,3 +31,25 @@ def models_by_runs(summary: pd.DataFrame, *, value: str = "mean_pcc") -> pd.Data
     table.index.name = "model / weights / layer"
     table.columns.name = None
     return table
+
+
+def layers_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Layers table (the paper's Table 7): mean PCC over runs and the Ratio of non-significant pairs.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        Pairing summaries with ``model, weights, layer, run, mean_pcc, n_fbns, n_significant_shift``.
+
+    Returns
+    -------
+    DataFrame
+        One row per (model, weights, layer): ``mean_pcc`` (mean over runs), ``ratio`` as the paper
+        writes it (non-significant pairs / pairs, summed over runs) and ``ratio_value``.
+    """
+    grouped = summary.groupby(["model", "weights", "layer"], sort=False)
+    table = grouped.agg(mean_pcc=("mean_pcc", "mean"), pairs=("n_fbns", "sum"), significant=("n_significant_shift", "sum"))
+    not_significant = table["pairs"] - table["significant"]
+    table["ratio"] = [f"{a}/{b}" for a, b in zip(not_significant, table["pairs"], strict=True)]
+    table["ratio_value"] = not_significant / table["pairs"]
+    return table.drop(columns=["pairs", "significant"]).reset_index()

@@ -115,3 +115,18 @@ def k_sweep_plot(k_sweep: pd.DataFrame) -> bytes:
     ax.set_ylabel("mean PCC (Eq.2)")
     ax.legend(fontsize=7)
     return _png(fig)
+
+
+def accuracy_regression_plot(points: pd.DataFrame, slope: float, intercept: float, r2: float, p_value: float) -> bytes:
+    """Mean PCC against ImageNet top-1 accuracy, one point per model, with the fitted line (the paper's Fig. 7)."""
+    fig, ax = plt.subplots(figsize=(4.6, 3.2))
+    ax.scatter(points["top1_accuracy"], points["mean_pcc"], s=18)
+    for _, row in points.iterrows():
+        ax.annotate(str(row["model"]), (row["top1_accuracy"], row["mean_pcc"]), fontsize=6, xytext=(3, 2),
+                    textcoords="offset points")
+    xs = np.linspace(points["top1_accuracy"].min(), points["top1_accuracy"].max(), 50)
+    ax.plot(xs, intercept + slope * xs, color="0.3", lw=1)
+    ax.set_xlabel("ImageNet top-1 accuracy (%)")
+    ax.set_ylabel("mean PCC (Eq.2)")
+    ax.set_title(f"R² = {r2:.2f}, p = {p_value:.2g}", fontsize=9)
+    return _png(fig)
