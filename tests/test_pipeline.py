@@ -99,11 +99,12 @@ def test_dropped_volumes_and_training_segments(tiny_dataset, tmp_path):
         "movies": [{"run": str(r), "path": str(p), "drop_start": 5, "drop_end": 5} for r, p in tiny_dataset.movies.items()],
         "models": [{"name": "resnet18", "weights": "random", "layers": ["last_conv"]}],
         "embedding": {"n_networks": 4, "temporal": "none", "n_epochs": 2, "n_components": 16, "segment_length": 20},
-        "pairing": {"n_phase": 49},
+        "pairing": {"n_phase": 49, "max_lag": 3},
     })
     result = run_experiment(cfg, tmp_path / "run", progress=False)
     eq2 = result.pairings[("resnet18", "random", "last_conv", "1")].eq2
     assert eq2["p_phase"].between(1 / 50, 1).all() and "pcc_low" not in eq2  # 2 test subjects: no interval
+    assert eq2["lag"].between(0, 3).all() and (eq2["pcc_lag"] >= eq2["pcc"] - 1e-12).all()
     assert len(result.frames["1"]) == 50 and result.fbn_activations["1"].shape == (50, 4)
     # the frames are those of volumes 5..54: the movie offset moved by 5 TRs
     np.testing.assert_allclose(result.frames["1"].times[0], 5.0, atol=1.0)

@@ -54,6 +54,7 @@ Example::
     hrf = "none"
     n_phase = 0                  # phase-randomised surrogates for p_phase (e.g. 1000; 0 = off)
     confidence = 0.95            # jackknife intervals over test subjects (pcc_low / pcc_high)
+    max_lag = 0                  # lag scan in TRs (filter_lag / lag / pcc_lag columns beside the lag-0 pair)
 """
 
 from __future__ import annotations
@@ -143,6 +144,7 @@ class PairingConfig:
     hrf: str = "none"
     n_phase: int = 0
     confidence: float = 0.95
+    max_lag: int = 0
 
 
 @dataclass(frozen=True)
@@ -253,6 +255,7 @@ def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> ExperimentConfi
     pairing = _section(PairingConfig, raw.get("pairing"), "pairing")
     check_choice("pairing.hrf", pairing.hrf, ("none", *HRF_MODELS))
     check_positive("pairing.n_phase", pairing.n_phase, integer=True, allow_zero=True)
+    check_positive("pairing.max_lag", pairing.max_lag, integer=True, allow_zero=True)
     if not 0 < pairing.confidence < 1:
         raise ConfigError(f"pairing.confidence is a level in (0, 1) (e.g. 0.95), got {pairing.confidence!r}.")
     sweep = None

@@ -242,7 +242,8 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
             filt, names = alive[(key, label, layer)]
             pc = config.pairing
             pairing = pair(fbn_activations[label], filt, fbn_names=fbn_names, filter_names=names, min_shift=pc.min_shift,
-                           alpha=pc.alpha, hrf=pc.hrf, tr=tr, n_phase=pc.n_phase, seed=config.seed)
+                           alpha=pc.alpha, hrf=pc.hrf, tr=tr, n_phase=pc.n_phase, seed=config.seed,
+                           max_lag=pc.max_lag)
             interval = _subject_interval(pairing, per_subject[label], filt, config, tr)
             pairings[(model, weights, layer, label)] = pairing
             stem = out / "pairing" / f"{model}_{weights}_{layer}_run-{label}"

@@ -114,3 +114,18 @@ def test_jackknife_interval_covers_the_population_pcc():
     assert np.mean(naive_covered) < 0.2
     with pytest.raises(Exception, match="at least 3 of them"):
         subject_jackknife(subjects[:2], filters, np.array([1]))
+
+
+def test_lag_scan_finds_a_delayed_partner_and_leaves_pcc_alone(rng):
+    filters = _ar1(rng, 300, 8, 0.3)
+    fbn = np.zeros((300, 1))
+    fbn[4:, 0] = filters[:-4, 6]  # the FBN follows filter 6 by 4 samples
+    fbn += 0.3 * rng.normal(size=fbn.shape)
+    plain = pair(fbn, filters)
+    scanned = pair(fbn, filters, max_lag=8)
+    np.testing.assert_array_equal(plain.eq2["pcc"], scanned.eq2["pcc"])
+    row = scanned.eq2.iloc[0]
+    assert row["filter_lag"] == "filter-6" and row["lag"] == 4 and row["pcc_lag"] > 0.9
+    assert row["pcc"] < 0.3  # at lag 0 the partner is invisible
+    with pytest.raises(Exception, match="max_lag=200 leaves too few"):
+        pair(fbn, filters, max_lag=200)

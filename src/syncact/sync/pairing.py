@@ -131,6 +131,7 @@ def pair(
     tr: float | None = None,
     n_phase: int = 0,
     seed: int = 0,
+    max_lag: int = 0,
 ) -> Pairing:
     """Pair FBNs and filters by Pearson correlation (Eq.1 and Eq.2) and test every pair.
 
@@ -156,6 +157,10 @@ def pair(
         cross-correlations); the best PCC over all filters is taken as for the observed pair.
     seed : int, default=0
         Seed of the phase surrogates.
+    max_lag : int, default=0
+        Lag scan: for each FBN, the best filter and lag with the filters leading by 0..max_lag samples,
+        reported as ``filter_lag``, ``lag`` (samples) and ``pcc_lag`` beside the lag-0 pair, which is
+        unchanged. ``pcc_lag`` is the best over ``max_lag + 1`` lags too: not tested (0: no scan).
 
     Returns
     -------
@@ -192,8 +197,8 @@ def pair(
         null_eq2[start : start + block] = c.max(axis=1)
         np.maximum(null_eq1, c.max(axis=0), out=null_eq1)
 
-    max_lag = max(1, n // 5)
-    acf_b, acf_a = autocorrelation(b, max_lag), autocorrelation(a, max_lag)
+    acf_lags = max(1, n // 5)  # Pyper & Peterman: autocorrelations up to N/5
+    acf_b, acf_a = autocorrelation(b, acf_lags), autocorrelation(a, acf_lags)
     best_f = r.argmax(axis=1)
     pcc2 = r[np.arange(k), best_f]
     p2 = (1 + (null_eq2 >= pcc2[:, None] - 1e-12).sum(axis=1)) / (1 + lags.size)
@@ -216,6 +221,12 @@ def pair(
         "p_shift": p2,
         "q_shift": stats.false_discovery_control(p2),
     })
+    check_positive("max_lag", max_lag, integer=True, allow_zero=True)
+    if max_lag:
+        if max_lag > n // 2:
+            raise ConfigError(f"max_lag={max_lag} leaves too few samples of the {n} to correlate; use at most {n // 2}.")
+        scan_f, scan_lag, scan_r = _lag_scan(np.asarray(fbn_activations, dtype=np.float64), filters, max_lag)
+        eq2["filter_lag"], eq2["lag"], eq2["pcc_lag"] = [filter_names[j] for j in scan_f], scan_lag, scan_r
     if phase_null is not None:
         eq2["p_phase"] = (1 + (phase_null >= pcc2[:, None] - 1e-12).sum(axis=1)) / (1 + n_phase)
     eq2["significant"] = eq2["p_shift"] < alpha
@@ -232,10 +243,25 @@ def pair(
     })
     eq1["significant"] = eq1["p_shift"] < alpha
     params = {"alpha": alpha, "min_shift": int(min_shift), "n_lags": int(lags.size), "hrf": hrf, "n_timepoints": n,
-              "n_phase": int(n_phase)}
+              "n_phase": int(n_phase), "max_lag": int(max_lag)}
     if phase_null is not None:
         params["mean_p_phase"] = float((1 + (phase_null.mean(axis=0) >= mean_pcc - 1e-12).sum()) / (1 + n_phase))
     return Pairing(r=r, eq2=eq2, eq1=eq1, mean_pcc=mean_pcc, mean_p_shift=mean_p, params=params)
+
+
+def _lag_scan(fbn: np.ndarray, filters: np.ndarray, max_lag: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Best (filter, lag) per FBN, filters leading by 0..max_lag samples: filter index, lag, PCC, each (K,)."""
+    n = fbn.shape[0]
+    best_r = np.full(fbn.shape[1], -np.inf)
+    best_f = np.zeros(fbn.shape[1], dtype=int)
+    best_lag = np.zeros(fbn.shape[1], dtype=int)
+    for lag in range(max_lag + 1):
+        r = standardize(fbn[lag:], "fbn_activations").T @ standardize(filters[: n - lag], "filter_activations") / (n - lag)
+        f = r.argmax(axis=1)
+        value = r[np.arange(r.shape[0]), f]
+        better = value > best_r
+        best_r[better], best_f[better], best_lag[better] = value[better], f[better], lag
+    return best_f, best_lag, best_r
 
 
 def phase_surrogates(x: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
