@@ -97,9 +97,10 @@ def check_same_length(name_a: str, a: np.ndarray, name_b: str, b: np.ndarray) ->
 def check_not_constant(name: str, array: np.ndarray, axis: int = 0, *, fix: str) -> None:
     """Raise DataError if any column of ``array`` is constant along ``axis``."""
     std = array.std(axis=axis)
-    n_const = int((std == 0).sum())
-    if n_const:
-        raise DataError(f"{name} has {n_const} constant column(s) with zero variance; {fix}.")
+    constant = np.flatnonzero(std == 0)
+    if constant.size:
+        listed = ", ".join(map(str, constant[:10])) + (", ..." if constant.size > 10 else "")
+        raise DataError(f"{name} has {constant.size} constant column(s) with zero variance (column {listed}); {fix}.")
 
 
 def check_tr_agree(source: str, tr_header: float, tr_sidecar: float, *, rtol: float = 1e-3) -> float:

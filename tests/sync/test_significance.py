@@ -129,3 +129,12 @@ def test_lag_scan_finds_a_delayed_partner_and_leaves_pcc_alone(rng):
     assert row["pcc"] < 0.3  # at lag 0 the partner is invisible
     with pytest.raises(Exception, match="max_lag=200 leaves too few"):
         pair(fbn, filters, max_lag=200)
+
+
+def test_constant_series_are_named(rng):
+    filters = rng.normal(size=(50, 5))
+    filters[:, 3] = 1.0
+    with pytest.raises(Exception, match=r"filter_activations has 1 constant column\(s\) with zero variance \(column 3\)"):
+        pair(rng.normal(size=(50, 2)), filters)
+    with pytest.raises(Exception, match=r"fbn_activations has 1 constant column.*\(column 0\)"):
+        pair(np.column_stack([np.zeros(50), rng.normal(size=50)]), rng.normal(size=(50, 5)))
