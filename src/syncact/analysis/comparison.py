@@ -121,14 +121,14 @@ def compare_methods(
                      "validation_loss": float(np.nanmin(history.validation_loss)) if history is not None
                      and np.isfinite(history.validation_loss).any() else np.nan})
         activations = {run: np.mean([model.transform(x) for x in runs], axis=0) for run, runs in test.items()}
+        live = {run: np.flatnonzero(acts.std(axis=0) > 0) for run, acts in activations.items()}  # empty maps: no activation
+        fits[-1]["n_empty"] = max(k - idx.size for idx in live.values())
         for (name, weights, layer, run), filt in filters.items():
-            live = np.flatnonzero(activations[run].std(axis=0) > 0)  # empty maps (sparse methods) have no activation
-            fits[-1]["n_empty"] = int(activations[run].shape[1] - live.size)
-            acts = activations[run][:, live]
+            acts = activations[run][:, live[run]]
             result = pair(acts, filt, min_shift=pairing.get("min_shift"), alpha=pairing.get("alpha", 0.05), hrf=hrf, tr=tr)
             paired = filt if hrf == "none" else hrf_convolve(np.asarray(filt, dtype=np.float64), tr, hrf)
             table = paired_scores(acts, paired, result.eq2["filter_index"].to_numpy(), normalize=normalize)
-            table["fbn_index"] = live
+            table["fbn_index"] = live[run]
             table["p_shift"] = result.eq2["p_shift"].to_numpy()
             table["significant"] = result.eq2["significant"].to_numpy()
             keys = {"method": method, "n_networks": k, "model": name, "weights": weights, "layer": layer, "run": run}
