@@ -49,6 +49,7 @@ from syncact.ann.registry import model_key, weights_label
 from syncact.brain import (
     BrainNetworks,
     FBNEmbedding,
+    PreparedStore,
     RunSource,
     Segment,
     StoreRuns,
@@ -218,7 +219,7 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
     per_subject = {label: np.stack([embedding.transform(x) for x in test[label]]) for label in by_run}
     fbn_activations = {label: acts.mean(axis=0) for label, acts in per_subject.items()}
     fbn_names = [f"FBN-{k:02d}" for k in range(emb_cfg.n_networks)]
-    _write_maps(out / "brain" / "fbn_maps.nii.gz", embedding.maps_, mask, affine)
+    _save_nifti(out / "brain" / "fbn_maps.nii.gz", store.unmask(embedding.maps_))
     if isinstance(embedding, FBNEmbedding):
         embedding.save(out / "brain" / "model.pt")
     if embedding.history_ is not None:
@@ -272,7 +273,7 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
     comparison = None
     if config.sweep is not None:
         tic = time.perf_counter()
-        comparison = _sweep(config, out, train, val, test, alive, mask_img, truth, tr, progress)
+        comparison = _sweep(config, out, train, val, test, alive, store, truth, tr, progress)
         timings["sweep"] = time.perf_counter() - tic
 
     result = ExperimentResult(out, summary, pairings, embedding, fbn_activations, split, frames, activations,
@@ -286,8 +287,8 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
 
 
 def _sweep(config: ExperimentConfig, out: Path, train: StoreRuns, val: StoreRuns, test: dict[str, StoreRuns],
-           alive: dict[tuple[str, str, str], tuple[np.ndarray, list[str]]], mask_img: object, truth: GroundTruth | None,
-           tr: float, progress: bool) -> MethodComparison:
+           alive: dict[tuple[str, str, str], tuple[np.ndarray, list[str]]], store: PreparedStore,
+           truth: GroundTruth | None, tr: float, progress: bool) -> MethodComparison:
     """The ``[sweep]``: every method x K through the same pairing; tables, figures and maps in the run directory."""
     from syncact.report.figures import ablation_bars, k_sweep_plot
 
@@ -295,12 +296,11 @@ def _sweep(config: ExperimentConfig, out: Path, train: StoreRuns, val: StoreRuns
     filters = {(key.split("/")[0], key.split("/")[1], layer, label): filt for (key, label, layer), (filt, _) in alive.items()}
 
     def save_maps(method: str, k: int, model: BrainNetworks) -> None:
-        with _io.atomic_path(out / "sweep" / f"maps_{method}_K{k}.nii.gz") as tmp:
-            nib.save(nib.Nifti1Image(_volume(model.maps_, np.asarray(mask_img.dataobj, dtype=bool)), mask_img.affine), tmp)
+        _save_nifti(out / "sweep" / f"maps_{method}_K{k}.nii.gz", store.unmask(model.maps_))
 
     comparison = compare_methods(
         train, val if len(val) else None, test, filters, methods=sweep.methods, n_networks=sweep.n_networks,
-        params=_network_params(config, mask_img, progress), groups=train.groups,
+        params=_network_params(config, store.mask_img(), progress), groups=train.groups,
         pairing={"alpha": config.pairing.alpha, "min_shift": config.pairing.min_shift, "hrf": config.pairing.hrf, "tr": tr},
         normalize=sweep.normalize, truth=truth, progress=progress, on_fit=save_maps)
     for name in ("fits", "ablation", "k_sweep", "matching", "recovery"):
@@ -395,15 +395,9 @@ def _drop_dead(filters: np.ndarray) -> tuple[np.ndarray, list[str]]:
     return filters[:, alive], [f"filter-{j}" for j in np.flatnonzero(alive)]
 
 
-def _volume(maps: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    volume = np.zeros((*mask.shape, maps.shape[0]), dtype=np.float32)
-    volume[mask] = maps.T
-    return volume
-
-
-def _write_maps(path: Path, maps: np.ndarray, mask: np.ndarray, affine: np.ndarray) -> None:
+def _save_nifti(path: Path, img: nib.Nifti1Image) -> None:
     with _io.atomic_path(path) as tmp:
-        nib.save(nib.Nifti1Image(_volume(maps, mask), affine), tmp)
+        nib.save(img, tmp)
 
 
 def _ground_truth(bids: Path, mask: np.ndarray, kept: dict[str, tuple[int, int]]) -> GroundTruth | None:
