@@ -13,7 +13,8 @@ Run directory layout::
     brain/activations_subjects_run-<r>.npz          per test subject (n_subjects, T, K) and their labels
     figures/training.png                            training and validation loss per epoch
     pairing/<model>_<weights>_<layer>_run-<r>_eq{1,2}.{csv,parquet}
-    tables/summary.csv  tables/models_x_runs.csv  tables/layers.csv  tables/recovery.csv (simulated data)
+    tables/summary.csv  tables/models_x_runs.csv  tables/models_x_runs_eq1.csv  tables/eq1_vs_eq2.csv
+    tables/layers.csv  tables/recovery.csv  tables/detection.csv (simulated data)
     tables/accuracy_regression.csv  figures/accuracy_regression.png      (>= 3 ImageNet models with top-1)
     tables/sweep_{fits,ablation,k_sweep,matching,recovery}.csv  tables/sweep_scores.parquet  ([sweep] only)
     sweep/maps_<method>_K<k>.nii.gz  figures/ablation.png  figures/k_sweep.png                 ([sweep] only)
@@ -39,6 +40,7 @@ from syncact.analysis import (
     MethodComparison,
     accuracy_regression,
     compare_methods,
+    eq1_vs_eq2,
     fbn_roles,
     layers_table,
     models_by_runs,
@@ -259,6 +261,9 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
     summary = pd.DataFrame(rows)
     _io.write_csv(out / "tables" / "summary.csv", summary)
     _io.write_csv(out / "tables" / "models_x_runs.csv", models_by_runs(summary), index=True)
+    _io.write_csv(out / "tables" / "models_x_runs_eq1.csv",
+                  models_by_runs(summary, value="mean_pcc_eq1", significant="mean_significant_eq1"), index=True)
+    _io.write_csv(out / "tables" / "eq1_vs_eq2.csv", eq1_vs_eq2(summary))
     _io.write_csv(out / "tables" / "layers.csv", layers_table(summary))
     _write_regression(summary, out, config.seed)
     timings["pairing"] = time.perf_counter() - tic
@@ -422,12 +427,13 @@ def _recovery(truth: GroundTruth, embedding: BrainNetworks, fbn_activations: dic
     roles = fbn_roles(truth.bold, fbn_activations)
     rows = []
     for (model, weights, layer, label), pairing in pairings.items():
-        sig = pairing.eq2["significant"].to_numpy()
+        calls = pairing.decisions()
         pcc = pairing.eq2["pcc"].to_numpy()
         for role in ("driven", "unrelated"):
             chosen = (roles["role"] == role).to_numpy()
+            shares = {f"share_{test}": float(calls[test].to_numpy()[chosen].mean()) if chosen.any() else np.nan
+                      for test in calls}
             rows.append({"model": model, "weights": weights, "layer": layer, "run": label, "fbn_role": role,
                          "n_fbns": int(chosen.sum()),
-                         "mean_pcc": float(pcc[chosen].mean()) if chosen.any() else np.nan,
-                         "share_significant": float(sig[chosen].mean()) if chosen.any() else np.nan})
+                         "mean_pcc": float(pcc[chosen].mean()) if chosen.any() else np.nan, **shares})
     return recovery, pd.DataFrame(rows)

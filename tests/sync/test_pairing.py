@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -68,3 +69,38 @@ def test_hrf_option_recovers_a_lagged_partner(rng):
 def test_bad_min_shift(rng):
     with pytest.raises(ConfigError, match="leaves no circular shift"):
         pair(rng.normal(size=(20, 2)), rng.normal(size=(20, 3)), min_shift=15)
+
+
+def test_decisions_list_every_test_and_fdr_controls_the_family():
+    """Complete null (no FBN linked to any filter), 120 datasets of 8 FBNs: per-FBN max-statistic tests keep
+    their level, and BH across the 8 FBNs calls *any* pair significant in about alpha of the datasets."""
+    rng = np.random.default_rng(5)
+    per_fbn, any_fdr = [], []
+    for i in range(120):
+        p = pair(_smooth(rng, 150, 8, 0.8), _smooth(rng, 150, 30, 0.8), n_phase=99, seed=i)
+        calls = p.decisions()
+        per_fbn.append(calls.mean())
+        any_fdr.append(calls[["fdr_shift", "fdr_phase"]].any())
+    rates, family = pd.DataFrame(per_fbn).mean(), pd.DataFrame(any_fdr).mean()
+    assert list(calls.columns) == ["naive", "edf", "shift", "fdr_shift", "phase", "fdr_phase"]
+    assert list(calls.index) == [f"FBN-{k}" for k in range(8)]
+    assert 0.02 <= rates["shift"] <= 0.09 and 0.02 <= rates["phase"] <= 0.09, rates
+    assert rates["naive"] > 0.5, rates  # the best of 30 smooth filters, tested as if it were the only one
+    assert family["fdr_shift"] <= 0.1 and family["fdr_phase"] <= 0.1, family
+    assert (p.eq2["q_phase"] >= p.eq2["p_phase"] - 1e-12).all()
+    summary = p.summary()
+    assert summary["n_significant_phase"] == calls["phase"].sum() and summary["mean_p_phase"] == p.params["mean_p_phase"]
+    assert not pair(_smooth(rng, 150, 2), _smooth(rng, 150, 5)).decisions().columns.isin(["phase"]).any()
+
+
+def test_eq1_mean_is_tested_like_the_eq2_mean(rng):
+    filters = _smooth(rng, 200, 40)
+    linked = _smooth(rng, 200, 6) * 0.3
+    linked[:, :6] += filters[:, :6]  # six filters drive six FBNs
+    p = pair(linked, filters)
+    s = p.summary()
+    assert s["mean_p_shift_eq1"] == 1 / (1 + p.params["n_lags"]) and s["mean_significant_eq1"] and s["n_filters"] == 40
+    assert s["n_significant_eq1"] >= 6
+    null_rate = np.mean([pair(_smooth(rng, 200, 6, 0.5), _smooth(rng, 200, 40, 0.5)).summary()["mean_significant_eq1"]
+                         for _ in range(60)])
+    assert null_rate <= 0.12, null_rate

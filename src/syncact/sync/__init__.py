@@ -2,7 +2,7 @@
 
 from syncact.sync.correlation import circular_correlation, pearson_matrix, standardize
 from syncact.sync.hrf import hrf_convolve
-from syncact.sync.pairing import Pairing, pair, subject_jackknife
+from syncact.sync.pairing import TESTS, Pairing, pair, phase_surrogates, subject_jackknife
 
-__all__ = ["Pairing", "circular_correlation", "hrf_convolve", "pair", "pearson_matrix", "standardize",
-           "subject_jackknife"]
+__all__ = ["TESTS", "Pairing", "circular_correlation", "hrf_convolve", "pair", "pearson_matrix", "phase_surrogates",
+           "standardize", "subject_jackknife"]

@@ -20,8 +20,12 @@ Two p-values per pair, side by side:
     the observed pair, and ``p = (1 + #{null >= observed}) / (1 + n_lags)``. It is exact for the
     "picked the best of F" selection and respects autocorrelation. All lags come from one FFT.
 
-The mean PCC over Eq.2 pairs gets the same treatment (``mean_p_shift``), and ``q_shift`` holds
-Benjamini-Hochberg adjusted p-values across the pairs.
+``p_phase`` (optional, ``n_phase`` > 0)
+    The same max-statistic test with phase-randomised FBN series as the null.
+
+The mean PCC over Eq.2 pairs gets the same treatment (``mean_p_shift``, ``mean_p_phase``), and
+``q_shift`` / ``q_phase`` hold Benjamini-Hochberg adjusted p-values across the K pairs (FDR across FBNs).
+:meth:`Pairing.decisions` lists every test's calls side by side.
 """
 
 from __future__ import annotations
@@ -41,6 +45,9 @@ from syncact.sync.hrf import HRF_MODELS, hrf_convolve
 from syncact.sync.significance import autocorrelation, edf_p_value, effective_n
 
 _BLOCK_BYTES = 256 * 2**20
+TESTS = {"naive": "p_naive", "edf": "p_edf", "shift": "p_shift", "fdr_shift": "q_shift", "phase": "p_phase",
+         "fdr_phase": "q_phase"}
+"""The tests of a pair, by name, and the Eq.2 column each one reads."""
 
 
 def naive_p_value(r: np.ndarray, n: int) -> np.ndarray:
@@ -59,7 +66,9 @@ class Pairing:
     r : ndarray of shape (n_fbns, n_filters)
         Pearson correlation of every FBN with every filter.
     eq2 : DataFrame
-        One row per FBN: ``fbn, filter, filter_index, pcc, p_naive, n_eff, p_edf, p_shift, q_shift, significant``.
+        One row per FBN: ``fbn, filter, filter_index, pcc, p_naive, n_eff, p_edf, p_shift, q_shift, significant``;
+        ``p_phase, q_phase`` with phase surrogates, ``filter_lag, lag, pcc_lag`` with a lag scan, and (from the
+        pipeline) ``pcc_low, pcc_high`` with 3 or more test subjects. ``significant`` is ``p_shift < alpha``.
     eq1 : DataFrame
         One row per filter: ``filter, fbn, fbn_index, pcc, p_naive, n_eff, p_edf, p_shift, q_shift, significant``.
     mean_pcc : float
@@ -67,7 +76,8 @@ class Pairing:
     mean_p_shift : float
         Circular-shift p-value of ``mean_pcc``.
     params : dict
-        alpha, min_shift, n_lags, hrf, n_timepoints.
+        alpha, min_shift, n_lags, hrf, n_timepoints, n_phase, max_lag, ``mean_p_shift_eq1`` (the same test
+        of the mean PCC of the Eq.1 pairs) and, with phase surrogates, ``mean_p_phase``.
     """
 
     r: np.ndarray
@@ -102,19 +112,46 @@ class Pairing:
         return pd.DataFrame({"fbn": self.eq2["fbn"].to_numpy()[rows], "filter": filters[cols], "filter_index": cols,
                              "pcc": self.r[rows, cols]})
 
+    def decisions(self, alpha: float | None = None) -> pd.DataFrame:
+        """Which Eq.2 pairs each test calls significant, side by side.
+
+        Parameters
+        ----------
+        alpha : float, optional
+            Level (default: the one the pairing was made with).
+
+        Returns
+        -------
+        DataFrame of bool, shape (n_fbns, n_tests)
+            Columns ``naive`` (p_naive), ``edf`` (p_edf), ``shift`` (p_shift), ``fdr_shift`` (q_shift) and,
+            when phase surrogates were drawn, ``phase`` (p_phase) and ``fdr_phase`` (q_phase); index ``fbn``.
+        """
+        alpha = float(self.params["alpha"] if alpha is None else alpha)  # type: ignore[arg-type]
+        columns = {name: column for name, column in TESTS.items() if column in self.eq2}
+        table = pd.DataFrame({name: self.eq2[column].to_numpy() < alpha for name, column in columns.items()})
+        table.index = pd.Index(self.eq2["fbn"], name="fbn")
+        return table
+
     def summary(self) -> dict[str, object]:
         """One row for the paper-style tables."""
         alpha = float(self.params["alpha"])  # type: ignore[arg-type]
         return {
             "mean_pcc": self.mean_pcc,
-            "mean_pcc_eq1": float(self.eq1["pcc"].mean()),
             "mean_p_shift": self.mean_p_shift,
             "mean_significant": self.mean_p_shift < alpha,
+            "mean_pcc_eq1": float(self.eq1["pcc"].mean()),
+            "mean_p_shift_eq1": self.params["mean_p_shift_eq1"],
+            "mean_significant_eq1": self.params["mean_p_shift_eq1"] < alpha,  # type: ignore[operator]
+            "n_filters": len(self.eq1),
+            "n_significant_eq1": int(self.eq1["significant"].sum()),
             "ratio_not_significant": self.ratio_not_significant,
             "n_significant_naive": int((self.eq2["p_naive"] < alpha).sum()),
             "n_significant_edf": int((self.eq2["p_edf"] < alpha).sum()),
             "n_mutual": int(len(self.mutual())),
             "n_significant_shift": int(self.eq2["significant"].sum()),
+            "n_significant_fdr": int((self.eq2["q_shift"] < alpha).sum()),
+            **({"n_significant_phase": int((self.eq2["p_phase"] < alpha).sum()),
+                "mean_p_phase": self.params["mean_p_phase"]} if "p_phase" in self.eq2 else {}),
             "n_fbns": len(self.eq2),
         }
 
@@ -207,6 +244,7 @@ def pair(
     p1 = (1 + (null_eq1 >= pcc1[:, None] - 1e-12).sum(axis=1)) / (1 + lags.size)
     mean_pcc = float(pcc2.mean())
     mean_p = float((1 + (null_eq2.mean(axis=0) >= mean_pcc - 1e-12).sum()) / (1 + lags.size))
+    mean_p1 = float((1 + (null_eq1.mean(axis=0) >= pcc1.mean() - 1e-12).sum()) / (1 + lags.size))
     check_positive("n_phase", n_phase, integer=True, allow_zero=True)
     phase_null = _phase_null(b, a, n_phase, seed) if n_phase else None  # (K, n_phase)
 
@@ -229,6 +267,7 @@ def pair(
         eq2["filter_lag"], eq2["lag"], eq2["pcc_lag"] = [filter_names[j] for j in scan_f], scan_lag, scan_r
     if phase_null is not None:
         eq2["p_phase"] = (1 + (phase_null >= pcc2[:, None] - 1e-12).sum(axis=1)) / (1 + n_phase)
+        eq2["q_phase"] = stats.false_discovery_control(eq2["p_phase"].to_numpy())
     eq2["significant"] = eq2["p_shift"] < alpha
     eq1 = pd.DataFrame({
         "filter": filter_names,
@@ -243,7 +282,7 @@ def pair(
     })
     eq1["significant"] = eq1["p_shift"] < alpha
     params = {"alpha": alpha, "min_shift": int(min_shift), "n_lags": int(lags.size), "hrf": hrf, "n_timepoints": n,
-              "n_phase": int(n_phase), "max_lag": int(max_lag)}
+              "n_phase": int(n_phase), "max_lag": int(max_lag), "mean_p_shift_eq1": mean_p1}
     if phase_null is not None:
         params["mean_p_phase"] = float((1 + (phase_null.mean(axis=0) >= mean_pcc - 1e-12).sum()) / (1 + n_phase))
     return Pairing(r=r, eq2=eq2, eq1=eq1, mean_pcc=mean_pcc, mean_p_shift=mean_p, params=params)
