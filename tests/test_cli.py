@@ -7,7 +7,8 @@ import pytest
 from syncact.cli import main
 
 
-@pytest.mark.parametrize("command", ["demo", "run", "simulate", "layers", "models", "activations", "inspect", "prepare"])
+@pytest.mark.parametrize("command", ["demo", "run", "tables", "simulate", "layers", "models", "activations",
+                                     "inspect", "prepare"])
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as exc:
         main([command, "--help"])

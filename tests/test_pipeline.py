@@ -33,7 +33,8 @@ def test_run_directory_is_complete(result):
                 "brain/fbn_maps.nii.gz", "brain/model.pt", "brain/training.csv", "brain/activations_run-1.csv",
                 "pairing/efficientnet_lite0_imagenet_last_conv_run-1_eq2.parquet",
                 "pairing/resnet18_random_last_conv_run-2_eq1.csv", "tables/summary.csv", "tables/models_x_runs.csv",
-                "tables/recovery.csv", "tables/detection.csv", "tables/layers.csv", "report/index.html"):
+                "tables/recovery.csv", "tables/detection.csv", "tables/layers.csv", "tables/models_x_runs_eq1.csv",
+                "tables/eq1_vs_eq2.csv", "report/index.html"):
         assert (out / rel).is_file(), rel
     summary = pd.read_csv(out / "tables" / "summary.csv")
     assert len(summary) == (2 + 1) * 2  # (lite0 two layers + resnet one) x two runs
@@ -46,6 +47,8 @@ def test_run_directory_is_complete(result):
 def test_report_is_self_contained(result):
     html = result.report_path.read_text()
     assert "Models &times; runs" in html and "Recovery of the planted networks" in html
+    assert "Layers (mean PCC over runs" in html and "Eq.1 (each filter with its best FBN)" in html
+    assert html.count("p_edf ") == 8 and "share_shift" in html
     assert html.count('class="card"') == 8
     assert "http://" not in html and "https://" not in html.replace("https://www.w3.org", "")
     assert "<script" not in html
@@ -181,3 +184,15 @@ def test_accuracy_regression_is_written_with_three_imagenet_models(tmp_path):
     assert (tmp_path / "figures" / "accuracy_regression.png").stat().st_size > 1000
     _write_regression(summary.iloc[1:], tmp_path / "two", seed=0)  # two ImageNet models: nothing written
     assert not (tmp_path / "two").exists()
+
+
+def test_tables_command_prints_every_table_of_a_run(result, tmp_path, capsys):
+    from syncact.cli import main
+
+    assert main(["tables", str(result.out_dir)]) == 0
+    out = capsys.readouterr().out
+    for title in ("Tables 5-6", "Table 7", "appendix Table 8", "Eq.1 beside Eq.2", "per test", "Detection on planted"):
+        assert title in out, title
+    assert "efficientnet_lite0 / imagenet / last_conv" in out and "Run #1" in out
+    assert main(["tables", str(tmp_path)]) == 2
+    assert "summary.csv not found" in capsys.readouterr().err

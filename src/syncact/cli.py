@@ -44,11 +44,35 @@ def _peak_memory_gb() -> float:
     return max(own, children) / 1024**2
 
 
-def _print_summary(result, started: float) -> None:  # noqa: ANN001
-    from syncact.analysis import models_by_runs
+def _print_tables(summary, out_dir: Path, *, full: bool) -> None:  # noqa: ANN001 - DataFrame
+    """The paper's tables from pairing summaries; with ``full``, every table (``syncact tables``)."""
+    import pandas as pd
 
-    print("\nMean PCC of Eq.2 pairs (* = not significant, circular-shift test):")
-    print(models_by_runs(result.summary).to_string())
+    from syncact.analysis import eq1_vs_eq2, layers_table, models_by_runs
+
+    def show(title: str, table: pd.DataFrame, index: bool = False) -> None:
+        print(f"\n{title}")
+        print(table.to_string(index=index, float_format=lambda v: f"{v:.4f}"))
+
+    show("Mean PCC of Eq.2 pairs (Tables 5-6; * = not significant, circular-shift test):", models_by_runs(summary), True)
+    show("Layers (Table 7; Ratio = non-significant pairs / pairs):", layers_table(summary))
+    if full:
+        show("Mean PCC of Eq.1 pairs (appendix Table 8; * = not significant):",
+             models_by_runs(summary, value="mean_pcc_eq1", significant="mean_significant_eq1"), True)
+    show("Eq.1 beside Eq.2:", eq1_vs_eq2(summary))
+    regression = out_dir / "tables" / "accuracy_regression.csv"
+    if regression.is_file():
+        show("Mean PCC on ImageNet top-1 accuracy (Fig. 7):", pd.read_csv(regression))
+    if full:
+        tests = [c for c in summary if c.startswith("n_significant_")]
+        show("Significant Eq.2 pairs per test (of n_fbns):", summary[["model", "weights", "layer", "run", "n_fbns", *tests]])
+        detection = out_dir / "tables" / "detection.csv"
+        if detection.is_file():
+            show("Detection on planted truth (share called significant per test):", pd.read_csv(detection))
+
+
+def _print_summary(result, started: float) -> None:  # noqa: ANN001
+    _print_tables(result.summary, result.out_dir, full=False)
     if result.recovery is not None:
         print("\nRecovery of the planted networks (best FBN per network):")
         print(result.recovery.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
@@ -77,6 +101,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("results") / config.name
     result = run_experiment(config, out, progress=not args.no_progress, resume=args.resume)
     _print_summary(result, started)
+    return 0
+
+
+def _cmd_tables(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from syncact.exceptions import DataError
+
+    out = Path(args.run_dir)
+    path = out / "tables" / "summary.csv"
+    if not path.is_file():
+        raise DataError(f"{path} not found: give the run directory that `syncact run` or `syncact demo` wrote.")
+    summary = pd.read_csv(path, dtype={"run": str, "weights": str})
+    _print_tables(summary, out, full=True)
     return 0
 
 
@@ -208,6 +246,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "checkpoint (after a kill); the final weights equal an uninterrupted run's")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("tables", help="print the paper's tables from a run directory",
+                       description="Print the paper-style tables of a finished run (models x runs for Eq.2 and Eq.1, "
+                       "layers with Ratio, Eq.1 vs Eq.2, the accuracy regression, significant pairs per test).")
+    p.add_argument("run_dir", help="run directory written by `syncact run` or `syncact demo`")
+    p.set_defaults(func=_cmd_tables)
 
     p = sub.add_parser("simulate", help="write the embedded dataset as BIDS", description="Write the embedded "
                        "naturalistic dataset (movies + simulated BOLD + ground truth) as a BIDS folder.")

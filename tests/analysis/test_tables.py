@@ -52,3 +52,23 @@ def test_layers_table_ratio_as_the_paper_writes_it(rng):
     assert row["ratio"] == f"{128 - sub['n_significant_shift'].sum()}/128"
     assert row["mean_pcc"] == pytest.approx(sub["mean_pcc"].mean())
     assert np.isclose(row["ratio_value"], (128 - sub["n_significant_shift"].sum()) / 128)
+
+
+def test_eq1_table_and_eq1_vs_eq2(rng):
+    from syncact.analysis import eq1_vs_eq2, models_by_runs
+
+    summary = _summary(rng).assign(mean_significant=True, mean_pcc_eq1=0.2, mean_significant_eq1=False,
+                                   n_filters=512, n_significant_eq1=100, n_mutual=10)
+    summary.loc[0, "mean_significant_eq1"] = True
+    summary = summary[summary["weights"] == "imagenet"]
+    eq1 = models_by_runs(summary, value="mean_pcc_eq1", significant="mean_significant_eq1")
+    assert eq1.loc["alexnet / imagenet / block3", "Run #1"] == "0.2000"
+    assert eq1.loc["alexnet / imagenet / block3", "Run #2"] == "0.2000*"
+    table = eq1_vs_eq2(summary)
+    row = table[(table["model"] == "alexnet") & (table["layer"] == "block3")].iloc[0]
+    sub = summary[(summary["model"] == "alexnet") & (summary["layer"] == "block3")]
+    assert row["mean_pcc_eq2"] == pytest.approx(sub["mean_pcc"].mean()) and row["mean_pcc_eq1"] == pytest.approx(0.2)
+    assert row["significant_runs_eq2"] == "2/2" and row["significant_runs_eq1"] == "1/2"
+    assert row["share_significant_eq2"] == pytest.approx(sub["n_significant_shift"].sum() / 128)
+    assert row["share_significant_eq1"] == pytest.approx(100 / 512) and row["mutual"] == "20/128"
+    assert len(table) == 16

@@ -5,7 +5,7 @@ from syncact.analysis.comparison import GroundTruth, MethodComparison, compare_m
 from syncact.analysis.matching import NetworkMatch, match_networks
 from syncact.analysis.recovery import fbn_roles, recovery_table
 from syncact.analysis.regression import AccuracyRegression, accuracy_regression
-from syncact.analysis.tables import layers_table, models_by_runs
+from syncact.analysis.tables import eq1_vs_eq2, layers_table, models_by_runs
 
 __all__ = [
     "AccuracyRegression",
@@ -15,6 +15,7 @@ __all__ = [
     "ablation_table",
     "accuracy_regression",
     "compare_methods",
+    "eq1_vs_eq2",
     "fbn_roles",
     "layers_table",
     "match_networks",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import jinja2
@@ -15,8 +16,6 @@ from syncact.report import figures
 from syncact.sync import hrf_convolve
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from syncact.config import ExperimentConfig
     from syncact.pipeline import ExperimentResult
 
@@ -47,13 +46,23 @@ def _sweep_context(comparison) -> dict[str, str] | None:  # noqa: ANN001 - Metho
     return context
 
 
+def _regression_context(out: Path) -> dict[str, str] | None:
+    """The accuracy regression as the pipeline wrote it (table and figure), or None when it was not fitted."""
+    table, figure = out / "tables" / "accuracy_regression.csv", out / "figures" / "accuracy_regression.png"
+    if not (table.is_file() and figure.is_file()):
+        return None
+    import pandas as pd
+
+    return {"table": _table(pd.read_csv(table)), "img": _b64(figure.read_bytes())}
+
+
 def write_report(result: ExperimentResult, config: ExperimentConfig, *, mask: np.ndarray, affine: np.ndarray) -> Path:
     """Render ``report/index.html`` inside the run directory and return its path.
 
     The page is self-contained: figures are embedded as data URIs, there is no script, font or style
     sheet from elsewhere, and every string that came from the user is escaped.
     """
-    from syncact.analysis import models_by_runs
+    from syncact.analysis import eq1_vs_eq2, layers_table, models_by_runs
 
     out = result.out_dir
     emb = result.embedding
@@ -84,19 +93,29 @@ def write_report(result: ExperimentResult, config: ExperimentConfig, *, mask: np
         pair_cards.append({
             "fbn": row["fbn"], "filter": row["filter"], "pcc": row["pcc"], "p_naive": row["p_naive"],
             "p_shift": row["p_shift"], "q_shift": row["q_shift"], "significant": bool(row["significant"]),
+            "p_edf": row["p_edf"], "n_eff": row["n_eff"], "p_phase": row.get("p_phase"),
+            "ci": (row["pcc_low"], row["pcc_high"]) if "pcc_low" in row else None,
             "map": fbn_cards[k]["img"],
             "frames": _b64(figures.frame_strip(frames.images[top])),
             "frame_times": ", ".join(f"{frames.times[t]:.1f} s" for t in top),
             "trace": _b64(figures.pair_trace(fbn_act[:, k], acts[:, f], frames.tr, f"{row['fbn']} vs {row['filter']}")),
         })
-    summary_cols = [c for c in ("model", "weights", "layer", "run", "mean_pcc", "mean_p_shift", "ratio_not_significant",
-                                "n_significant_naive", "n_significant_shift", "mean_pcc_eq1", "control_movie_run",
-                                "control_mean_pcc", "control_n_significant") if c in result.summary]
+    summary_cols = [c for c in ("model", "weights", "layer", "run", "mean_pcc", "mean_pcc_low", "mean_pcc_high",
+                                "mean_p_shift", "mean_p_phase", "ratio_not_significant", "n_significant_naive",
+                                "n_significant_edf", "n_significant_shift", "n_significant_fdr", "n_significant_phase",
+                                "n_mutual", "control_movie_run", "control_mean_pcc", "control_n_significant")
+                    if c in result.summary]
+    regression = _regression_context(out)
     context = {
         "name": config.name,
         "config_toml": config.to_toml(),
         "summary": _table(result.summary[summary_cols]),
         "models_x_runs": _table(models_by_runs(result.summary), index=True),
+        "models_x_runs_eq1": _table(models_by_runs(result.summary, value="mean_pcc_eq1",
+                                                   significant="mean_significant_eq1"), index=True),
+        "eq1_vs_eq2": _table(eq1_vs_eq2(result.summary)),
+        "layers": _table(layers_table(result.summary)),
+        "regression": regression,
         "recovery": _table(result.recovery) if result.recovery is not None else None,
         "spatial_r": (f"{result.recovery['spatial_r'].min():.2f}-{result.recovery['spatial_r'].max():.2f}"
                       if result.recovery is not None else None),
