@@ -26,6 +26,7 @@ def test_demo_pairing_finds_driven_fbns_and_keeps_its_level(demo):
     lite = det[(det["model"] == "efficientnet_lite0") & (det["layer"] == "last_conv")].set_index(["run", "fbn_role"])
     for run in ("1", "2"):
         assert lite.loc[(run, "driven"), "share_shift"] >= 0.5
+        assert lite.loc[(run, "best_of_planted"), "share_shift"] == 1.0  # all 4 planted driven networks found
         if (run, "unrelated") in lite.index:
             assert lite.loc[(run, "driven"), "mean_pcc"] > lite.loc[(run, "unrelated"), "mean_pcc"]
     summary = demo.summary

@@ -422,15 +422,22 @@ def _ground_truth(bids: Path, mask: np.ndarray, kept: dict[str, tuple[int, int]]
 
 def _recovery(truth: GroundTruth, embedding: BrainNetworks, fbn_activations: dict[str, np.ndarray],
               pairings: dict[tuple[str, str, str, str], Pairing]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Recovery of planted networks and the pairing's power / false positives."""
+    """Recovery of planted networks and the pairing's power / false positives per test.
+
+    Detection rows per pairing: ``driven`` FBNs (tracking a planted driven network, r >= 0.5), ``unrelated``
+    FBNs (tracking none) and ``best_of_planted`` (the FBN that tracks each planted driven network best:
+    the share called significant is the share of planted networks found).
+    """
     recovery = recovery_table(truth.networks, truth.maps, embedding.maps_, truth.bold, fbn_activations)
     roles = fbn_roles(truth.bold, fbn_activations)
     rows = []
+    best = recovery.loc[(recovery["kind"] == "stimulus") & (recovery["temporal_fbn"] >= 0), "temporal_fbn"].to_numpy()
     for (model, weights, layer, label), pairing in pairings.items():
         calls = pairing.decisions()
         pcc = pairing.eq2["pcc"].to_numpy()
-        for role in ("driven", "unrelated"):
-            chosen = (roles["role"] == role).to_numpy()
+        groups = {role: (roles["role"] == role).to_numpy() for role in ("driven", "unrelated")}
+        groups["best_of_planted"] = np.isin(np.arange(len(pcc)), best)  # power: each planted driven network found
+        for role, chosen in groups.items():
             shares = {f"share_{test}": float(calls[test].to_numpy()[chosen].mean()) if chosen.any() else np.nan
                       for test in calls}
             rows.append({"model": model, "weights": weights, "layer": layer, "run": label, "fbn_role": role,
