@@ -55,6 +55,14 @@ def test_pairing_reports_n_eff_and_p_edf(rng):
     assert {"n_eff", "p_edf"} <= set(p.eq1.columns)
 
 
+def test_tidy_table_holds_both_directions(rng):
+    p = pair(_ar1(rng, 100, 3, 0.5), _ar1(rng, 100, 7, 0.5))
+    tidy = p.to_frame()
+    assert len(tidy) == 3 + 7 and list(tidy.columns[:4]) == ["direction", "fbn", "filter", "pcc"]
+    assert (tidy["direction"] == "eq2").sum() == 3 and tidy["p_shift"].notna().all()
+    np.testing.assert_allclose(tidy.loc[tidy["direction"] == "eq1", "pcc"], p.eq1["pcc"])
+
+
 def test_mutual_and_one_to_one_pairs(rng):
     filters = rng.normal(size=(120, 6))
     fbn = np.column_stack([filters[:, 2], filters[:, 2] + 0.8 * rng.normal(size=120), filters[:, 5]])

@@ -132,6 +132,21 @@ class Pairing:
         table.index = pd.Index(self.eq2["fbn"], name="fbn")
         return table
 
+    def to_frame(self) -> pd.DataFrame:
+        """Both directions as one tidy table: one row per pair, ``direction`` "eq2" (FBN -> filter) or "eq1".
+
+        Returns
+        -------
+        DataFrame
+            ``direction, fbn, filter, pcc`` and every test column the direction has (``p_naive, n_eff,
+            p_edf, p_shift, q_shift, significant``, ...); columns one direction lacks are NaN.
+        """
+        eq2 = self.eq2.drop(columns="filter_index").assign(direction="eq2")
+        eq1 = self.eq1.drop(columns="fbn_index").assign(direction="eq1")
+        table = pd.concat([eq2, eq1], ignore_index=True)
+        first = ["direction", "fbn", "filter", "pcc"]
+        return table[first + [c for c in table if c not in first]]
+
     def summary(self) -> dict[str, object]:
         """One row for the paper-style tables."""
         alpha = float(self.params["alpha"])  # type: ignore[arg-type]
