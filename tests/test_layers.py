@@ -12,7 +12,7 @@ LAYER = {
     "exceptions": 0, "_validation": 0, "_io": 0,
     "stimulus": 1, "ann": 1, "brain": 1,
     "sync": 2,
-    "analysis": 3, "simulate": 3,
+    "analysis": 3, "simulate": 3, "annotate": 3,
     "report": 4,
     "pipeline": 5, "demo": 6, "config": 5,
     "cli": 7,

@@ -8,8 +8,8 @@ import pytest
 from syncact.brain import scan_dataset
 from syncact.exceptions import ConfigError
 from syncact.simulate import load_ground_truth
-from syncact.simulate.dataset import luminance, motion_energy
 from syncact.stimulus import sync_frames
+from syncact.stimulus.features import luminance, motion_energy
 
 
 def test_bids_layout_and_sidecars(tiny_dataset):

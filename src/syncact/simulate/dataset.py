@@ -42,6 +42,7 @@ from syncact.simulate.bold import (
 )
 from syncact.simulate.movie import make_movie
 from syncact.stimulus import Frames, sync_frames
+from syncact.stimulus.features import luminance, motion_energy
 
 logger = logging.getLogger(__name__)
 
@@ -82,22 +83,6 @@ class SimulatedDataset:
     maps: np.ndarray
     mask: np.ndarray
     drivers: dict[int, pd.DataFrame] = field(default_factory=dict)
-
-
-def _luma(images: np.ndarray) -> np.ndarray:
-    """Rec. 601 luma of RGB frames, shape (n_frames, height, width), float32."""
-    return images.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-
-
-def luminance(images: np.ndarray) -> np.ndarray:
-    """Mean Rec. 601 luma of each frame, shape (n_frames,)."""
-    return _luma(images).mean(axis=(1, 2))
-
-
-def motion_energy(images: np.ndarray) -> np.ndarray:
-    """Mean absolute luma change between consecutive frames (the first repeats the second)."""
-    diff = np.abs(np.diff(_luma(images), axis=0)).mean(axis=(1, 2))
-    return np.concatenate([diff[:1], diff])
 
 
 def choose_filter(acts: np.ndarray, exclude: list[np.ndarray], rng: np.random.Generator, *, max_r: float = 0.3) -> int:

