@@ -37,6 +37,14 @@ def test_defaults_resolve_paths_and_roundtrip(tmp_path):
     swept = load_config(_write(tmp_path, BASE + "[sweep]\nmethods = ['LT', 'pca']\nn_networks = [8, 16]\n"))
     assert swept.sweep.methods == ("lt", "pca") and swept.sweep.n_networks == (8, 16)
     assert parse_config(tomllib.loads(swept.to_toml()), base=tmp_path).sweep == swept.sweep
+    (tmp_path / "terms").mkdir()
+    for name in ("ho.nii.gz", "ho.txt"):
+        (tmp_path / name).write_text("x")
+    body = BASE + "[annotation]\nterm_maps = 'terms'\nlabel_atlases = [{image = 'ho.nii.gz', labels = 'ho.txt'}]\n"
+    annotated = load_config(_write(tmp_path, body))
+    assert annotated.annotation.term_maps == str(tmp_path / "terms") and annotated.annotation.classes
+    assert annotated.annotation.label_atlases[0]["labels"] == str(tmp_path / "ho.txt")
+    assert parse_config(tomllib.loads(annotated.to_toml()), base=tmp_path).annotation == annotated.annotation
 
 
 @pytest.mark.parametrize(("extra", "error", "match"), [
@@ -49,6 +57,9 @@ def test_defaults_resolve_paths_and_roundtrip(tmp_path):
     ("[sweep]\nn_networks = [64, 0]\n", ConfigError, "sweep.n_networks"),
     ("[pairing]\nhrf = 'boxcar'\n", UnknownNameError, "pairing.hrf"),
     ("[embedding]\nsplit = [0.5, 0.5, 0.5]\n", ConfigError, "summing to 1"),
+    ("[annotation]\natlases = ['aal']\n", UnknownNameError, "annotation.atlases='aal'"),
+    ("[annotation]\nterm_maps = 'nowhere'\n", ConfigError, "term_maps = .*nowhere.* does not exist"),
+    ("[annotation]\nlabel_atlases = [{image = 'a.nii'}]\n", ConfigError, "must be a table with 'image', 'labels'"),
 ])
 def test_bad_values_are_named(tmp_path, extra, error, match):
     with pytest.raises(error, match=match):

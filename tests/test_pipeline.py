@@ -18,6 +18,7 @@ def _config(ds, **embedding):
                    {"name": "resnet18", "weights": "random", "layers": ["last_conv"]}],
         "embedding": {"n_networks": 8, "temporal": "msa", "n_epochs": 15, "n_components": 64, **embedding},
         "pairing": {"hrf": "glover"},
+        "annotation": {"term_maps": str(ds.root / "derivatives" / "ground_truth" / "term_maps"), "n_perm": 200},
     }
     return parse_config(raw)
 
@@ -196,3 +197,26 @@ def test_tables_command_prints_every_table_of_a_run(result, tmp_path, capsys):
     assert "efficientnet_lite0 / imagenet / last_conv" in out and "Run #1" in out
     assert main(["tables", str(tmp_path)]) == 2
     assert "summary.csv not found" in capsys.readouterr().err
+
+
+def test_cross_annotation_describes_both_sides_and_scores_pairs(result):
+    ann = result.annotation
+    out = result.out_dir
+    for rel in ("annotation/fbns.csv", "annotation/pairs.csv", "annotation/filters_efficientnet_lite0_imagenet_last_conv.csv",
+                "tables/agreement.csv"):
+        assert (out / rel).is_file(), rel
+    assert set(ann.fbns["source"]) == {"dosenbach_2010:network", "dosenbach_2010:region", "seitzman_2018:network", "terms"}
+    assert ann.fbns.groupby("unit").size().size == 8
+    lite = ann.filters[("efficientnet_lite0", "imagenet", "last_conv")]
+    assert {"imagenet classes", "frame features"} <= set(lite["source"])
+    assert "imagenet classes" not in set(ann.filters[("resnet18", "random", "last_conv")]["source"])  # random weights
+    assert ann.pairs["agreement"].between(-1, 1).all() and ann.pairs["p_agreement"].between(0, 1).all()
+    assert len(ann.summary) == 6 and (ann.summary["n_pairs"] == 8).all()
+    # every FBN that carries a planted driven network is described by that network's planted term map
+    rec = result.recovery[result.recovery["kind"] == "stimulus"]
+    terms = ann.fbns[ann.fbns["source"] == "terms"]
+    planted = {"early_visual_luminance": "luminance", "hmt_motion": "visual motion",
+               "ventral_temporal_cnn_mid": "object recognition", "parietal_cnn_high": "visual attention"}
+    hits = [planted[row.network] in terms.loc[terms["unit"] == f"FBN-{row.spatial_fbn:02d}", "term"].tolist()
+            for row in rec.itertuples()]
+    assert sum(hits) >= 3, (hits, rec)

@@ -55,6 +55,15 @@ Example::
     n_phase = 0                  # phase-randomised surrogates for p_phase (e.g. 1000; 0 = off)
     confidence = 0.95            # jackknife intervals over test subjects (pcc_low / pcc_high)
     max_lag = 0                  # lag scan in TRs (filter_lag / lag / pcc_lag columns beside the lag-0 pair)
+
+    [annotation]                 # optional: describe both sides of every pair and score their agreement
+    atlases = ["dosenbach_2010", "seitzman_2018"]   # coordinate atlases bundled with nilearn
+    label_atlases = [{image = "HarvardOxford-cort-maxprob-thr25-2mm.nii.gz", labels = "ho_labels.txt"}]
+    term_maps = "neurosynth_maps"   # a directory of NIfTI term maps (one per term)
+    fbn_labels = "fbn_labels.csv"   # columns fbn,label; filter_labels: columns filter,label
+    classes = true               # ImageNet classes that drive each filter (ImageNet-weight models)
+    features = true              # frame features (brightness, motion, ...) that drive each filter
+    agreement = true             # semantic agreement of the two descriptions (pip install 'syncact[text]')
 """
 
 from __future__ import annotations
@@ -148,6 +157,23 @@ class PairingConfig:
 
 
 @dataclass(frozen=True)
+class AnnotationConfig:
+    atlases: tuple[str, ...] = ("dosenbach_2010", "seitzman_2018")
+    label_atlases: tuple[dict[str, str], ...] = ()
+    term_maps: str | None = None
+    fbn_labels: str | None = None
+    filter_labels: str | None = None
+    classes: bool = True
+    features: bool = True
+    top_terms: int = 3
+    agreement: bool = True
+    n_perm: int = 1000
+
+
+ATLASES = ("dosenbach_2010", "seitzman_2018")
+
+
+@dataclass(frozen=True)
 class ExperimentConfig:
     """A whole Sync-ACT experiment."""
 
@@ -162,6 +188,7 @@ class ExperimentConfig:
     embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
     pairing: PairingConfig = field(default_factory=PairingConfig)
     sweep: SweepConfig | None = None
+    annotation: AnnotationConfig | None = None
     source: Path | None = None
 
     def to_toml(self) -> str:
@@ -196,7 +223,8 @@ def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> ExperimentConfi
     from syncact.stimulus.video import POLICIES
     from syncact.sync.hrf import HRF_MODELS
 
-    known = {"name", "seed", "device", "cache", "data", "movies", "models", "frames", "embedding", "pairing", "sweep"}
+    known = {"name", "seed", "device", "cache", "data", "movies", "models", "frames", "embedding", "pairing", "sweep",
+             "annotation"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ConfigError(f"unknown top-level key(s) {unknown}; known keys: {sorted(known)}.")
@@ -272,6 +300,7 @@ def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> ExperimentConfi
         check_choice("sweep.normalize", sweep.normalize, NORMALIZATIONS)
         sweep = dataclasses.replace(sweep, methods=tuple(str(m).lower() for m in sweep.methods),
                                     n_networks=tuple(int(k) for k in sweep.n_networks))
+    annotation = _annotation(raw["annotation"], base) if "annotation" in raw else None
     top = {k: raw[k] for k in ("name", "seed", "device", "cache") if k in raw}
     if "cache" in top:
         if not isinstance(top["cache"], str):
@@ -279,7 +308,36 @@ def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> ExperimentConfi
         if top["cache"] not in ("default", "none"):
             top["cache"] = str((base / top["cache"]).resolve())
     return ExperimentConfig(data=data, movies=movies, models=models, frames=frames, embedding=embedding,
-                            pairing=pairing, sweep=sweep, **top)
+                            pairing=pairing, sweep=sweep, annotation=annotation, **top)
+
+
+def _annotation(raw: Any, base: Path) -> AnnotationConfig:
+    """The [annotation] section: atlas names checked, user files resolved from ``base`` and checked."""
+    section = _section(AnnotationConfig, raw, "annotation")
+    if isinstance(section.atlases, str):
+        raise ConfigError(f"[annotation] atlases must be a list, got {section.atlases!r}.")
+    for name in section.atlases:
+        check_choice("annotation.atlases", name, ATLASES)
+    labelled = []
+    for i, entry in enumerate(section.label_atlases):
+        if not isinstance(entry, dict) or not {"image", "labels"} <= set(entry) or set(entry) - {"image", "labels", "name"}:
+            raise ConfigError(f"[annotation] label_atlases[{i}] must be a table with 'image', 'labels' (and optional "
+                              f"'name'), got {entry!r}.")
+        entry = {**entry, "image": str((base / entry["image"]).resolve()), "labels": str((base / entry["labels"]).resolve())}
+        check_file(entry["image"], f"label atlas image {i}", hint="Fix [annotation] label_atlases in the config.")
+        check_file(entry["labels"], f"label atlas labels {i}", hint="Fix [annotation] label_atlases in the config.")
+        labelled.append(entry)
+    paths = {}
+    for key in ("term_maps", "fbn_labels", "filter_labels"):
+        value = getattr(section, key)
+        if value is not None:
+            path = (base / value).resolve()
+            if not (path.is_dir() if key == "term_maps" else path.is_file()):
+                raise ConfigError(f"[annotation] {key} = {str(path)!r} does not exist.")
+            paths[key] = str(path)
+    check_positive("annotation.top_terms", section.top_terms, integer=True)
+    check_positive("annotation.n_perm", section.n_perm, integer=True)
+    return dataclasses.replace(section, atlases=tuple(section.atlases), label_atlases=tuple(labelled), **paths)
 
 
 def load_config(path: str | Path) -> ExperimentConfig:
@@ -312,6 +370,8 @@ def _toml_value(v: Any) -> str:
         return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(v, list):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):  # inline table
+        return "{" + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + "}"
     raise TypeError(type(v))
 
 

@@ -53,6 +53,11 @@ alpha = 0.05
 # The planted BOLD lags the movie by the haemodynamic response; the paper pairs raw filter activations
 # ("none"), with which no driven network stands out on this dataset (see docs/statistics.md).
 hrf = "glover"
+
+[annotation]
+atlases = ["dosenbach_2010", "seitzman_2018"]
+# The dataset writes each planted map under the term a meta-analysis would give it (planted truth).
+term_maps = "data/derivatives/ground_truth/term_maps"
 """
 
 
@@ -78,7 +83,8 @@ def run_demo(out: Path, *, n_subjects: int = 10, n_timepoints: int = 200, seed: 
         n_subjects, n_timepoints = 5, 60
     n_runs = 2
     data = out / "data"
-    params = {"n_subjects": n_subjects, "n_runs": n_runs, "n_timepoints": n_timepoints, "seed": seed}
+    params = {"n_subjects": n_subjects, "n_runs": n_runs, "n_timepoints": n_timepoints, "seed": seed,
+              "format": 2}  # 2: with term maps
     stamp = out / "data.params.json"
     if data.exists() and not (stamp.is_file() and json.loads(stamp.read_text()) == params):
         if stamp.is_file():  # a dataset this command generated with other parameters

@@ -16,6 +16,7 @@ Run directory layout::
     tables/summary.csv  tables/models_x_runs.csv  tables/models_x_runs_eq1.csv  tables/eq1_vs_eq2.csv
     tables/layers.csv  tables/recovery.csv  tables/detection.csv (simulated data)
     tables/accuracy_regression.csv  figures/accuracy_regression.png      (>= 3 ImageNet models with top-1)
+    annotation/{fbns,pairs,filters_<model>_<weights>_<layer>}.csv  tables/agreement.csv      ([annotation] only)
     tables/sweep_{fits,ablation,k_sweep,matching,recovery}.csv  tables/sweep_scores.parquet  ([sweep] only)
     sweep/maps_<method>_K<k>.nii.gz  figures/ablation.png  figures/k_sweep.png                 ([sweep] only)
     report/index.html
@@ -48,6 +49,7 @@ from syncact.analysis import (
 )
 from syncact.ann import Activations, default_cache_dir, extract_activations, get_model
 from syncact.ann.registry import model_key, weights_label
+from syncact.annotate import CrossAnnotation
 from syncact.brain import (
     BrainNetworks,
     FBNEmbedding,
@@ -90,6 +92,8 @@ class ExperimentResult:
         network ("driven": the power) and FBNs that carry none ("unrelated": the false positives).
     comparison : MethodComparison or None
         The ``[sweep]`` of methods and numbers of networks, when configured.
+    annotation : CrossAnnotation or None
+        Descriptions of FBNs and paired filters and their agreement, with ``[annotation]``.
     timings : dict of str to float
         Seconds per stage.
     """
@@ -106,6 +110,7 @@ class ExperimentResult:
     detection: pd.DataFrame | None = None
     comparison: MethodComparison | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    annotation: CrossAnnotation | None = None
 
     @property
     def report_path(self) -> Path:
@@ -275,6 +280,12 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
         _io.write_csv(out / "tables" / "recovery.csv", recovery)
         _io.write_csv(out / "tables" / "detection.csv", detection)
 
+    annotation = None
+    if config.annotation is not None:
+        tic = time.perf_counter()
+        annotation = _annotate(config, out, embedding, mask, affine, frames, activations, pairings)
+        timings["annotation"] = time.perf_counter() - tic
+
     comparison = None
     if config.sweep is not None:
         tic = time.perf_counter()
@@ -282,13 +293,85 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
         timings["sweep"] = time.perf_counter() - tic
 
     result = ExperimentResult(out, summary, pairings, embedding, fbn_activations, split, frames, activations,
-                              recovery, detection, comparison, timings)
+                              recovery, detection, comparison, timings, annotation)
     tic = time.perf_counter()
     from syncact.report import write_report
 
     write_report(result, config, mask=mask, affine=affine)
     timings["report"] = time.perf_counter() - tic
     return result
+
+
+def _annotate(config: ExperimentConfig, out: Path, embedding: BrainNetworks, mask: np.ndarray, affine: np.ndarray,
+              frames: dict[str, Frames], activations: dict[tuple[str, str], Activations],
+              pairings: dict[tuple[str, str, str, str], Pairing]) -> CrossAnnotation:
+    """The ``[annotation]`` stage: describe every FBN and every paired filter, score each pair's agreement."""
+    from syncact.ann.probe import class_logits, imagenet_categories
+    from syncact.annotate import (
+        CoordinateAtlas,
+        LabelAtlas,
+        TermMaps,
+        cross_annotate,
+        describe_fbns,
+        describe_filters,
+        read_label_file,
+        sentence_encoder,
+    )
+
+    ac = config.annotation
+    encoder = sentence_encoder() if ac.agreement else None  # before the slow part: a missing model fails at once
+    describers = [getattr(CoordinateAtlas, name)() for name in ac.atlases]
+    describers += [LabelAtlas.from_files(e["image"], e["labels"], name=e.get("name")) for e in ac.label_atlases]
+    if ac.term_maps is not None:
+        describers.append(TermMaps.from_directory(ac.term_maps))
+    fbn_names = next(iter(pairings.values())).eq2["fbn"].tolist()
+    fbns = describe_fbns(embedding.maps_, mask, affine, fbn_names, describers,
+                         labels=read_label_file(ac.fbn_labels) if ac.fbn_labels else None, top=ac.top_terms)
+    runs = list(frames)
+    images = np.concatenate([frames[r].images for r in runs]) if ac.features else None
+    user = read_label_file(ac.filter_labels) if ac.filter_labels else None
+    filters = {}
+    for spec in config.models:
+        key, weights = model_key(spec.name, spec.weights), weights_label(spec.weights)
+        logits = categories = None
+        if ac.classes and spec.weights == "imagenet":
+            built = get_model(spec.name, spec.weights, seed=config.seed)
+            logits = np.concatenate([class_logits(frames[r].images, built) for r in runs])
+            categories = imagenet_categories() if logits.shape[1] == 1000 else None
+        for layer in spec.layers:
+            used = sorted({int(f.rsplit("-", 1)[1]) for k, p in pairings.items() if k[:3] == (spec.name, weights, layer)
+                           for f in p.eq2["filter"]})
+            names = [f"filter-{j}" for j in used]
+            acts = np.concatenate([activations[(key, r)].layers[layer][:, used] for r in runs])
+            labels = None if user is None else _filter_labels(user, spec.name, layer, names,
+                                                              activations[(key, runs[0])].layers[layer].shape[1])
+            filters[(spec.name, weights, layer)] = describe_filters(acts, names, images=images, logits=logits,
+                                                                    categories=categories, labels=labels, top=ac.top_terms)
+    functional = [source for source, given in (("terms", ac.term_maps), ("labels", ac.fbn_labels)) if given]
+    result = cross_annotate(fbns, filters, {k: p.eq2 for k, p in pairings.items()}, encoder=encoder,
+                            fbn_sources=functional or None, n_perm=ac.n_perm, seed=config.seed)
+    _io.write_csv(out / "annotation" / "fbns.csv", result.fbns)
+    for (model, weights, layer), table in result.filters.items():
+        _io.write_csv(out / "annotation" / f"filters_{model}_{weights}_{layer}.csv", table)
+    _io.write_csv(out / "annotation" / "pairs.csv", result.pairs)
+    if len(result.summary):
+        _io.write_csv(out / "tables" / "agreement.csv", result.summary)
+    return result
+
+
+def _filter_labels(user: pd.DataFrame, model: str, layer: str, names: list[str], n_filters: int) -> pd.DataFrame | None:
+    """The rows of a user's filter-label table for one model and layer (``model`` / ``layer`` columns optional)."""
+    rows = user
+    for column, value in (("model", model), ("layer", layer)):
+        if column in rows:
+            rows = rows[rows[column] == value]
+    if "filter" in rows:
+        unknown = sorted(set(rows["filter"]) - {f"filter-{j}" for j in range(n_filters)})
+        if unknown:
+            raise ConfigError(f"[annotation] filter_labels names {unknown[:5]}, which {model} {layer} does not have "
+                              f"(filters are filter-0 ... filter-{n_filters - 1}).")
+        rows = rows[rows["filter"].isin(names)]
+    return rows if len(rows) else None
 
 
 def _sweep(config: ExperimentConfig, out: Path, train: StoreRuns, val: StoreRuns, test: dict[str, StoreRuns],

@@ -7,7 +7,7 @@ import pytest
 from nilearn.datasets import load_mni152_brain_mask
 
 from syncact.annotate import CoordinateAtlas, LabelAtlas, TermMaps, user_labels
-from syncact.annotate.fbns import voxel_coordinates
+from syncact.brain.masking import voxel_coordinates
 from syncact.exceptions import ConfigError, DataError, ShapeError
 
 

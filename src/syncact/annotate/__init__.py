@@ -2,19 +2,25 @@
 features, top frames, labels), and score how well the two sides of each pair agree."""
 
 from syncact.annotate.agreement import Agreement, agreement, description_text, sentence_encoder
-from syncact.annotate.fbns import COLUMNS, CoordinateAtlas, LabelAtlas, TermMaps, user_labels
+from syncact.annotate.cross import CrossAnnotation, cross_annotate, describe_fbns, describe_filters
+from syncact.annotate.fbns import COLUMNS, CoordinateAtlas, LabelAtlas, TermMaps, read_label_file, user_labels
 from syncact.annotate.filters import class_drivers, feature_drivers, top_frames
 
 __all__ = [
     "COLUMNS",
     "Agreement",
     "CoordinateAtlas",
+    "CrossAnnotation",
     "LabelAtlas",
     "TermMaps",
     "agreement",
     "class_drivers",
+    "cross_annotate",
+    "describe_fbns",
+    "describe_filters",
     "description_text",
     "feature_drivers",
+    "read_label_file",
     "sentence_encoder",
     "top_frames",
     "user_labels",

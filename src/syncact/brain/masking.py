@@ -95,3 +95,9 @@ def zscore_voxels(matrix: np.ndarray, *, source: str = "data") -> np.ndarray:
     matrix -= mean.astype(matrix.dtype)
     matrix /= std.astype(matrix.dtype)
     return matrix
+
+
+def voxel_coordinates(mask: np.ndarray, affine: np.ndarray) -> np.ndarray:
+    """World coordinates (mm) of the voxels inside ``mask`` in C order (the order of masked matrices): (n_voxels, 3)."""
+    ijk = np.argwhere(np.asarray(mask, dtype=bool))
+    return ijk @ np.asarray(affine)[:3, :3].T + np.asarray(affine)[:3, 3]

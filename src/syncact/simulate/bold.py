@@ -33,6 +33,9 @@ class NetworkSpec:
     centers : tuple of (x, y, z) in MNI mm
     sigma_mm : float
         Width of each blob.
+    term : str
+        What a meta-analysis would call the network's map; the dataset writes the map under this name
+        (``derivatives/ground_truth/term_maps``) so cross-annotation can be checked against planted truth.
     """
 
     name: str
@@ -40,23 +43,20 @@ class NetworkSpec:
     driver: str
     centers: tuple[tuple[float, float, float], ...]
     sigma_mm: float = 9.0
+    term: str = ""
 
 
 DEFAULT_NETWORKS: tuple[NetworkSpec, ...] = (
-    NetworkSpec("early_visual_luminance", "stimulus", "luminance", ((-8, -92, 2), (10, -90, 2))),
-    NetworkSpec("hmt_motion", "stimulus", "motion", ((-44, -72, 2), (46, -68, 2))),
-    NetworkSpec("ventral_temporal_cnn_mid", "stimulus", "cnn:block3", ((-40, -52, -18), (40, -52, -18))),
-    NetworkSpec("parietal_cnn_high", "stimulus", "cnn:last_conv", ((-28, -64, 46), (30, -62, 46))),
-    NetworkSpec("default_mode", "spontaneous", "", ((0, -56, 30), (0, 52, 6))),
-    NetworkSpec("sensorimotor", "spontaneous", "", ((-38, -22, 56), (38, -22, 56))),
-    NetworkSpec("auditory", "spontaneous", "", ((-54, -20, 8), (54, -20, 8))),
+    NetworkSpec("early_visual_luminance", "stimulus", "luminance", ((-8, -92, 2), (10, -90, 2)), term="luminance"),
+    NetworkSpec("hmt_motion", "stimulus", "motion", ((-44, -72, 2), (46, -68, 2)), term="visual motion"),
+    NetworkSpec("ventral_temporal_cnn_mid", "stimulus", "cnn:block3", ((-40, -52, -18), (40, -52, -18)),
+                term="object recognition"),
+    NetworkSpec("parietal_cnn_high", "stimulus", "cnn:last_conv", ((-28, -64, 46), (30, -62, 46)),
+                term="visual attention"),
+    NetworkSpec("default_mode", "spontaneous", "", ((0, -56, 30), (0, 52, 6)), term="default mode"),
+    NetworkSpec("sensorimotor", "spontaneous", "", ((-38, -22, 56), (38, -22, 56)), term="motor"),
+    NetworkSpec("auditory", "spontaneous", "", ((-54, -20, 8), (54, -20, 8)), term="auditory"),
 )
-
-
-def voxel_coordinates(mask: np.ndarray, affine: np.ndarray) -> np.ndarray:
-    """MNI coordinates (mm) of the voxels inside ``mask``, shape (n_voxels, 3)."""
-    ijk = np.argwhere(mask)
-    return ijk @ affine[:3, :3].T + affine[:3, 3]
 
 
 def network_map(coords: np.ndarray, centers: np.ndarray, sigma: float) -> np.ndarray:

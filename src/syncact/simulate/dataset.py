@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from syncact import _io
 from syncact._validation import check_positive
 from syncact.ann import default_cache_dir, extract_activations, get_model
+from syncact.brain.masking import voxel_coordinates
 from syncact.exceptions import ConfigError
 from syncact.simulate.bold import (
     DEFAULT_NETWORKS,
@@ -37,7 +38,6 @@ from syncact.simulate.bold import (
     network_map,
     simulate_run,
     spontaneous_timecourse,
-    voxel_coordinates,
     zscore,
 )
 from syncact.simulate.movie import make_movie
@@ -271,6 +271,10 @@ def make_dataset(
     maps_volume[mask] = group_maps.T
     with _io.atomic_path(gt / "planted_maps.nii.gz") as tmp:
         nib.save(nib.Nifti1Image(maps_volume, affine), tmp)
+    for i, net in enumerate(networks):  # a term-map directory as a meta-analysis that knows each region would give
+        if net.term:
+            with _io.atomic_path(gt / "term_maps" / f"{net.term.replace(' ', '_')}.nii.gz") as tmp:
+                nib.save(nib.Nifti1Image(maps_volume[..., i], affine), tmp)
     _io.write_json(gt / "ground_truth.json", {
         "seed": seed, "tr": tr, "n_timepoints": n_timepoints, "subjects": subjects, "runs": runs,
         "plant_model": plant_model, "plant_filters": chosen, "amplitude": amplitude, "noise_std": noise_std,
