@@ -49,10 +49,23 @@ def test_report_is_self_contained(result):
     html = result.report_path.read_text()
     assert "Models &times; runs" in html and "Recovery of the planted networks" in html
     assert "Layers (mean PCC over runs" in html and "Eq.1 (each filter with its best FBN)" in html
-    assert html.count("p_edf ") == 8 and "share_shift" in html
-    assert html.count('class="card"') == 8
+    assert html.count("p_edf ") == 16 and "share_shift" in html
+    assert html.count('class="card"') == 8 * 2  # every model's last layer
     assert "http://" not in html and "https://" not in html.replace("https://www.w3.org", "")
-    assert "<script" not in html
+    import base64
+    import hashlib
+    import re
+
+    script = re.search(r"<script>(.*?)</script>", html, re.S).group(1)
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    assert html.count("<script") == 1 and f"script-src 'sha256-{digest}'" in html  # the one script, allowed by hash
+    import json
+
+    cards = json.loads((result.out_dir / "report" / "cards.json").read_text())
+    assert len(cards) == 16 and {"fbn_terms", "filter_terms", "agreement", "top_frames", "files"} <= set(cards[0])
+    for card in cards:
+        for path in card["files"].values():
+            assert (result.out_dir / "report" / path).resolve().is_file(), path
 
 
 def test_pairs_the_driven_networks(result):
@@ -220,3 +233,51 @@ def test_cross_annotation_describes_both_sides_and_scores_pairs(result):
     hits = [planted[row.network] in terms.loc[terms["unit"] == f"FBN-{row.spatial_fbn:02d}", "term"].tolist()
             for row in rec.itertuples()]
     assert sum(hits) >= 3, (hits, rec)
+
+
+def test_report_in_headless_chromium(result):
+    """Open the report as a person would: no console error, no request leaves the page, no broken image,
+    search and sort work; a screenshot is kept in test-artifacts/."""
+    import os
+    import shutil
+    from pathlib import Path
+
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed: `make browser` (apt-get install chromium) installs it for CI")
+        pytest.skip("chromium is not installed (make browser)")
+    from playwright.sync_api import sync_playwright
+
+    artifacts = Path(os.environ.get("SYNCACT_TEST_ARTIFACTS", Path(__file__).parents[1] / "test-artifacts"))
+    artifacts.mkdir(parents=True, exist_ok=True)
+    page_url = result.report_path.resolve().as_uri()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        try:
+            page = browser.new_page(viewport={"width": 1300, "height": 900})
+            problems, requests = [], []
+            page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(page_url)
+            page.wait_for_load_state("load")
+            broken = page.evaluate("Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0))"
+                                   ".map(i => i.alt)")
+            assert page.locator("#count").inner_text() == "16 of 16 pairs"
+            page.fill("#query", "fbn-03")
+            assert page.locator("#count").inner_text() == "2 of 16 pairs"
+            page.fill("#query", "")
+            page.select_option("#sort", "pshift:-1")
+            shown = page.evaluate("Array.from(document.querySelectorAll('.card')).map(c => parseFloat(c.dataset.pshift))")
+            page.locator("#cards").scroll_into_view_if_needed()
+            page.screenshot(path=str(artifacts / "report.png"), full_page=False)
+        finally:
+            browser.close()
+    assert not problems, problems
+    assert [u for u in requests if not u.startswith("data:") and u != page_url] == []
+    assert broken == [] and page_url in requests
+    assert shown == sorted(shown)
+    assert (artifacts / "report.png").stat().st_size > 10_000

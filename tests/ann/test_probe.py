@@ -20,7 +20,7 @@ def test_feature_map_maxima_equal_the_extracted_activations(frames):
     acts = extract_activations(frames, built, ["block3"], cache=None, fold_bn=False).layers["block3"]
     np.testing.assert_allclose(maps.max(axis=(1, 2)), [acts[0, 5], acts[1, 7]], rtol=1e-4, atol=1e-5)
     assert feature_maps(frames, built, "block3", 5).shape == (2, 90, 120)  # upsampled onto the frames
-    with pytest.raises(ConfigError, match="out of range: layer 'block3' has 256 filters"):
+    with pytest.raises(ConfigError, match="out of range: the layer has 256 filters.*block3"):
         feature_maps(frames, built, "block3", 300)
     with pytest.raises(ShapeError, match="uint8"):
         feature_maps(frames.astype(float), built, "block3", 0)

@@ -26,6 +26,65 @@ def _frames_tensor(images: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(images))
 
 
+def layer_maps(images: np.ndarray, built: BuiltModel, layer: str, *, batch_size: int = 32) -> np.ndarray:
+    """Whole feature maps of one layer on some frames.
+
+    Parameters
+    ----------
+    images : ndarray of uint8, shape (n_frames, height, width, 3)
+    built : BuiltModel
+    layer : str
+        Alias (``last_conv``) or module name.
+    batch_size : int, default=32
+
+    Returns
+    -------
+    ndarray of float32, shape (n_frames, n_filters, h, w)
+    """
+    x = _frames_tensor(images)
+    spec = built.resolve_layer(layer)
+    grabbed: list[torch.Tensor] = []
+
+    def hook(_module, _inputs, output) -> None:  # noqa: ANN001
+        out = output[0] if isinstance(output, (tuple, list)) else output
+        grabbed.append((spec.post(out) if spec.post is not None else out).float())
+
+    handle = dict(built.module.named_modules())[spec.module].register_forward_hook(hook)
+    try:
+        with torch.inference_mode():
+            module = built.module.eval()
+            for start in range(0, x.shape[0], batch_size):
+                module(built.preprocessing(x[start : start + batch_size]))
+    finally:
+        handle.remove()
+    out = torch.cat(grabbed)
+    if out.ndim != 4:
+        raise ShapeError(f"layer {layer!r} of {built.name} gives {tuple(out.shape)} outputs, not (n, channels, h, w) maps.")
+    return out.numpy()
+
+
+def select_maps(maps: np.ndarray, channels: Sequence[int], size: tuple[int, int] | None = None) -> np.ndarray:
+    """One filter's map per frame from :func:`layer_maps`, optionally resized bilinearly to ``size`` (h, w).
+
+    Parameters
+    ----------
+    maps : ndarray of shape (n_frames, n_filters, h, w)
+    channels : sequence of int, length n_frames or 1
+    size : (int, int), optional
+
+    Returns
+    -------
+    ndarray of float32, shape (n_frames, h, w) or (n_frames, *size)
+    """
+    chans = np.broadcast_to(np.asarray(channels, dtype=int), (maps.shape[0],)).copy()
+    if chans.max() >= maps.shape[1] or chans.min() < 0:
+        raise ConfigError(f"filter index {int(chans.max())} is out of range: the layer has {maps.shape[1]} filters.")
+    chosen = torch.from_numpy(np.ascontiguousarray(maps[np.arange(maps.shape[0]), chans]))[:, None]
+    if size is not None:
+        chosen = F.interpolate(chosen, size=tuple(size), mode="bilinear", align_corners=False)
+    return chosen[:, 0].numpy().astype(np.float32)
+
+
 def feature_maps(images: np.ndarray, built: BuiltModel, layer: str, channels: Sequence[int], *,
                  upsample: bool = True) -> np.ndarray:
     """Feature maps of some filters of one layer on a few frames, optionally resized onto the frames.
@@ -35,7 +94,6 @@ def feature_maps(images: np.ndarray, built: BuiltModel, layer: str, channels: Se
     images : ndarray of uint8, shape (n_frames, height, width, 3)
     built : BuiltModel
     layer : str
-        Alias (``last_conv``) or module name.
     channels : sequence of int, length n_frames or 1
         The filter to keep for each frame (one index for all frames, or one per frame).
     upsample : bool, default=True
@@ -46,31 +104,11 @@ def feature_maps(images: np.ndarray, built: BuiltModel, layer: str, channels: Se
     ndarray of float32, shape (n_frames, h, w)
         Height and width of the frames when ``upsample``, else of the layer's map.
     """
-    x = _frames_tensor(images)
-    spec = built.resolve_layer(layer)
-    chans = np.broadcast_to(np.asarray(channels, dtype=int), (x.shape[0],)).copy()
-    grabbed: list[torch.Tensor] = []
-
-    def hook(_module, _inputs, output) -> None:  # noqa: ANN001
-        out = output[0] if isinstance(output, (tuple, list)) else output
-        grabbed.append(spec.post(out) if spec.post is not None else out)
-
-    module = dict(built.module.named_modules())[spec.module]
-    handle = module.register_forward_hook(hook)
+    maps = layer_maps(images, built, layer)
     try:
-        with torch.inference_mode():
-            built.module.eval()(built.preprocessing(x))
-    finally:
-        handle.remove()
-    out = grabbed[0]
-    if out.ndim != 4:
-        raise ShapeError(f"layer {layer!r} of {built.name} gives {tuple(out.shape)} outputs, not (n, channels, h, w) maps.")
-    if chans.max() >= out.shape[1] or chans.min() < 0:
-        raise ConfigError(f"filter index {int(chans.max())} is out of range: layer {layer!r} has {out.shape[1]} filters.")
-    maps = out[torch.arange(out.shape[0]), torch.as_tensor(chans)][:, None].float()
-    if upsample:
-        maps = F.interpolate(maps, size=tuple(images.shape[1:3]), mode="bilinear", align_corners=False)
-    return maps[:, 0].numpy().astype(np.float32)
+        return select_maps(maps, channels, tuple(images.shape[1:3]) if upsample else None)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} (layer {layer!r})") from None
 
 
 def class_logits(images: np.ndarray, built: BuiltModel, *, batch_size: int = 32) -> np.ndarray:

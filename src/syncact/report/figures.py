@@ -75,11 +75,27 @@ def pair_trace(fbn: np.ndarray, filt: np.ndarray, tr: float, title: str) -> byte
     return _png(fig)
 
 
-def frame_strip(images: np.ndarray) -> bytes:
-    """Frames side by side (uint8 RGB, shape (n, H, W, 3))."""
+def frame_strip(images: np.ndarray, overlays: np.ndarray | None = None, *, height: int | None = None) -> bytes:
+    """Frames side by side (uint8 RGB, shape (n, H, W, 3)) as a JPEG-sized PNG.
+
+    ``overlays`` (n, H, W): a filter's feature map on each frame, drawn as a heat map over the frame
+    (scaled to the largest value over all frames, as Network Dissection shows units). ``height``
+    downsizes the strip.
+    """
     from PIL import Image
 
-    strip = np.concatenate(list(images), axis=1)
+    frames = np.asarray(images, dtype=np.float32)
+    if overlays is not None:
+        heat = np.clip(np.asarray(overlays, dtype=np.float32), 0, None)
+        heat /= max(float(heat.max()), 1e-12)
+        colour = plt.get_cmap("inferno")(heat)[..., :3] * 255  # (n, H, W, 3)
+        alpha = 0.25 + 0.5 * heat[..., None]
+        frames = (1 - alpha) * frames + alpha * colour
+    strip = np.concatenate(list(np.clip(frames, 0, 255).astype(np.uint8)), axis=1)
+    image = Image.fromarray(strip)
+    if height is not None and image.height > height:
+        image = image.resize((round(image.width * height / image.height), height))
+    strip = np.asarray(image)
     buf = io.BytesIO()
     Image.fromarray(strip).save(buf, format="PNG")
     return buf.getvalue()
@@ -130,3 +146,18 @@ def accuracy_regression_plot(points: pd.DataFrame, slope: float, intercept: floa
     ax.set_ylabel("mean PCC (Eq.2)")
     ax.set_title(f"R² = {r2:.2f}, p = {p_value:.2g}", fontsize=9)
     return _png(fig)
+
+
+def trace_svg(fbn: np.ndarray, filt: np.ndarray, *, width: int = 360, height: int = 90) -> str:
+    """Two z-scored time series as an inline SVG (FBN blue, filter orange): no image file, no script."""
+    def points(x: np.ndarray) -> str:
+        x = np.asarray(x, dtype=np.float64)
+        z = (x - x.mean()) / (x.std() or 1.0)
+        ys = height / 2 - np.clip(z, -3, 3) * (height / 6.5)
+        xs = np.linspace(0, width, len(z))
+        return " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(xs, ys, strict=True))
+
+    return (f'<svg class="trace" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+            f'aria-label="FBN and filter activations"><polyline fill="none" stroke="#1f77b4" stroke-width="1" '
+            f'points="{points(fbn)}"/><polyline fill="none" stroke="#ff7f0e" stroke-width="1" '
+            f'points="{points(filt)}"/></svg>')

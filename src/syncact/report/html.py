@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import jinja2
 import numpy as np
+import pandas as pd
 
 from syncact import _io
 from syncact.ann.registry import model_key, weights_label
@@ -46,6 +49,110 @@ def _sweep_context(comparison) -> dict[str, str] | None:  # noqa: ANN001 - Metho
     return context
 
 
+SORT_SCRIPT = """
+const box = document.getElementById("cards");
+const cards = Array.from(box.querySelectorAll(".card"));
+function refresh() {
+  const query = document.getElementById("query").value.trim().toLowerCase();
+  const [key, sign] = document.getElementById("sort").value.split(":");
+  const value = (card) => { const v = parseFloat(card.dataset[key]); return Number.isNaN(v) ? -Infinity : Number(sign) * v; };
+  cards.sort((a, b) => value(b) - value(a));
+  let shown = 0;
+  for (const card of cards) {
+    const match = !query || card.dataset.text.includes(query);
+    card.hidden = !match;
+    shown += match ? 1 : 0;
+    box.appendChild(card);
+  }
+  document.getElementById("count").textContent = shown + " of " + cards.length + " pairs";
+}
+document.getElementById("query").addEventListener("input", refresh);
+document.getElementById("sort").addEventListener("change", refresh);
+refresh();
+"""
+"""Search and sort over the pair cards: the page's only script, allowed by its hash in the page's CSP."""
+
+
+def _script_hash(script: str) -> str:
+    return "sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, (np.integer, np.floating, np.bool_)):
+        return value.item()
+    raise TypeError(type(value))
+
+
+def _number(value: object) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
+
+
+def _terms(descriptions: pd.DataFrame | None, unit: str) -> list[dict[str, object]]:
+    if descriptions is None or descriptions.empty:
+        return []
+    rows = descriptions[descriptions["unit"] == unit].sort_values(["source", "rank"], kind="stable")
+    return [{"source": r.source, "term": r.term, "score": _number(r.score)} for r in rows.itertuples()]
+
+
+def _pair_cards(result: ExperimentResult, config: ExperimentConfig, run: str) -> tuple[list[dict], dict[str, str]]:
+    """One card per Eq.2 pair of every model's last listed layer on one run, and the frame strips they show.
+
+    Cards are plain data (also written as ``report/cards.json``); strips are keyed by ``model/layer/filter``:
+    the filter's top frames with its feature map over each frame.
+    """
+    from syncact.ann import get_model
+    from syncact.ann.probe import layer_maps, select_maps
+    from syncact.annotate.filters import top_frames
+
+    frames = result.frames[run]
+    fbn_act = result.fbn_activations[run]
+    ann = result.annotation
+    agreement = ann.pairs.set_index(["model", "weights", "layer", "run", "fbn"]) if ann is not None else None
+    cards, strips = [], {}
+    for spec in config.models:
+        weights, layer = weights_label(spec.weights), spec.layers[-1]
+        pairing = result.pairings[(spec.name, weights, layer, run)]
+        acts = result.activations[(model_key(spec.name, spec.weights), run)].layers[layer]
+        if config.pairing.hrf != "none":  # show the filter as it was paired
+            acts = hrf_convolve(acts, frames.tr, config.pairing.hrf)
+        indices = pairing.eq2["filter"].str.rsplit("-", n=1).str[1].astype(int).to_numpy()
+        unique = sorted(set(indices))
+        top = dict(zip(unique, top_frames(acts, unique, k=N_TOP_FRAMES, min_gap=2), strict=True))
+        shown = sorted({int(t) for rows in top.values() for t in rows if t >= 0})
+        built = get_model(spec.name, spec.weights, seed=config.seed)
+        maps = dict(zip(shown, layer_maps(frames.images[shown], built, layer), strict=True))
+        described = ann.filters.get((spec.name, weights, layer)) if ann is not None else None
+        for f in unique:
+            chosen = [int(t) for t in top[f] if t >= 0]
+            heat = select_maps(np.stack([maps[t] for t in chosen]), [f], frames.images.shape[1:3])
+            strips[f"{spec.name}/{layer}/{f}"] = _b64(figures.frame_strip(frames.images[chosen], heat, height=90))
+        for k, row in enumerate(pairing.eq2.itertuples()):
+            f = int(indices[k])
+            extra: dict[str, float | None] = {"agreement": None, "p_agreement": None}
+            if agreement is not None and (spec.name, weights, layer, run, row.fbn) in agreement.index:
+                match = agreement.loc[(spec.name, weights, layer, run, row.fbn)]
+                extra = {"agreement": _number(match.get("agreement")), "p_agreement": _number(match.get("p_agreement"))}
+            stem = f"{spec.name}_{weights}_{layer}_run-{run}"
+            cards.append({
+                "id": f"{spec.name}-{weights}-{layer}-{row.fbn}", "model": spec.name, "weights": weights, "layer": layer,
+                "run": run, "fbn": row.fbn, "filter": row.filter, "pcc": float(row.pcc),
+                "pcc_low": _number(getattr(row, "pcc_low", None)), "pcc_high": _number(getattr(row, "pcc_high", None)),
+                "p_naive": float(row.p_naive), "p_edf": float(row.p_edf), "n_eff": float(row.n_eff),
+                "p_shift": float(row.p_shift), "q_shift": float(row.q_shift), "p_phase": _number(getattr(row, "p_phase", None)),
+                "significant": bool(row.significant), **extra,
+                "fbn_terms": _terms(ann.fbns if ann is not None else None, row.fbn),
+                "filter_terms": _terms(described, row.filter),
+                "top_frames": [{"frame": t, "time_s": float(frames.times[t])} for t in top[f] if t >= 0],
+                "strip": f"{spec.name}/{layer}/{f}",
+                "files": {"pairs": f"../pairing/{stem}_eq2.csv", "fbn_maps": "../brain/fbn_maps.nii.gz",
+                          "fbn_activations": f"../brain/activations_run-{run}.csv",
+                          "filter_activations": f"../activations/{spec.name}_{weights}/run-{run}.npz",
+                          **({"annotation": "../annotation/pairs.csv"} if ann is not None else {})},
+                "_trace": figures.trace_svg(fbn_act[:, int(row.fbn.rsplit("-", 1)[1])], acts[:, f]),
+            })
+    return cards, strips
+
+
 def _regression_context(out: Path) -> dict[str, str] | None:
     """The accuracy regression as the pipeline wrote it (table and figure), or None when it was not fitted."""
     table, figure = out / "tables" / "accuracy_regression.csv", out / "figures" / "accuracy_regression.png"
@@ -77,29 +184,9 @@ def write_report(result: ExperimentResult, config: ExperimentConfig, *, mask: np
             title = f"{model} ({weights}) {layer}, run {run}"
             matrices.append({"title": title, "img": _b64(figures.correlation_matrix(pairing.r, title))})
 
-    # Pair cards for the first model's last listed layer on the first run.
-    model0 = config.models[0]
-    key = (model0.name, weights_label(model0.weights), model0.layers[-1], first_run)
-    pairing = result.pairings[key]
-    frames = result.frames[first_run]
-    acts = result.activations[(model_key(model0.name, model0.weights), first_run)].layers[model0.layers[-1]]
-    fbn_act = result.fbn_activations[first_run]
-    if config.pairing.hrf != "none":  # show the filter as it was paired
-        acts = hrf_convolve(acts, frames.tr, config.pairing.hrf)
-    pair_cards = []
-    for k, row in pairing.eq2.sort_values("pcc", ascending=False).iterrows():
-        f = int(row["filter"].split("-")[-1])
-        top = np.argsort(-acts[:, f])[:N_TOP_FRAMES]
-        pair_cards.append({
-            "fbn": row["fbn"], "filter": row["filter"], "pcc": row["pcc"], "p_naive": row["p_naive"],
-            "p_shift": row["p_shift"], "q_shift": row["q_shift"], "significant": bool(row["significant"]),
-            "p_edf": row["p_edf"], "n_eff": row["n_eff"], "p_phase": row.get("p_phase"),
-            "ci": (row["pcc_low"], row["pcc_high"]) if "pcc_low" in row else None,
-            "map": fbn_cards[k]["img"],
-            "frames": _b64(figures.frame_strip(frames.images[top])),
-            "frame_times": ", ".join(f"{frames.times[t]:.1f} s" for t in top),
-            "trace": _b64(figures.pair_trace(fbn_act[:, k], acts[:, f], frames.tr, f"{row['fbn']} vs {row['filter']}")),
-        })
+    cards, strips = _pair_cards(result, config, first_run)
+    traces = {c["id"]: c.pop("_trace") for c in cards}
+    _io.write_text(out / "report" / "cards.json", json.dumps(cards, indent=1, default=_json_default))
     summary_cols = [c for c in ("model", "weights", "layer", "run", "mean_pcc", "mean_pcc_low", "mean_pcc_high",
                                 "mean_p_shift", "mean_p_phase", "ratio_not_significant", "n_significant_naive",
                                 "n_significant_edf", "n_significant_shift", "n_significant_fdr", "n_significant_phase",
@@ -125,13 +212,20 @@ def write_report(result: ExperimentResult, config: ExperimentConfig, *, mask: np
         "sweep": _sweep_context(result.comparison),
         "fbns": fbn_cards,
         "matrices": matrices,
-        "pairs": pair_cards,
-        "pair_title": f"{model0.name} ({weights_label(model0.weights)}) {model0.layers[-1]}, run {first_run}",
+        "cards": cards,
+        "fbn_images": {c["name"]: c["img"] for c in fbn_cards},
+        "strips": strips,
+        "traces": traces,
+        "pair_title": f"last listed layer of every model, run {first_run}",
+        "sort_script": SORT_SCRIPT,
+        "script_hash": _script_hash(SORT_SCRIPT),
+        "agreement": (_table(result.annotation.summary) if result.annotation is not None
+                      and len(result.annotation.summary) else None),
         "timings": {k: f"{v:.1f} s" for k, v in result.timings.items()},
         "split": result.split,
         "alpha": config.pairing.alpha,
         "hrf": config.pairing.hrf,
-        "n_lags": pairing.params["n_lags"],
+        "n_lags": next(iter(result.pairings.values())).params["n_lags"],
     }
     env = jinja2.Environment(loader=jinja2.PackageLoader("syncact.report", "templates"),
                              autoescape=jinja2.select_autoescape(["html"]))
