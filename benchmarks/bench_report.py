@@ -1,0 +1,62 @@
+"""Report generation at the size the plan names: 64 FBNs x 4 models, with cross-annotation.
+
+Run:  .venv/bin/python benchmarks/bench_report.py [--data DIR] [--out DIR]
+
+Runs the pipeline on the embedded dataset (generated under ``--data`` when missing: 10 subjects x 2 runs x
+200 TRs) with K = 64 FBNs, a short training (5 epochs: the report's cost does not depend on it) and four
+models - EfficientNet-Lite0, Lite1, Lite2 (real ImageNet weights, offline) and ResNet-18 (random weights) -
+and reports the seconds of each stage, the report's among them (glass brains of 64 FBNs, PCC matrices, one
+card per pair of every model's last layer with its frames, feature maps and descriptions), and its size.
+Target: the report under one minute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from _harness import peak_gb, write_record
+
+from syncact.config import parse_config
+from syncact.pipeline import run_experiment
+from syncact.simulate import make_dataset
+
+MODELS = [("efficientnet_lite0", "imagenet"), ("efficientnet_lite1", "imagenet"), ("efficientnet_lite2", "imagenet"),
+          ("resnet18", "random")]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "syncact-bench-report-data")
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    args = parser.parse_args()
+    if not (args.data / "dataset_description.json").is_file():
+        make_dataset(args.data, n_subjects=10, n_runs=2, n_timepoints=200, seed=0, progress=True)
+    raw = {
+        "name": "bench-report", "seed": 0,
+        "data": {"bids": str(args.data), "task": "movie"},
+        "movies": [{"run": str(r), "path": str(args.data / "stimuli" / f"task-movie_run-{r}.mp4")} for r in (1, 2)],
+        "models": [{"name": name, "weights": weights, "layers": ["block3", "last_conv"]} for name, weights in MODELS],
+        "embedding": {"n_networks": 64, "temporal": "msa", "n_epochs": 5},
+        "pairing": {"hrf": "glover"},
+        "annotation": {"term_maps": str(args.data / "derivatives" / "ground_truth" / "term_maps")},
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        tic = time.perf_counter()
+        result = run_experiment(parse_config(raw), Path(tmp) / "run", progress=True)
+        total = time.perf_counter() - tic
+        report_dir = result.report_path.parent
+        size_mb = sum(p.stat().st_size for p in report_dir.iterdir()) / 1e6
+        n_cards = result.report_path.read_text().count('class="card"')
+    timings = {k: round(v, 1) for k, v in result.timings.items()}
+    print(f"stages (s): {timings}")
+    print(f"report: {timings['report']} s for {n_cards} cards, {size_mb:.1f} MB; total {total:.0f} s, peak {peak_gb():.2f} GB")
+    path = write_record(args.out, "report", {"timings": timings, "cards": n_cards, "report_mb": size_mb, "total_s": total,
+                                             "peak_gb": peak_gb(), "models": MODELS, "n_fbns": 64})
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
