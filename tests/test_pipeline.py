@@ -8,8 +8,10 @@ from syncact.config import parse_config
 from syncact.exceptions import ConfigError
 from syncact.pipeline import run_experiment
 
+NASTY = '<img src=x onerror="alert(1)"> & </div>'  # a user label that must reach the page as text
 
-def _config(ds, **embedding):
+
+def _config(ds, annotation=None, **embedding):
     raw = {
         "name": "tiny",
         "data": {"bids": str(ds.root), "task": "movie"},
@@ -18,14 +20,19 @@ def _config(ds, **embedding):
                    {"name": "resnet18", "weights": "random", "layers": ["last_conv"]}],
         "embedding": {"n_networks": 8, "temporal": "msa", "n_epochs": 15, "n_components": 64, **embedding},
         "pairing": {"hrf": "glover"},
-        "annotation": {"term_maps": str(ds.root / "derivatives" / "ground_truth" / "term_maps"), "n_perm": 200},
     }
+    if annotation is not None:
+        raw["annotation"] = annotation
     return parse_config(raw)
 
 
 @pytest.fixture(scope="module")
 def result(tiny_dataset, tmp_path_factory):
-    return run_experiment(_config(tiny_dataset), tmp_path_factory.mktemp("run"), progress=False)
+    labels = tmp_path_factory.mktemp("labels") / "fbn_labels.csv"
+    pd.DataFrame({"fbn": ["FBN-00", "FBN-03"], "label": [NASTY, "faces"]}).to_csv(labels, index=False)
+    annotation = {"term_maps": str(tiny_dataset.root / "derivatives" / "ground_truth" / "term_maps"), "n_perm": 200,
+                  "fbn_labels": str(labels)}
+    return run_experiment(_config(tiny_dataset, annotation), tmp_path_factory.mktemp("run"), progress=False)
 
 
 def test_run_directory_is_complete(result):
@@ -49,6 +56,7 @@ def test_report_is_self_contained(result):
     html = result.report_path.read_text()
     assert "Models &times; runs" in html and "Recovery of the planted networks" in html
     assert "Layers (mean PCC over runs" in html and "Eq.1 (each filter with its best FBN)" in html
+    assert NASTY not in html and "&lt;img src=x onerror=&#34;alert(1)&#34;&gt; &amp; &lt;/div&gt;" in html
     assert html.count("p_edf ") == 16 and "share_shift" in html
     assert html.count('class="card"') == 8 * 2  # every model's last layer
     assert "http://" not in html and "https://" not in html.replace("https://www.w3.org", "")
@@ -218,7 +226,9 @@ def test_cross_annotation_describes_both_sides_and_scores_pairs(result):
     for rel in ("annotation/fbns.csv", "annotation/pairs.csv", "annotation/filters_efficientnet_lite0_imagenet_last_conv.csv",
                 "tables/agreement.csv"):
         assert (out / rel).is_file(), rel
-    assert set(ann.fbns["source"]) == {"dosenbach_2010:network", "dosenbach_2010:region", "seitzman_2018:network", "terms"}
+    assert set(ann.fbns["source"]) == {"dosenbach_2010:network", "dosenbach_2010:region", "seitzman_2018:network", "terms",
+                                       "labels"}
+    assert ann.pairs.loc[ann.pairs["fbn"] == "FBN-03", "fbn_text"].str.contains("faces").all()  # labels join terms
     assert ann.fbns.groupby("unit").size().size == 8
     lite = ann.filters[("efficientnet_lite0", "imagenet", "last_conv")]
     assert {"imagenet classes", "frame features"} <= set(lite["source"])
