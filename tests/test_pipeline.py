@@ -213,7 +213,8 @@ def test_tables_command_prints_every_table_of_a_run(result, tmp_path, capsys):
 
     assert main(["tables", str(result.out_dir)]) == 0
     out = capsys.readouterr().out
-    for title in ("Tables 5-6", "Table 7", "appendix Table 8", "Eq.1 beside Eq.2", "per test", "Detection on planted"):
+    for title in ("Tables 5-6", "Table 7", "appendix Table 8", "Eq.1 beside Eq.2", "per test", "Detection on planted",
+                  "Agreement of paired descriptions"):
         assert title in out, title
     assert "efficientnet_lite0 / imagenet / last_conv" in out and "Run #1" in out
     assert main(["tables", str(tmp_path)]) == 2

@@ -66,6 +66,9 @@ def _print_tables(summary, out_dir: Path, *, full: bool) -> None:  # noqa: ANN00
     if full:
         tests = [c for c in summary if c.startswith("n_significant_")]
         show("Significant Eq.2 pairs per test (of n_fbns):", summary[["model", "weights", "layer", "run", "n_fbns", *tests]])
+        agreement = out_dir / "tables" / "agreement.csv"
+        if agreement.is_file():
+            show("Agreement of paired descriptions (true pairs against shuffled ones):", pd.read_csv(agreement))
         detection = out_dir / "tables" / "detection.csv"
         if detection.is_file():
             show("Detection on planted truth (share called significant per test):", pd.read_csv(detection))

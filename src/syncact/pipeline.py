@@ -48,7 +48,7 @@ from syncact.analysis import (
     recovery_table,
 )
 from syncact.ann import Activations, default_cache_dir, extract_activations, get_model
-from syncact.ann.registry import model_key, weights_label
+from syncact.ann.registry import LOGITS, model_key, weights_label
 from syncact.annotate import CrossAnnotation
 from syncact.brain import (
     BrainNetworks,
@@ -204,12 +204,17 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
 
     tic = time.perf_counter()
     activations: dict[tuple[str, str], Activations] = {}
+    logits: dict[tuple[str, str], np.ndarray] = {}  # class scores for [annotation] classes, from the same passes
     cache = {"none": None, "default": default_cache_dir()}.get(config.cache, config.cache)
     for spec in config.models:
         built = get_model(spec.name, spec.weights, seed=config.seed, top1_accuracy=spec.top1_accuracy)
+        scores = config.annotation is not None and config.annotation.classes and spec.weights == "imagenet"
         for label, fr in frames.items():
-            acts = extract_activations(fr.images, built, spec.layers, reduce=spec.reduce, batch_size=spec.batch_size,
-                                       device=config.device, precision=spec.precision, cache=cache, progress=progress)
+            acts = extract_activations(fr.images, built, [*spec.layers, *([LOGITS] if scores else [])],
+                                       reduce=spec.reduce, batch_size=spec.batch_size, device=config.device,
+                                       precision=spec.precision, cache=cache, progress=progress)
+            if scores:
+                logits[(model_key(spec.name, spec.weights), label)] = acts.layers.pop(LOGITS)
             activations[(model_key(spec.name, spec.weights), label)] = acts
             acts.save(out / "activations" / f"{spec.name}_{weights_label(spec.weights)}" / f"run-{label}.npz")
     timings["activations"] = time.perf_counter() - tic
@@ -283,7 +288,7 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
     annotation = None
     if config.annotation is not None:
         tic = time.perf_counter()
-        annotation = _annotate(config, out, embedding, mask, affine, frames, activations, pairings)
+        annotation = _annotate(config, out, embedding, mask, affine, frames, activations, logits, pairings)
         timings["annotation"] = time.perf_counter() - tic
 
     comparison = None
@@ -304,9 +309,10 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
 
 def _annotate(config: ExperimentConfig, out: Path, embedding: BrainNetworks, mask: np.ndarray, affine: np.ndarray,
               frames: dict[str, Frames], activations: dict[tuple[str, str], Activations],
+              logits: dict[tuple[str, str], np.ndarray],
               pairings: dict[tuple[str, str, str, str], Pairing]) -> CrossAnnotation:
     """The ``[annotation]`` stage: describe every FBN and every paired filter, score each pair's agreement."""
-    from syncact.ann.probe import class_logits, imagenet_categories
+    from syncact.ann.probe import imagenet_categories
     from syncact.annotate import (
         CoordinateAtlas,
         LabelAtlas,
@@ -333,11 +339,10 @@ def _annotate(config: ExperimentConfig, out: Path, embedding: BrainNetworks, mas
     filters = {}
     for spec in config.models:
         key, weights = model_key(spec.name, spec.weights), weights_label(spec.weights)
-        logits = categories = None
-        if ac.classes and spec.weights == "imagenet":
-            built = get_model(spec.name, spec.weights, seed=config.seed)
-            logits = np.concatenate([class_logits(frames[r].images, built) for r in runs])
-            categories = imagenet_categories() if logits.shape[1] == 1000 else None
+        scores = categories = None
+        if (key, runs[0]) in logits:
+            scores = np.concatenate([logits[(key, r)] for r in runs])
+            categories = imagenet_categories() if scores.shape[1] == 1000 else None
         for layer in spec.layers:
             used = sorted({int(f.rsplit("-", 1)[1]) for k, p in pairings.items() if k[:3] == (spec.name, weights, layer)
                            for f in p.eq2["filter"]})
@@ -345,7 +350,7 @@ def _annotate(config: ExperimentConfig, out: Path, embedding: BrainNetworks, mas
             acts = np.concatenate([activations[(key, r)].layers[layer][:, used] for r in runs])
             labels = None if user is None else _filter_labels(user, spec.name, layer, names,
                                                               activations[(key, runs[0])].layers[layer].shape[1])
-            filters[(spec.name, weights, layer)] = describe_filters(acts, names, images=images, logits=logits,
+            filters[(spec.name, weights, layer)] = describe_filters(acts, names, images=images, logits=scores,
                                                                     categories=categories, labels=labels, top=ac.top_terms)
     functional = [source for source, given in (("terms", ac.term_maps), ("labels", ac.fbn_labels)) if given]
     result = cross_annotate(fbns, filters, {k: p.eq2 for k, p in pairings.items()}, encoder=encoder,

@@ -13,7 +13,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from syncact.ann.registry import BuiltModel
+from syncact.ann.extract import inference_copy
+from syncact.ann.registry import LOGITS, BuiltModel
 from syncact.exceptions import ConfigError, ShapeError
 
 
@@ -24,6 +25,16 @@ def _frames_tensor(images: np.ndarray) -> torch.Tensor:
     if not len(images):
         raise ShapeError("images is empty (0 frames).")
     return torch.from_numpy(np.ascontiguousarray(images))
+
+
+def _fast_copy(built: BuiltModel, hooked: list[str]) -> torch.nn.Module:
+    """The extraction's inference copy (batch norms folded except hooked ones, channels-last) on the CPU."""
+    return inference_copy(built, hooked, torch.device("cpu"))
+
+
+def _prepared(built: BuiltModel, frames: torch.Tensor) -> torch.Tensor:
+    x = built.preprocessing(frames)
+    return x.contiguous(memory_format=torch.channels_last) if x.ndim == 4 else x
 
 
 def layer_maps(images: np.ndarray, built: BuiltModel, layer: str, *, batch_size: int = 32) -> np.ndarray:
@@ -49,12 +60,12 @@ def layer_maps(images: np.ndarray, built: BuiltModel, layer: str, *, batch_size:
         out = output[0] if isinstance(output, (tuple, list)) else output
         grabbed.append((spec.post(out) if spec.post is not None else out).float())
 
-    handle = dict(built.module.named_modules())[spec.module].register_forward_hook(hook)
+    module = _fast_copy(built, [spec.module])
+    handle = dict(module.named_modules())[spec.module].register_forward_hook(hook)
     try:
         with torch.inference_mode():
-            module = built.module.eval()
             for start in range(0, x.shape[0], batch_size):
-                module(built.preprocessing(x[start : start + batch_size]))
+                module(_prepared(built, x[start : start + batch_size]))
     finally:
         handle.remove()
     out = torch.cat(grabbed)
@@ -114,6 +125,9 @@ def feature_maps(images: np.ndarray, built: BuiltModel, layer: str, channels: Se
 def class_logits(images: np.ndarray, built: BuiltModel, *, batch_size: int = 32) -> np.ndarray:
     """The network's output scores on every frame (ImageNet logits for an ImageNet classifier).
 
+    The same as extracting the pseudo-layer ``"logits"`` (:meth:`BuiltModel.resolve_layer`), which the
+    pipeline does beside the other layers, in the same forward passes and through the cache.
+
     Parameters
     ----------
     images : ndarray of uint8, shape (n_frames, height, width, 3)
@@ -124,17 +138,10 @@ def class_logits(images: np.ndarray, built: BuiltModel, *, batch_size: int = 32)
     -------
     ndarray of float32, shape (n_frames, n_classes)
     """
-    x = _frames_tensor(images)
-    chunks = []
-    with torch.inference_mode():
-        module = built.module.eval()
-        for start in range(0, x.shape[0], batch_size):
-            out = module(built.preprocessing(x[start : start + batch_size]))
-            out = out[0] if isinstance(out, (tuple, list)) else out
-            if out.ndim != 2:
-                raise ShapeError(f"{built.name} returns {tuple(out.shape)}, not (n_frames, n_classes) scores.")
-            chunks.append(out.float())
-    return torch.cat(chunks).numpy()
+    from syncact.ann.extract import extract_activations
+
+    _frames_tensor(images)  # the same checks and messages as the other probes
+    return extract_activations(images, built, [LOGITS], batch_size=batch_size, cache=None).layers[LOGITS]
 
 
 def imagenet_categories() -> list[str]:

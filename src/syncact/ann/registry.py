@@ -28,11 +28,22 @@ from torch import nn
 from syncact._validation import check_file, close_matches
 from syncact.ann.preprocessing import Preprocessing
 from syncact.ann.weights import state_dict_digest
-from syncact.exceptions import ConfigError, UnknownNameError
+from syncact.exceptions import ConfigError, ShapeError, UnknownNameError
 
 logger = logging.getLogger(__name__)
 
 NAMED_WEIGHTS = ("imagenet", "places365", "random")
+
+
+LOGITS = "logits"
+"""The pseudo-layer that names a network's output."""
+
+
+def as_single_position(x: torch.Tensor) -> torch.Tensor:
+    """(n, classes) scores -> (n, classes, 1): a map of one position, so every reducer returns the score."""
+    if x.ndim != 2:
+        raise ShapeError(f"the network's output is {tuple(x.shape)}, not (n_frames, n_classes) scores.")
+    return x[:, :, None]
 
 
 @dataclass(frozen=True)
@@ -96,9 +107,15 @@ class BuiltModel:
         return self.preprocessing.input_size
 
     def resolve_layer(self, layer: str) -> LayerSpec:
-        """Return the hook spec for an alias (``block3``) or a module name (``layer3.1``)."""
+        """Return the hook spec for an alias (``block3``), a module name (``layer3.1``) or ``"logits"``.
+
+        ``"logits"`` is the network's output (class scores for a classifier), one value per class and
+        frame: extracting it beside other layers costs no extra forward pass and goes through the cache.
+        """
         if layer in self.layers:
             return self.layers[layer]
+        if layer == LOGITS:
+            return LayerSpec("", post=as_single_position)
         names = [n for n, _ in self.module.named_modules() if n]
         if layer in names:
             return LayerSpec(layer)

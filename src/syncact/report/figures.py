@@ -8,7 +8,6 @@ import matplotlib
 
 matplotlib.use("Agg")  # noqa: E402 - the report never needs a screen
 import matplotlib.pyplot as plt
-import nibabel as nib
 import numpy as np
 import pandas as pd
 
@@ -20,17 +19,58 @@ def _png(fig: plt.Figure) -> bytes:
     return buf.getvalue()
 
 
-def glass_brain(map_values: np.ndarray, mask: np.ndarray, affine: np.ndarray, title: str) -> bytes:
-    """Glass-brain view (nilearn) of one map given on the mask's voxels."""
-    from nilearn import plotting
+def _rgb(values: np.ndarray, background: np.ndarray, threshold: float) -> np.ndarray:
+    """A signed map in [-1, 1] over a grey silhouette, as uint8 RGB (nilearn's cold_hot colours)."""
+    from nilearn.plotting.cm import cold_hot
+
+    rgb = np.where(background[..., None], 0.82, 1.0) * np.ones((*values.shape, 3))
+    shown = np.abs(values) >= threshold
+    rgb[shown] = np.asarray(cold_hot((values[shown] + 1) / 2))[:, :3]
+    return (rgb * 255).astype(np.uint8)
+
+
+def brain_views(map_values: np.ndarray, mask: np.ndarray, affine: np.ndarray, title: str, *, n_slices: int = 5,
+                threshold: float = 0.35, zoom: int = 3) -> bytes:
+    """A map's glass brain (signed maximum-intensity projections: sagittal, coronal, axial) and axial slices.
+
+    Drawn with numpy and PIL (no matplotlib figure: ~100x faster, which matters for 64 FBNs x several
+    models). Values are scaled to the map's largest absolute value; voxels below ``threshold`` of it are not
+    coloured. The slices are spread over the axial extent of the supra-threshold voxels and labelled with
+    their MNI z; images are in neurological orientation (left on the left) for an axis-aligned affine.
+    """
+    from PIL import Image, ImageDraw
 
     volume = np.zeros(mask.shape, dtype=np.float32)
     volume[mask] = map_values / (np.abs(map_values).max() or 1.0)
-    fig = plt.figure(figsize=(5.2, 1.9))
-    plotting.plot_glass_brain(nib.Nifti1Image(volume, affine), figure=fig, display_mode="lzr", threshold=0.35,
-                              plot_abs=False, colorbar=False, cmap="cold_hot", vmin=-1, vmax=1, title=None)
-    fig.suptitle(title, fontsize=9, y=1.02)
-    return _png(fig)
+    if affine[0, 0] < 0:
+        volume, mask = volume[::-1], mask[::-1]
+
+    def projection(axis: int) -> np.ndarray:
+        idx = np.abs(volume).argmax(axis=axis)
+        return np.take_along_axis(volume, np.expand_dims(idx, axis), axis).squeeze(axis)
+
+    panels = [(_rgb(projection(0).T[::-1], mask.any(axis=0).T[::-1], threshold), "sagittal"),
+              (_rgb(projection(1).T[::-1], mask.any(axis=1).T[::-1], threshold), "coronal"),
+              (_rgb(projection(2).T[::-1], mask.any(axis=2).T[::-1], threshold), "axial")]
+    strong = np.flatnonzero((np.abs(volume) >= threshold).any(axis=(0, 1)))
+    inside = np.flatnonzero(mask.any(axis=(0, 1)))
+    low, high = (strong.min(), strong.max()) if strong.size else (inside.min(), inside.max())
+    for z in np.unique(np.linspace(low, high, n_slices).round().astype(int)):
+        panels.append((_rgb(volume[:, :, z].T[::-1], mask[:, :, z].T[::-1], threshold),
+                       f"z={affine[2, 2] * z + affine[2, 3]:.0f}"))
+    height = max(p.shape[0] for p, _ in panels) * zoom
+    canvas = Image.new("RGB", (sum(p.shape[1] * zoom + 4 for p, _ in panels), height + 14), "white")
+    draw = ImageDraw.Draw(canvas)
+    x = 0
+    for pixels, label in panels:
+        tile = Image.fromarray(pixels).resize((pixels.shape[1] * zoom, pixels.shape[0] * zoom), Image.NEAREST)
+        canvas.paste(tile, (x, 14 + height - tile.height))
+        draw.text((x + 2, 1), label, fill=(60, 60, 60))
+        x += tile.width + 4
+    draw.text((canvas.width - 8 * len(title) - 2, 1), title, fill=(0, 0, 0))
+    buf = io.BytesIO()
+    canvas.save(buf, format="PNG", optimize=False)
+    return buf.getvalue()
 
 
 def correlation_matrix(r: np.ndarray, title: str) -> bytes:
@@ -58,20 +98,6 @@ def training_curve(history: pd.DataFrame) -> bytes:
     ax.set_xlabel("epoch")
     ax.set_ylabel("MSE")
     ax.legend(fontsize=8)
-    return _png(fig)
-
-
-def pair_trace(fbn: np.ndarray, filt: np.ndarray, tr: float, title: str) -> bytes:
-    """An FBN's activation and its paired filter's activation over time (both z-scored)."""
-    z = lambda x: (x - x.mean()) / (x.std() or 1.0)  # noqa: E731
-    t = np.arange(fbn.size) * tr
-    fig, ax = plt.subplots(figsize=(5.2, 1.6))
-    ax.plot(t, z(fbn), lw=1, label="FBN")
-    ax.plot(t, z(filt), lw=1, label="filter", alpha=0.8)
-    ax.set_xlabel("time (s)", fontsize=8)
-    ax.set_yticks([])
-    ax.legend(fontsize=7, loc="upper right")
-    ax.set_title(title, fontsize=8)
     return _png(fig)
 
 

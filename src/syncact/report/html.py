@@ -175,7 +175,7 @@ def write_report(result: ExperimentResult, config: ExperimentConfig, *, mask: np
     emb = result.embedding
     first_run = next(iter(result.fbn_activations))
     fbn_cards = [
-        {"name": f"FBN-{k:02d}", "img": _b64(figures.glass_brain(emb.maps_[k], mask, affine, f"FBN-{k:02d}"))}
+        {"name": f"FBN-{k:02d}", "img": _b64(figures.brain_views(emb.maps_[k], mask, affine, f"FBN-{k:02d}"))}
         for k in range(emb.maps_.shape[0])
     ]
     matrices = []
