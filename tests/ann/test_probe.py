@@ -36,3 +36,14 @@ def test_imagenet_lite0_names_real_photos():
     names = imagenet_categories()
     assert logits.shape == (2, 1000) and len(names) == 1000
     assert "cat" in names[int(logits[0].argmax())] and names[int(logits[1].argmax())] in ("espresso", "cup", "coffee mug")
+
+
+def test_logits_pseudo_layer_equals_the_plain_forward(frames):
+    import torch
+
+    built = get_model("resnet18", "random")
+    acts = extract_activations(frames, built, ["block2", "logits"], cache=None)
+    with torch.inference_mode():
+        plain = built.module.eval()(built.preprocessing(torch.from_numpy(frames))).numpy()
+    np.testing.assert_allclose(acts.layers["logits"], plain, rtol=1e-4, atol=1e-4)
+    assert acts.layers["block2"].shape == (2, 128)

@@ -102,7 +102,7 @@ def training_curve(history: pd.DataFrame) -> bytes:
 
 
 def frame_strip(images: np.ndarray, overlays: np.ndarray | None = None, *, height: int | None = None) -> bytes:
-    """Frames side by side (uint8 RGB, shape (n, H, W, 3)) as a JPEG-sized PNG.
+    """Frames side by side (uint8 RGB, shape (n, H, W, 3)) as JPEG bytes (photographs: ~7x smaller than PNG).
 
     ``overlays`` (n, H, W): a filter's feature map on each frame, drawn as a heat map over the frame
     (scaled to the largest value over all frames, as Network Dissection shows units). ``height``
@@ -123,7 +123,7 @@ def frame_strip(images: np.ndarray, overlays: np.ndarray | None = None, *, heigh
         image = image.resize((round(image.width * height / image.height), height))
     strip = np.asarray(image)
     buf = io.BytesIO()
-    Image.fromarray(strip).save(buf, format="PNG")
+    Image.fromarray(strip).save(buf, format="JPEG", quality=85)
     return buf.getvalue()
 
 

@@ -27,8 +27,8 @@ logger = logging.getLogger(__name__)
 N_TOP_FRAMES = 4
 
 
-def _b64(png: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+def _b64(image: bytes, mime: str = "image/png") -> str:
+    return f"data:{mime};base64," + base64.b64encode(image).decode("ascii")
 
 
 def _table(df, index: bool = False, floatfmt: str = "{:.4g}") -> str:  # noqa: ANN001
@@ -125,7 +125,8 @@ def _pair_cards(result: ExperimentResult, config: ExperimentConfig, run: str) ->
         for f in unique:
             chosen = [int(t) for t in top[f] if t >= 0]
             heat = select_maps(np.stack([maps[t] for t in chosen]), [f], frames.images.shape[1:3])
-            strips[f"{spec.name}/{layer}/{f}"] = _b64(figures.frame_strip(frames.images[chosen], heat, height=90))
+            strips[f"{spec.name}/{layer}/{f}"] = _b64(figures.frame_strip(frames.images[chosen], heat, height=90),
+                                                        "image/jpeg")
         for k, row in enumerate(pairing.eq2.itertuples()):
             f = int(indices[k])
             extra: dict[str, float | None] = {"agreement": None, "p_agreement": None}
