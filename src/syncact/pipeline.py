@@ -323,6 +323,7 @@ def _annotate(config: ExperimentConfig, out: Path, embedding: BrainNetworks, mas
         read_label_file,
         sentence_encoder,
     )
+    from syncact.stimulus.features import frame_features
 
     ac = config.annotation
     encoder = sentence_encoder() if ac.agreement else None  # before the slow part: a missing model fails at once
@@ -334,7 +335,7 @@ def _annotate(config: ExperimentConfig, out: Path, embedding: BrainNetworks, mas
     fbns = describe_fbns(embedding.maps_, mask, affine, fbn_names, describers,
                          labels=read_label_file(ac.fbn_labels) if ac.fbn_labels else None, top=ac.top_terms)
     runs = list(frames)
-    images = np.concatenate([frames[r].images for r in runs]) if ac.features else None
+    features = pd.concat([frame_features(frames[r].images) for r in runs], ignore_index=True) if ac.features else None
     user = read_label_file(ac.filter_labels) if ac.filter_labels else None
     filters = {}
     for spec in config.models:
@@ -350,7 +351,7 @@ def _annotate(config: ExperimentConfig, out: Path, embedding: BrainNetworks, mas
             acts = np.concatenate([activations[(key, r)].layers[layer][:, used] for r in runs])
             labels = None if user is None else _filter_labels(user, spec.name, layer, names,
                                                               activations[(key, runs[0])].layers[layer].shape[1])
-            filters[(spec.name, weights, layer)] = describe_filters(acts, names, images=images, logits=scores,
+            filters[(spec.name, weights, layer)] = describe_filters(acts, names, features=features, logits=scores,
                                                                     categories=categories, labels=labels, top=ac.top_terms)
     functional = [source for source, given in (("terms", ac.term_maps), ("labels", ac.fbn_labels)) if given]
     result = cross_annotate(fbns, filters, {k: p.eq2 for k, p in pairings.items()}, encoder=encoder,

@@ -6,7 +6,7 @@ from scipy import stats
 
 from syncact.annotate import class_drivers, feature_drivers, top_frames
 from syncact.exceptions import ShapeError
-from syncact.stimulus.features import FRAME_FEATURES
+from syncact.stimulus.features import FRAME_FEATURES, frame_features
 
 
 def test_class_drivers_rank_the_planted_class_with_pearson_r(rng):
@@ -32,7 +32,7 @@ def test_feature_drivers_on_real_photos(rng):
     frames = np.clip(photo[None] * 160 + offset[:, None, None, None], 0, 255).astype(np.uint8)
     brightness = FRAME_FEATURES["brightness"](frames)
     acts = np.column_stack([brightness + 0.01 * rng.normal(size=40), -brightness])
-    table = feature_drivers(acts, frames, ["bright", "dark"])
+    table = feature_drivers(acts, frame_features(frames), ["bright", "dark"])
     assert table[table["unit"] == "bright"].iloc[0]["term"] == "brightness"
     assert "brightness" not in table.loc[table["unit"] == "dark", "term"].tolist()  # only positive drivers
 

@@ -56,7 +56,7 @@ def describe_fbns(maps: np.ndarray, mask: np.ndarray, affine: np.ndarray, names:
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=COLUMNS)
 
 
-def describe_filters(activations: np.ndarray, names: Sequence[str], *, images: np.ndarray | None = None,
+def describe_filters(activations: np.ndarray, names: Sequence[str], *, features: pd.DataFrame | None = None,
                      logits: np.ndarray | None = None, categories: Sequence[str] | None = None,
                      labels: pd.DataFrame | None = None, top: int = 3) -> pd.DataFrame:
     """Class, frame-feature and user-label descriptions of some filters over the whole movie.
@@ -66,8 +66,8 @@ def describe_filters(activations: np.ndarray, names: Sequence[str], *, images: n
     activations : ndarray of shape (n_frames, n_filters)
         The filters' activations on every frame of the movie (all runs).
     names : sequence of str, length n_filters
-    images : ndarray of uint8, shape (n_frames, height, width, 3), optional
-        The frames: frame-feature descriptions when given.
+    features : DataFrame of shape (n_frames, n_features), optional
+        :func:`syncact.stimulus.features.frame_features` of the frames: frame-feature descriptions when given.
     logits, categories : optional
         Class scores (n_frames, n_classes) and class names: class descriptions when given.
     labels : DataFrame, optional
@@ -82,8 +82,8 @@ def describe_filters(activations: np.ndarray, names: Sequence[str], *, images: n
     tables = []
     if logits is not None and categories is not None:
         tables.append(class_drivers(activations, logits, categories, names, top=top))
-    if images is not None:
-        tables.append(feature_drivers(activations, images, names, top=min(top, 2)))
+    if features is not None:
+        tables.append(feature_drivers(activations, features, names, top=min(top, 2)))
     if labels is not None:
         tables.append(user_labels(labels, names, column="filter"))
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=COLUMNS)

@@ -5,7 +5,7 @@ All describers read the filter's temporal activation over the movie (one value p
 * :func:`class_drivers` - the ImageNet classes whose logits correlate best with the filter over the movie
   (the network's own output vocabulary, a cheap stand-in for Network Dissection's concepts);
 * :func:`feature_drivers` - the low-level frame features (brightness, motion, contrast, colourfulness,
-  edges) that correlate best with it;
+  edges; :mod:`syncact.stimulus.features`) that correlate best with it;
 * :func:`top_frames` - the frames that drive it most, for pictures (with
   :func:`syncact.ann.probe.feature_maps` to show where in each frame it fires);
 * :func:`syncact.annotate.fbns.user_labels` - a CSV of labels (Network Dissection or CLIP-Dissect output).
@@ -20,7 +20,6 @@ import pandas as pd
 
 from syncact.annotate.fbns import _rank
 from syncact.exceptions import ConfigError, ShapeError
-from syncact.stimulus.features import FRAME_FEATURES
 from syncact.sync import pearson_matrix
 
 
@@ -62,15 +61,16 @@ def class_drivers(filter_activations: np.ndarray, logits: np.ndarray, categories
     return _rank(r, list(categories), source, names, top)
 
 
-def feature_drivers(filter_activations: np.ndarray, images: np.ndarray, names: Sequence[str], *,
+def feature_drivers(filter_activations: np.ndarray, features: pd.DataFrame, names: Sequence[str], *,
                     top: int = 2) -> pd.DataFrame:
-    """The low-level frame features (:data:`syncact.stimulus.features.FRAME_FEATURES`) that track each filter.
+    """The low-level frame features that track each filter.
 
     Parameters
     ----------
     filter_activations : ndarray of shape (n_frames, n_filters)
-    images : ndarray of uint8, shape (n_frames, height, width, 3)
-        The frames the activations were computed on.
+    features : DataFrame of shape (n_frames, n_features)
+        :func:`syncact.stimulus.features.frame_features` of the frames the activations were computed on
+        (computed once, shared by every model and layer).
     names : sequence of str, length n_filters
     top : int, default=2
 
@@ -80,11 +80,10 @@ def feature_drivers(filter_activations: np.ndarray, images: np.ndarray, names: S
         Description rows; only positive correlations are kept (a filter that fires on dark frames is not
         described as "brightness").
     """
-    acts = _check(filter_activations, names, len(images), "images")
-    features = np.column_stack([f(images) for f in FRAME_FEATURES.values()])
-    r = pearson_matrix(acts, features, constant="nan")
+    acts = _check(filter_activations, names, len(features), "features")
+    r = pearson_matrix(acts, features.to_numpy(dtype=np.float64), constant="nan")
     r[r <= 0] = np.nan
-    return _rank(r, list(FRAME_FEATURES), "frame features", names, top)
+    return _rank(r, list(features.columns), "frame features", names, top)
 
 
 def top_frames(filter_activations: np.ndarray, filter_index: Sequence[int], *, k: int = 4,

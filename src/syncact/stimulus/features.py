@@ -1,7 +1,8 @@
 """Low-level visual features of frames, one value per frame: what a filter may simply be tracking.
 
 Each function takes uint8 RGB frames (n_frames, height, width, 3) and returns (n_frames,) float64.
-:data:`FRAME_FEATURES` names them for descriptions ("brightness", "motion", ...).
+:data:`FRAME_FEATURES` names them for descriptions ("brightness", "motion", ...); :func:`frame_features`
+computes them all once.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import pandas as pd
 
 
 def _luma(images: np.ndarray) -> np.ndarray:
@@ -57,3 +59,8 @@ FRAME_FEATURES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "edges and texture": edge_density,
 }
 """Feature name -> function, in the words a description uses."""
+
+
+def frame_features(images: np.ndarray) -> pd.DataFrame:
+    """Every feature of :data:`FRAME_FEATURES` for every frame: DataFrame (n_frames, n_features)."""
+    return pd.DataFrame({name: feature(images) for name, feature in FRAME_FEATURES.items()})
