@@ -47,8 +47,11 @@ def _check_maps(maps: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return maps
 
 
-def _rank(scores: np.ndarray, terms: Sequence[str], source: str, names: Sequence[str], top: int) -> pd.DataFrame:
-    """Scores (n_fbns, n_terms) -> the ``top`` best terms of each FBN as description rows (NaN scores skipped)."""
+def rank_terms(scores: np.ndarray, terms: Sequence[str], source: str, names: Sequence[str], top: int) -> pd.DataFrame:
+    """Scores (n_units, n_terms) -> the ``top`` best terms of each unit as description rows (NaN scores skipped).
+
+    The one place every describer (FBN or filter) turns its scores into rows of :data:`COLUMNS`.
+    """
     rows = []
     for k, name in enumerate(names):
         order = [j for j in np.argsort(-np.nan_to_num(scores[k], nan=-np.inf)) if np.isfinite(scores[k, j])][:top]
@@ -116,10 +119,10 @@ class CoordinateAtlas:
         rois = self.roi_scores(maps, mask, affine)
         scores = pd.DataFrame(rois.T)  # (n_rois, n_fbns); NaN rows (outside the mask) are skipped by pandas
         nets = scores.groupby(np.asarray(self.networks)).mean()  # (n_networks, n_fbns)
-        tables = [_rank(nets.to_numpy().T, [f"{n} network" for n in nets.index], f"{self.name}:network", names, top)]
+        tables = [rank_terms(nets.to_numpy().T, [f"{n} network" for n in nets.index], f"{self.name}:network", names, top)]
         if len(set(self.regions)) > 10:  # named regions (Dosenbach), not hemispheres (Seitzman)
             regions = scores.groupby(np.asarray(self.regions)).max()
-            tables.append(_rank(regions.to_numpy().T, list(regions.index), f"{self.name}:region", names, top))
+            tables.append(rank_terms(regions.to_numpy().T, list(regions.index), f"{self.name}:region", names, top))
         return pd.concat(tables, ignore_index=True)
 
 
@@ -191,7 +194,7 @@ class LabelAtlas:
         mass = np.column_stack([maps[:, labels == key].sum(axis=1) for key in keys])
         share = np.divide(mass, total, out=np.zeros_like(mass), where=total > 0)
         share[share <= 0] = np.nan
-        return _rank(share, [self.labels[k] for k in keys], self.name, names, top)
+        return rank_terms(share, [self.labels[k] for k in keys], self.name, names, top)
 
 
 @dataclass(frozen=True)
@@ -238,7 +241,7 @@ class TermMaps:
         b = terms - terms.mean(axis=1, keepdims=True)
         denom = np.linalg.norm(a, axis=1)[:, None] * np.linalg.norm(b, axis=1)[None]
         r = np.divide(a @ b.T, denom, out=np.full(denom.shape, np.nan), where=denom > 0)
-        return _rank(r, list(self.terms), self.name, names, top)
+        return rank_terms(r, list(self.terms), self.name, names, top)
 
 
 def read_label_file(path: str | Path) -> pd.DataFrame:

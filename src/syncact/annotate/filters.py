@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from syncact.annotate.fbns import _rank
+from syncact.annotate.fbns import rank_terms
 from syncact.exceptions import ConfigError, ShapeError
 from syncact.sync import pearson_matrix
 
@@ -58,7 +58,7 @@ def class_drivers(filter_activations: np.ndarray, logits: np.ndarray, categories
     if logits.ndim != 2 or logits.shape[1] != len(categories):
         raise ShapeError(f"logits must be (n_frames, {len(categories)}) for {len(categories)} categories, got {logits.shape}.")
     r = pearson_matrix(acts, logits, constant="nan")  # (F, C)
-    return _rank(r, list(categories), source, names, top)
+    return rank_terms(r, list(categories), source, names, top)
 
 
 def feature_drivers(filter_activations: np.ndarray, features: pd.DataFrame, names: Sequence[str], *,
@@ -83,7 +83,7 @@ def feature_drivers(filter_activations: np.ndarray, features: pd.DataFrame, name
     acts = _check(filter_activations, names, len(features), "features")
     r = pearson_matrix(acts, features.to_numpy(dtype=np.float64), constant="nan")
     r[r <= 0] = np.nan
-    return _rank(r, list(features.columns), "frame features", names, top)
+    return rank_terms(r, list(features.columns), "frame features", names, top)
 
 
 def top_frames(filter_activations: np.ndarray, filter_index: Sequence[int], *, k: int = 4,
