@@ -11,7 +11,7 @@ import syncact
 LAYER = {
     "exceptions": 0, "_validation": 0, "_io": 0,
     "stimulus": 1, "ann": 1, "brain": 1,
-    "sync": 2,
+    "sync": 2, "rsa": 2,
     "analysis": 3, "simulate": 3, "annotate": 3,
     "report": 4,
     "pipeline": 5, "demo": 6, "config": 5,
