@@ -71,6 +71,12 @@ def test_report_is_self_contained(result):
 
     cards = json.loads((result.out_dir / "report" / "cards.json").read_text())
     assert len(cards) == 16 and {"fbn_terms", "filter_terms", "agreement", "top_frames", "files"} <= set(cards[0])
+    from syncact.annotate import top_frames
+
+    card = cards[0]  # frames where the filter fires, not HRF-delayed ones (the run pairs with hrf = "glover")
+    raw = result.activations[("efficientnet_lite0/imagenet", "1")].layers["last_conv"]
+    expected = top_frames(raw, [int(card["filter"].split("-")[1])], k=4, min_gap=2)[0]
+    assert [t["frame"] for t in card["top_frames"]] == [int(t) for t in expected if t >= 0]
     for card in cards:
         for path in card["files"].values():
             assert (result.out_dir / "report" / path).resolve().is_file(), path

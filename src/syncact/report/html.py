@@ -112,12 +112,12 @@ def _pair_cards(result: ExperimentResult, config: ExperimentConfig, run: str) ->
     for spec in config.models:
         weights, layer = weights_label(spec.weights), spec.layers[-1]
         pairing = result.pairings[(spec.name, weights, layer, run)]
-        acts = result.activations[(model_key(spec.name, spec.weights), run)].layers[layer]
-        if config.pairing.hrf != "none":  # show the filter as it was paired
-            acts = hrf_convolve(acts, frames.tr, config.pairing.hrf)
+        raw = result.activations[(model_key(spec.name, spec.weights), run)].layers[layer]
+        # the trace shows the filter as it was paired; the frames are those where it fires (not HRF-delayed)
+        paired = raw if config.pairing.hrf == "none" else hrf_convolve(raw, frames.tr, config.pairing.hrf)
         indices = pairing.eq2["filter"].str.rsplit("-", n=1).str[1].astype(int).to_numpy()
         unique = sorted(set(indices))
-        top = dict(zip(unique, top_frames(acts, unique, k=N_TOP_FRAMES, min_gap=2), strict=True))
+        top = dict(zip(unique, top_frames(raw, unique, k=N_TOP_FRAMES, min_gap=2), strict=True))
         shown = sorted({int(t) for rows in top.values() for t in rows if t >= 0})
         built = get_model(spec.name, spec.weights, seed=config.seed)
         maps = dict(zip(shown, layer_maps(frames.images[shown], built, layer), strict=True))
@@ -149,7 +149,7 @@ def _pair_cards(result: ExperimentResult, config: ExperimentConfig, run: str) ->
                           "fbn_activations": f"../brain/activations_run-{run}.csv",
                           "filter_activations": f"../activations/{spec.name}_{weights}/run-{run}.npz",
                           **({"annotation": "../annotation/pairs.csv"} if ann is not None else {})},
-                "_trace": figures.trace_svg(fbn_act[:, int(row.fbn.rsplit("-", 1)[1])], acts[:, f]),
+                "_trace": figures.trace_svg(fbn_act[:, int(row.fbn.rsplit("-", 1)[1])], paired[:, f]),
             })
     return cards, strips
 
