@@ -47,3 +47,15 @@ def test_logits_pseudo_layer_equals_the_plain_forward(frames):
         plain = built.module.eval()(built.preprocessing(torch.from_numpy(frames))).numpy()
     np.testing.assert_allclose(acts.layers["logits"], plain, rtol=1e-4, atol=1e-4)
     assert acts.layers["block2"].shape == (2, 128)
+
+
+def test_layer_patterns_are_flattened_layer_maps_from_one_pass(rng):
+    from syncact.ann import get_model
+    from syncact.ann.probe import layer_maps, layer_patterns
+
+    built = get_model("efficientnet_lite0", "random")
+    images = rng.integers(0, 256, size=(3, 40, 40, 3), dtype=np.uint8)
+    patterns = layer_patterns(images, built, ["block2", "last_conv", "logits"])
+    maps = layer_maps(images, built, "block2")
+    np.testing.assert_allclose(patterns["block2"], maps.reshape(3, -1), rtol=1e-5, atol=1e-5)
+    assert patterns["logits"].shape == (3, 1000)

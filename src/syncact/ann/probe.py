@@ -74,6 +74,56 @@ def layer_maps(images: np.ndarray, built: BuiltModel, layer: str, *, batch_size:
     return out.numpy()
 
 
+def layer_patterns(images: np.ndarray, built: BuiltModel, layers: Sequence[str], *,
+                   batch_size: int = 32) -> dict[str, np.ndarray]:
+    """Each layer's whole activation per image, flattened: the patterns RSA builds RDMs from.
+
+    All layers come from the same forward passes.
+
+    Parameters
+    ----------
+    images : ndarray of uint8, shape (n_images, height, width, 3)
+    built : BuiltModel
+    layers : sequence of str
+        Aliases, module names or ``"logits"``.
+    batch_size : int, default=32
+
+    Returns
+    -------
+    dict of str to ndarray of float32, shape (n_images, n_features)
+        ``n_features`` is channels x height x width of the layer's map (or its output size).
+    """
+    x = _frames_tensor(images)
+    if not layers:
+        raise ConfigError("no layers given.")
+    specs = {layer: built.resolve_layer(layer) for layer in layers}
+    module = _fast_copy(built, [spec.module for spec in specs.values() if spec.module])
+    modules = dict(module.named_modules())
+    grabbed: dict[str, list[torch.Tensor]] = {layer: [] for layer in layers}
+    handles = []
+
+    def hook(layer: str):  # noqa: ANN202
+        spec = specs[layer]
+
+        def record(_module, _inputs, output) -> None:  # noqa: ANN001
+            out = output[0] if isinstance(output, (tuple, list)) else output
+            out = spec.post(out) if spec.post is not None else out
+            grabbed[layer].append(out.float().reshape(out.shape[0], -1))
+
+        return record
+
+    for layer, spec in specs.items():
+        handles.append(modules[spec.module].register_forward_hook(hook(layer)))
+    try:
+        with torch.inference_mode():
+            for start in range(0, x.shape[0], batch_size):
+                module(_prepared(built, x[start : start + batch_size]))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return {layer: torch.cat(chunks).numpy() for layer, chunks in grabbed.items()}
+
+
 def select_maps(maps: np.ndarray, channels: Sequence[int], size: tuple[int, int] | None = None) -> np.ndarray:
     """One filter's map per frame from :func:`layer_maps`, optionally resized bilinearly to ``size`` (h, w).
 

@@ -106,6 +106,13 @@ class BuiltModel:
     def input_size(self) -> int:
         return self.preprocessing.input_size
 
+    def with_input_size(self, size: int) -> BuiltModel:
+        """The same network (module shared, not copied) fed images resized to ``size`` x ``size``."""
+        from dataclasses import replace
+
+        prep = self.preprocessing
+        return replace(self, preprocessing=Preprocessing(int(size), prep.mean, prep.std, prep.resize))
+
     def resolve_layer(self, layer: str) -> LayerSpec:
         """Return the hook spec for an alias (``block3``), a module name (``layer3.1``) or ``"logits"``.
 
