@@ -2,12 +2,15 @@
 
 from syncact.analysis.ablation import ablation_table, paired_scores
 from syncact.analysis.comparison import GroundTruth, MethodComparison, compare_methods
+from syncact.analysis.mapping import layer_mapping, overlap_summary
 from syncact.analysis.matching import NetworkMatch, match_networks
 from syncact.analysis.recovery import fbn_roles, recovery_table
 from syncact.analysis.regression import AccuracyRegression, accuracy_regression
 from syncact.analysis.tables import eq1_vs_eq2, layers_table, models_by_runs
 
 __all__ = [
+    "layer_mapping",
+    "overlap_summary",
     "AccuracyRegression",
     "GroundTruth",
     "MethodComparison",
