@@ -1,4 +1,4 @@
-# syncact: `make demo` runs the whole pipeline on the embedded dataset, `make test` runs the test suite.
+# syncact: `make demo` runs both seeds' pipelines on their embedded datasets, `make test` runs the test suite.
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: $(STAMP)
 	$(VENV)/bin/syncact demo --out results/demo
+	$(VENV)/bin/syncact demo-rsa --out results/demo-rsa
 
 # Debian's chromium for the report's browser test (the machines run as root; elsewhere install it yourself)
 browser:

@@ -8,7 +8,8 @@ from syncact.cli import main
 
 
 @pytest.mark.parametrize("command", ["demo", "run", "tables", "simulate", "layers", "models", "activations",
-                                     "inspect", "prepare"])
+                                     "inspect", "prepare", "synthesize", "searchlight", "simulate-rsa",
+                                     "demo-rsa"])
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as exc:
         main([command, "--help"])
@@ -79,3 +80,31 @@ def test_inspect_and_prepare_commands(tmp_path, capsys):
     (tmp_path / "bids" / "sub-02" / "func" / "sub-02_task-movie_run-1_bold.nii.gz").write_bytes(b"broken")
     assert main(["inspect", str(tmp_path / "bids")]) == 1
     assert "cannot be read" in capsys.readouterr().out
+
+
+def test_synthesize_command(tmp_path, capsys):
+    out = tmp_path / "synth"
+    args = ["synthesize", "--model", "efficientnet_lite0", "--layers", "block1", "block3", "--images", "4", "--size",
+            "32", "--input-size", "48", "--steps", "3", "--reference", "natural:4", "--out", str(out), "--no-progress"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "reference images (mean |r|" in printed and "synthesised images" in printed
+    assert len(list((out / "images").glob("*.png"))) == 4 and (out / "synthesis.json").exists()
+    assert main(args) == 2  # never overwrites
+    assert "already" in capsys.readouterr().err
+
+
+def test_simulate_rsa_then_searchlight_commands(tmp_path, capsys):
+    bids = tmp_path / "bids"
+    assert main(["simulate-rsa", str(bids), "--images", "natural:8", "--runs", "1", "--repeats", "2"]) == 0
+    func = bids / "sub-01" / "func"
+    out = tmp_path / "sl"
+    assert main(["searchlight", "--images", str(bids / "stimuli"), "--bold", str(func / "sub-01_task-images_run-1_bold.nii.gz"),
+                 "--events", str(func / "sub-01_task-images_run-1_events.tsv"), "--tr", "2", "--mask",
+                 str(bids / "derivatives" / "ground_truth" / "mask.nii.gz"), "--perm", "20", "--truth",
+                 str(bids / "derivatives" / "ground_truth"), "--out", str(out), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "Recovery of the planted layer-to-region mapping" in printed and "occipital_pole" in printed
+    assert (out / "maps" / "winner_take_all.nii.gz").exists() and (out / "tables" / "dice.csv").exists()
+    assert main(["searchlight", "--images", str(bids / "stimuli"), "--out", str(tmp_path / "x")]) == 2
+    assert "--maps DIR" in capsys.readouterr().err

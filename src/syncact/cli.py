@@ -95,6 +95,22 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_demo_rsa(args: argparse.Namespace) -> int:
+    from syncact.demo import run_rsa_demo
+
+    started = time.perf_counter()
+    result = run_rsa_demo(Path(args.out), n_images=args.images, steps=args.steps, seed=args.seed, quick=args.quick,
+                          progress=not args.no_progress)
+    fmt = {"float_format": lambda v: f"{v:.3f}", "index": False}
+    print("Layer maps per image set (mean |r| between the mapped layer RDMs; Dice overlap of significant maps):")
+    print(result.overlap.to_string(**fmt))
+    print("\nRecovery of the planted layer-to-region mapping:")
+    print(result.mapping.to_string(**fmt))
+    print(f"\nMaps, images and tables: {result.out_dir.resolve()}")
+    print(f"Wall time: {time.perf_counter() - started:.0f} s   Peak memory: {_peak_memory_gb():.2f} GB")
+    return 0
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from syncact.config import load_config
     from syncact.pipeline import run_experiment
@@ -223,6 +239,126 @@ def _cmd_activations(args: argparse.Namespace) -> int:
     return 0
 
 
+def _image_set(spec: str, size: int):  # noqa: ANN202
+    """``natural:N`` (scikit-image photographs) or a folder of images."""
+    from syncact.stimulus import load_images, natural_images
+
+    if spec.startswith("natural"):
+        count = int(spec.split(":", 1)[1]) if ":" in spec else 16
+        return natural_images(count, size)
+    return load_images(spec, size)
+
+
+def _cmd_synthesize(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from syncact.ann import get_model
+    from syncact.rsa.synthesis import synthesize
+
+    out = Path(args.out)
+    if (out / "synthesis.json").exists():
+        raise FileExistsError(f"{out} holds a synthesis already; choose a new folder.")
+    built = get_model(args.model, args.weights, seed=args.seed)
+    size = args.size or built.input_size
+    reference = None if args.reference == "none" else _image_set(args.reference, size)[0]
+    result = synthesize(built, args.layers, n_images=args.images, size=size, input_size=args.input_size,
+                        steps=args.steps, lr=args.lr, jitter=args.jitter, smoothness=args.smoothness, spread=args.spread,
+                        reference=reference, seed=args.seed, device=args.device, progress=not args.no_progress)
+    result.save(out)
+    summary = result.summary()
+    np.set_printoptions(precision=3, suppress=True)
+    print(f"Layers: {', '.join(args.layers)} of {built.name} ({built.weights})")
+    if result.reference is not None:
+        print(f"RDM similarity between layers, reference images (mean |r| {summary['mean_abs_r_reference']:.3f}):")
+        print(result.reference.similarity())
+    print(f"RDM similarity between layers, synthesised images (mean |r| {summary['mean_abs_r_synthesized']:.3f}):")
+    print(result.rdms.similarity())
+    print(f"Images, RDMs and history: {out.resolve()}")
+    return 0
+
+
+def _cmd_searchlight(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from syncact.analysis import layer_mapping
+    from syncact.ann import get_model
+    from syncact.brain.patterns import image_patterns, patterns_from_maps
+    from syncact.exceptions import ConfigError
+    from syncact.rsa.study import map_layers
+
+    out = Path(args.out)
+    if (out / "searchlight.json").exists():
+        raise FileExistsError(f"{out} holds a searchlight result already; choose a new folder.")
+    built = get_model(args.model, args.weights, seed=args.seed)
+    images, names = _image_set(args.images, built.input_size)
+    if args.maps:
+        folder = Path(args.maps)
+        maps = {name: folder / f"{name}.nii.gz" for name in names}
+        if not args.mask:
+            raise ConfigError("--maps needs --mask (the voxels to search).")
+        patterns = patterns_from_maps(maps, args.mask)
+    elif args.bold:
+        if not args.events or not args.tr:
+            raise ConfigError("--bold needs --events (one per run) and --tr.")
+        mask = args.mask
+        if mask is None:
+            from nilearn.masking import compute_epi_mask
+
+            mask = compute_epi_mask(args.bold[0])
+        patterns = image_patterns(args.bold, args.events, args.tr, mask_img=mask, method=args.glm, images=names,
+                                  image_column=args.image_column, progress=not args.no_progress)
+    else:
+        raise ConfigError("give the image patterns: --maps DIR (one NIfTI per image) or --bold RUN... --events TSV...")
+    result = map_layers(images, names, built, args.layers, patterns, residual=args.residual, radius_mm=args.radius,
+                        method=args.method, n_perm=args.perm, seed=args.seed, progress=not args.no_progress)
+    result.save(out, args.alpha)
+    tables = result.tables(args.alpha)
+    print(f"Layer RDM similarity (mean |r| {result.rdms.mean_abs_offdiagonal():.3f}):")
+    print(tables["layer_similarity"].to_string(float_format=lambda v: f"{v:.3f}"))
+    print(f"\nSearchlight ({result.params['n_spheres']} spheres of {args.radius} mm, {args.method}, "
+          f"{'residual' if args.residual else 'layer'} RDMs, {args.perm} permutations):")
+    print(tables["layers"].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    if "dice" in tables:
+        print(f"\nDice overlap of significant maps (family-wise alpha {args.alpha}):")
+        print(tables["dice"].to_string(float_format=lambda v: f"{v:.3f}"))
+    if args.truth:
+        from nilearn.image import resample_to_img
+        from nilearn.maskers import NiftiMasker
+
+        truth = Path(args.truth)
+        regions = pd.read_csv(truth / "regions.tsv", sep="\t")
+        labels_img = resample_to_img(str(truth / "regions.nii.gz"), result.mask_img, interpolation="nearest",
+                                     force_resample=True, copy_header=True)
+        labels = NiftiMasker(result.mask_img, standardize=None).fit().transform(labels_img).ravel().round().astype(int) - 1
+        mapping = layer_mapping(result.maps, labels, list(zip(regions["region"], regions["layer"], strict=True)),
+                                alpha=args.alpha)
+        print("\nRecovery of the planted layer-to-region mapping:")
+        print(mapping.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(f"\nMaps and tables: {out.resolve()}")
+    return 0
+
+
+def _cmd_simulate_rsa(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from syncact.ann import get_model
+    from syncact.ann.probe import layer_patterns
+    from syncact.simulate import DEFAULT_REGIONS, simulate_event_related
+    from syncact.stimulus import save_images
+
+    built = get_model(args.model, args.weights, seed=args.seed)
+    images, names = _image_set(args.images, built.input_size)
+    layers = sorted({r.layer for r in DEFAULT_REGIONS})
+    features = {k: v.astype(np.float64) for k, v in layer_patterns(images, built, layers).items()}
+    data = simulate_event_related(features, names, n_runs=args.runs, repeats=args.repeats, amplitude=args.amplitude,
+                                  seed=args.seed)
+    root = data.write(args.out)
+    save_images(images, Path(args.out) / "stimuli", names)
+    print(f"Simulated {args.runs} runs ({data.params['n_scans']} volumes each) of {len(names)} images, regions "
+          f"encoding {', '.join(layers)} of {built.name}: {Path(root).resolve()}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="syncact", description="Couple CNN filters with functional brain networks "
                                      "from naturalistic fMRI (Sync-ACT).")
@@ -239,6 +375,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="tiny sizes for a smoke test")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("demo-rsa", help="the second seed on a simulated experiment: natural vs residual vs synthesised",
+                       description="Simulate an event-related experiment in which four regions encode "
+                       "EfficientNet-Lite0's block1..block4; map the layers with searchlight RSA for natural images, "
+                       "their residual RDMs and layer-orthogonal synthesised images; print recovery and overlap.")
+    p.add_argument("--out", default="results/demo-rsa", help="result folder (default results/demo-rsa)")
+    p.add_argument("--images", type=int, default=32)
+    p.add_argument("--steps", type=int, default=150, help="synthesis steps")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.set_defaults(func=_cmd_demo_rsa)
 
     p = sub.add_parser("run", help="run the pipeline from an experiment TOML", description="Run the Sync-ACT pipeline "
                        "described by an experiment TOML file.", epilog=EXAMPLE_CONFIG,
@@ -316,6 +464,68 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of random weights")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=_cmd_activations)
+
+    p = sub.add_parser("synthesize", help="synthesise images whose layer RDMs are orthogonal",
+                       description="Optimise images so that the RDMs of the chosen layers are as uncorrelated as "
+                       "possible (layer-orthogonal image synthesis); writes PNGs, RDMs and the optimisation history.")
+    p.add_argument("--model", default="googlenet", help="registered model (default googlenet, the paper's; "
+                   "efficientnet_lite0 works offline)")
+    p.add_argument("--weights", default="imagenet")
+    p.add_argument("--layers", nargs="+", default=["block1", "block2", "block3", "block4"])
+    p.add_argument("--images", type=int, default=16, help="number of images (default 16)")
+    p.add_argument("--size", type=int, help="image side in pixels (default: the model's input size)")
+    p.add_argument("--input-size", type=int, help="network input side (default: the model's); smaller is faster")
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--lr", type=float, default=0.05)
+    p.add_argument("--jitter", type=int, default=8)
+    p.add_argument("--smoothness", type=float, default=0.05)
+    p.add_argument("--spread", type=float, default=0.2, help="reward for each layer RDM's spread (default 0.2)")
+    p.add_argument("--reference", default="natural:16", help="natural:N, a folder of images, or none")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--out", required=True, help="output folder (must not hold a synthesis)")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.set_defaults(func=_cmd_synthesize)
+
+    p = sub.add_parser("searchlight", help="map network layers to the brain with searchlight RSA",
+                       description="RDMs of an image set at each layer, image-specific fMRI patterns (beta maps or "
+                       "a GLM of event-related runs), searchlight RSA with a max-statistic permutation test; writes "
+                       "NIfTI maps (per layer, winner-take-all), Dice overlaps and tables.")
+    p.add_argument("--images", required=True, help="folder of the images shown (file stems name them) or natural:N")
+    p.add_argument("--model", default="efficientnet_lite0")
+    p.add_argument("--weights", default="imagenet")
+    p.add_argument("--layers", nargs="+", default=["block1", "block2", "block3", "block4"])
+    p.add_argument("--maps", help="folder of one pattern map per image: <image>.nii.gz")
+    p.add_argument("--bold", nargs="+", help="event-related BOLD runs")
+    p.add_argument("--events", nargs="+", help="events.tsv per run (onset, duration, image column)")
+    p.add_argument("--image-column", default="trial_type")
+    p.add_argument("--tr", type=float)
+    p.add_argument("--glm", default="lsa", choices=("lsa", "lss"))
+    p.add_argument("--mask", help="brain mask NIfTI (default with --bold: nilearn's EPI mask of the first run)")
+    p.add_argument("--radius", type=float, default=8.0, help="sphere radius in mm (default 8)")
+    p.add_argument("--method", default="spearman", choices=("spearman", "pearson", "kendall_tau_a", "cosine"))
+    p.add_argument("--perm", type=int, default=1000, help="label permutations (default 1000; 0: no test)")
+    p.add_argument("--alpha", type=float, default=0.05)
+    p.add_argument("--residual", action="store_true", help="map residual RDMs (the residual method)")
+    p.add_argument("--truth", help="ground-truth folder of a simulated dataset (derivatives/ground_truth)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="output folder (must not hold a searchlight result)")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.set_defaults(func=_cmd_searchlight)
+
+    p = sub.add_parser("simulate-rsa", help="write a simulated event-related image experiment as BIDS",
+                       description="Simulate an event-related fMRI experiment in which four regions encode a "
+                       "network's block1..block4 (the test bed of the searchlight); writes BIDS runs, events, the "
+                       "stimuli and derivatives/ground_truth.")
+    p.add_argument("out", help="output folder (must not exist or be empty)")
+    p.add_argument("--images", default="natural:16", help="natural:N or a folder of images")
+    p.add_argument("--model", default="efficientnet_lite0")
+    p.add_argument("--weights", default="imagenet")
+    p.add_argument("--runs", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--amplitude", type=float, default=3.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_simulate_rsa)
     return parser
 
 
@@ -325,7 +535,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)
-    except SyncactError as exc:
+    except (SyncactError, FileExistsError) as exc:
         print(f"syncact: error: {exc}", file=sys.stderr)
         return 2
 

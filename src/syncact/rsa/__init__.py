@@ -1,5 +1,37 @@
-"""Representational similarity analysis: RDMs per layer and their comparison (the second seed method)."""
+"""Representational similarity analysis (the second seed method).
+
+RDMs per layer and their comparison (:mod:`~syncact.rsa.rdm`), whole-brain searchlight RSA with a
+max-statistic permutation test (:mod:`~syncact.rsa.searchlight`), the residual method
+(:mod:`~syncact.rsa.residual`) and layer-orthogonal image synthesis (:mod:`~syncact.rsa.synthesis`,
+imported on use: it needs torch).
+"""
 
 from syncact.rsa.rdm import COMPARISONS, METRICS, LayerRDMs, compare_rdms, layer_rdms, rdm_vector, square
+from syncact.rsa.residual import ResidualRDMs, residual_rdms, residualize
+from syncact.rsa.searchlight import (
+    SearchlightMaps,
+    Spheres,
+    permuted_pairs,
+    searchlight_rdms,
+    searchlight_rsa,
+    sphere_neighbourhoods,
+)
 
-__all__ = ["COMPARISONS", "METRICS", "LayerRDMs", "compare_rdms", "layer_rdms", "rdm_vector", "square"]
+__all__ = [
+    "COMPARISONS",
+    "METRICS",
+    "LayerRDMs",
+    "ResidualRDMs",
+    "SearchlightMaps",
+    "Spheres",
+    "compare_rdms",
+    "layer_rdms",
+    "permuted_pairs",
+    "rdm_vector",
+    "residual_rdms",
+    "residualize",
+    "searchlight_rdms",
+    "searchlight_rsa",
+    "sphere_neighbourhoods",
+    "square",
+]
