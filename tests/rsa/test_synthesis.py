@@ -80,3 +80,13 @@ def test_synthesis_refuses_bad_settings(lite0):
         synthesize(lite0, ["block1"], steps=1)
     with pytest.raises(ConfigError, match="4 or more"):
         synthesize(lite0, ["block1", "block2"], n_images=3, steps=1)
+
+
+def test_synthesis_runs_on_googlenet_the_papers_network():
+    """GoogLeNet with random init (its ImageNet weights download, which tests never do)."""
+    from syncact.ann import get_model
+
+    built = get_model("googlenet", "random")
+    result = synthesize(built, ["block2", "block4"], n_images=4, size=32, input_size=64, steps=2, progress=False)
+    assert result.images.shape == (4, 32, 32, 3) and result.rdms.layers == ["block2", "block4"]
+    assert np.isfinite(result.rdms.vectors).all()
