@@ -298,3 +298,19 @@ def test_report_in_headless_chromium(result):
     assert broken == [] and page_url in requests
     assert shown == sorted(shown)
     assert (artifacts / "report.png").stat().st_size > 10_000
+
+
+def test_local_dask_cluster_gives_the_serial_tables(tiny_dataset, tmp_path):
+    pytest.importorskip("distributed")
+    cfg = _config(tiny_dataset, n_epochs=3, temporal="none")
+    cfg = parse_config({**_raw(cfg), "data": {"bids": str(tiny_dataset.root), "prepared": str(tmp_path / "p.zarr")}})
+    serial = run_experiment(cfg, tmp_path / "serial", progress=False)
+    on_dask = run_experiment(cfg, tmp_path / "dask", progress=False, workers=2)
+    pd.testing.assert_frame_equal(serial.summary, on_dask.summary)
+    for key, pairing in serial.pairings.items():
+        pd.testing.assert_frame_equal(pairing.eq2, on_dask.pairings[key].eq2)
+    assert len(list((tmp_path / "dask" / "units" / "extract").rglob("*.pkl"))) == 4  # 2 models x 2 runs
+    pairs = sorted(p.name for p in (tmp_path / "dask" / "units" / "pair").rglob("*.pkl"))
+    assert pairs == sorted(p.name for p in (tmp_path / "serial" / "units" / "pair").rglob("*.pkl")) and len(pairs) == 6
+    again = run_experiment(cfg, tmp_path / "dask", progress=False)  # every unit reused, same tables
+    pd.testing.assert_frame_equal(again.summary, serial.summary)

@@ -118,7 +118,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     config = load_config(args.config)
     out = Path(args.out) if args.out else Path("results") / config.name
-    result = run_experiment(config, out, progress=not args.no_progress, resume=args.resume)
+    result = run_experiment(config, out, progress=not args.no_progress, resume=args.resume, workers=args.workers,
+                            scheduler=args.scheduler)
     _print_summary(result, started)
     return 0
 
@@ -393,6 +394,8 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("config", help="experiment TOML file")
     p.add_argument("--out", help="run directory (default: results/<name>)")
+    p.add_argument("--workers", type=int, help="run extraction and pairing units on a local Dask cluster of N workers")
+    p.add_argument("--scheduler", help="address of an existing Dask scheduler (e.g. tcp://host:8786; dask-jobqueue)")
     p.add_argument("--resume", action="store_true", help="continue the embedding's training from the run directory's "
                    "checkpoint (after a kill); the final weights equal an uninterrupted run's")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")

@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import nibabel as nib
@@ -62,7 +62,8 @@ from syncact.brain import (
     scan_dataset,
     split_subjects,
 )
-from syncact.config import ExperimentConfig
+from syncact.config import ExperimentConfig, ModelConfig, PairingConfig
+from syncact.distributed import Plan, run_plan
 from syncact.exceptions import ConfigError, DataError
 from syncact.report.figures import training_curve
 from syncact.stimulus import Frames, sync_frames
@@ -133,7 +134,7 @@ def _group_runs(runs: list[RunSource], config: ExperimentConfig) -> dict[str, li
 
 
 def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: bool = True,
-                   resume: bool = False) -> ExperimentResult:
+                   resume: bool = False, workers: int | None = None, scheduler: str | None = None) -> ExperimentResult:
     """Run the Sync-ACT pipeline and write a run directory with tables, maps and an HTML report.
 
     Parameters
@@ -147,6 +148,11 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
     resume : bool, default=False
         Continue the embedding's training from ``brain/checkpoints`` (after a kill); the result is the
         same as an uninterrupted run. Frames, the prepared store and activations resume by themselves.
+    workers : int, optional
+        Run the extraction and pairing units on a local Dask cluster of this many worker processes.
+    scheduler : str, optional
+        Run them on an existing Dask scheduler (workers must see ``out_dir`` at the same path).
+        Either way the results are identical to an in-process run; finished units (``units/``) are reused.
 
     Returns
     -------
@@ -206,17 +212,24 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
     activations: dict[tuple[str, str], Activations] = {}
     logits: dict[tuple[str, str], np.ndarray] = {}  # class scores for [annotation] classes, from the same passes
     cache = {"none": None, "default": default_cache_dir()}.get(config.cache, config.cache)
+    plan = Plan()
+    frame_files = {label: out / "frames" / f"run-{label}.npz" for label in frames}
+    frame_sha = {label: _io.file_sha256(path) for label, path in frame_files.items()}
     for spec in config.models:
-        built = get_model(spec.name, spec.weights, seed=config.seed, top1_accuracy=spec.top1_accuracy)
-        scores = config.annotation is not None and config.annotation.classes and spec.weights == "imagenet"
-        for label, fr in frames.items():
-            acts = extract_activations(fr.images, built, [*spec.layers, *([LOGITS] if scores else [])],
-                                       reduce=spec.reduce, batch_size=spec.batch_size, device=config.device,
-                                       precision=spec.precision, cache=cache, progress=progress)
-            if scores:
+        scores = bool(config.annotation is not None and config.annotation.classes and spec.weights == "imagenet")
+        for label in frames:
+            plan.add(f"extract/{spec.name}/{weights_label(spec.weights)}/run-{label}", extract_unit,
+                     frames_file=frame_files[label], frames_sha256=frame_sha[label], spec=spec, seed=config.seed,
+                     layers=[*spec.layers, *([LOGITS] if scores else [])], device=config.device,
+                     cache=str(cache) if cache else None,
+                     out_file=out / "activations" / f"{spec.name}_{weights_label(spec.weights)}" / f"run-{label}.npz")
+    extracted = run_plan(plan, out / "units", workers=workers, scheduler=scheduler, progress=progress)
+    for spec in config.models:
+        for label in frames:
+            acts = extracted[f"extract/{spec.name}/{weights_label(spec.weights)}/run-{label}"]
+            if LOGITS in acts.layers:
                 logits[(model_key(spec.name, spec.weights), label)] = acts.layers.pop(LOGITS)
             activations[(model_key(spec.name, spec.weights), label)] = acts
-            acts.save(out / "activations" / f"{spec.name}_{weights_label(spec.weights)}" / f"run-{label}.npz")
     timings["activations"] = time.perf_counter() - tic
 
     tic = time.perf_counter()
@@ -249,25 +262,31 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
     rows = []
     alive = {(key, label, layer): _drop_dead(filt)
              for (key, label), acts in activations.items() for layer, filt in acts.layers.items()}
+    labels = list(fbn_activations)
+    plan = Plan()
+    for (key, label), acts in activations.items():
+        model, weights = key.split("/")
+        other = labels[(labels.index(label) + 1) % len(labels)] if len(labels) > 1 else None
+        for layer in acts.layers:
+            filt, names = alive[(key, label, layer)]
+            plan.add(f"pair/{model}/{weights}/{layer}/run-{label}", pair_unit, fbn=fbn_activations[label],
+                     fbn_names=fbn_names, filters=filt, filter_names=names, subjects=per_subject[label],
+                     control_fbn=None if other is None else fbn_activations[label],
+                     control_filters=None if other is None else alive[(key, other, layer)][0],
+                     control_run=other, pairing=config.pairing, seed=config.seed, tr=tr)
+    paired = run_plan(plan, out / "units", workers=workers, scheduler=scheduler, progress=progress)
     for (key, label), acts in activations.items():
         model, weights = key.split("/")
         for layer in acts.layers:
-            filt, names = alive[(key, label, layer)]
-            pc = config.pairing
-            pairing = pair(fbn_activations[label], filt, fbn_names=fbn_names, filter_names=names, min_shift=pc.min_shift,
-                           alpha=pc.alpha, hrf=pc.hrf, tr=tr, n_phase=pc.n_phase, seed=config.seed,
-                           max_lag=pc.max_lag)
-            interval = _subject_interval(pairing, per_subject[label], filt, config, tr)
+            pairing, extra = paired[f"pair/{model}/{weights}/{layer}/run-{label}"]
             pairings[(model, weights, layer, label)] = pairing
             stem = out / "pairing" / f"{model}_{weights}_{layer}_run-{label}"
             for eq, table in (("eq2", pairing.eq2), ("eq1", pairing.eq1)):
                 _io.write_csv(stem.with_name(stem.name + f"_{eq}.csv"), table)
                 with _io.atomic_path(stem.with_name(stem.name + f"_{eq}.parquet")) as tmp:
                     table.to_parquet(tmp, index=False)
-            row = {"model": model, "weights": weights, "layer": layer, "run": label,
-                   "top1_accuracy": acts.meta.get("top1_accuracy"), **pairing.summary(), **interval}
-            row.update(_mismatched_movie_control(label, key, layer, fbn_activations, alive, config, tr))
-            rows.append(row)
+            rows.append({"model": model, "weights": weights, "layer": layer, "run": label,
+                         "top1_accuracy": acts.meta.get("top1_accuracy"), **pairing.summary(), **extra})
     summary = pd.DataFrame(rows)
     _io.write_csv(out / "tables" / "summary.csv", summary)
     _io.write_csv(out / "tables" / "models_x_runs.csv", models_by_runs(summary), index=True)
@@ -442,43 +461,45 @@ def _write_regression(summary: pd.DataFrame, out: Path, seed: int) -> None:
         tmp.write_bytes(accuracy_regression_plot(fit.points, fit.slope, fit.intercept, fit.r2, fit.p_value))
 
 
-def _subject_interval(pairing: Pairing, subject_activations: np.ndarray, filters: np.ndarray, config: ExperimentConfig,
-                      tr: float) -> dict[str, float]:
-    """Jackknife intervals over test subjects: ``pcc_low``/``pcc_high`` columns added to Eq.2, mean PCC's to the row."""
-    if subject_activations.shape[0] < 3:
-        logger.info("%d test subject(s): no confidence interval over subjects (needs 3).", subject_activations.shape[0])
-        return {}
-    paired = filters if config.pairing.hrf == "none" else hrf_convolve(filters, tr, config.pairing.hrf)
-    table, (low, high) = subject_jackknife(subject_activations, paired, pairing.eq2["filter_index"].to_numpy(),
-                                           level=config.pairing.confidence)
-    pairing.eq2["pcc_low"], pairing.eq2["pcc_high"] = table["pcc_low"].to_numpy(), table["pcc_high"].to_numpy()
-    return {"mean_pcc_low": low, "mean_pcc_high": high}
+def extract_unit(frames_file: Path, frames_sha256: str, spec: ModelConfig, seed: int, layers: list[str], device: str,
+                 cache: str | None, out_file: Path) -> Activations:
+    """Unit: one model's activations on one run's frames (through the activation cache), saved to the run directory."""
+    if _io.file_sha256(frames_file) != frames_sha256:
+        raise DataError(f"{frames_file} changed after the plan was made; run the experiment again.")
+    images = Frames.load(frames_file).images
+    built = get_model(spec.name, spec.weights, seed=seed, top1_accuracy=spec.top1_accuracy)
+    acts = extract_activations(images, built, layers, reduce=spec.reduce, batch_size=spec.batch_size, device=device,
+                               precision=spec.precision, cache=cache, progress=False)
+    replace(acts, layers={k: v for k, v in acts.layers.items() if k != LOGITS}).save(out_file)
+    return acts
 
 
-def _mismatched_movie_control(
-    label: str,
-    key: str,
-    layer: str,
-    fbn_activations: dict[str, np.ndarray],
-    alive: dict[tuple[str, str, str], tuple[np.ndarray, list[str]]],
-    config: ExperimentConfig,
-    tr: float,
-) -> dict[str, object]:
-    """Pair the FBNs of run ``label`` with the filters of the next run's movie: a null with real autocorrelation.
+def pair_unit(fbn: np.ndarray, fbn_names: list[str], filters: np.ndarray, filter_names: list[str], subjects: np.ndarray,
+              control_fbn: np.ndarray | None, control_filters: np.ndarray | None, control_run: str | None,
+              pairing: PairingConfig, seed: int, tr: float) -> tuple[Pairing, dict[str, object]]:
+    """Unit: pair one run's FBNs with one layer's filters; jackknife interval over subjects; mismatched-movie control.
 
-    Nothing links a run's brain activity to another movie, so the share of significant pairs here
-    estimates the false-positive rate of the whole pipeline. Empty with a single run.
+    Returns the pairing and the extra summary columns (``mean_pcc_low``/``high``, ``control_*``).
     """
-    labels = list(fbn_activations)
-    if len(labels) < 2:
-        return {}
-    other = labels[(labels.index(label) + 1) % len(labels)]
-    filt, _ = alive[(key, other, layer)]
-    n = min(len(filt), len(fbn_activations[label]))
-    control = pair(fbn_activations[label][:n], filt[:n], min_shift=config.pairing.min_shift,
-                   alpha=config.pairing.alpha, hrf=config.pairing.hrf, tr=tr)
-    return {"control_movie_run": other, "control_mean_pcc": control.mean_pcc,
-            "control_n_significant": int(control.eq2["significant"].sum())}
+    pc = pairing
+    result = pair(fbn, filters, fbn_names=fbn_names, filter_names=filter_names, min_shift=pc.min_shift, alpha=pc.alpha,
+                  hrf=pc.hrf, tr=tr, n_phase=pc.n_phase, seed=seed, max_lag=pc.max_lag)
+    extra: dict[str, object] = {}
+    if subjects.shape[0] >= 3:  # jackknife intervals over test subjects: pcc_low/high on Eq.2, the mean's on the row
+        paired = filters if pc.hrf == "none" else hrf_convolve(filters, tr, pc.hrf)
+        table, (low, high) = subject_jackknife(subjects, paired, result.eq2["filter_index"].to_numpy(), level=pc.confidence)
+        result.eq2["pcc_low"], result.eq2["pcc_high"] = table["pcc_low"].to_numpy(), table["pcc_high"].to_numpy()
+        extra.update({"mean_pcc_low": low, "mean_pcc_high": high})
+    else:
+        logger.info("%d test subject(s): no confidence interval over subjects (needs 3).", subjects.shape[0])
+    if control_fbn is not None and control_filters is not None:
+        # the FBNs against the next run's movie: nothing links them, so the share of significant pairs here
+        # estimates the false-positive rate of the whole pipeline
+        n = min(len(control_filters), len(control_fbn))
+        control = pair(control_fbn[:n], control_filters[:n], min_shift=pc.min_shift, alpha=pc.alpha, hrf=pc.hrf, tr=tr)
+        extra.update({"control_movie_run": control_run, "control_mean_pcc": control.mean_pcc,
+                      "control_n_significant": int(control.eq2["significant"].sum())})
+    return result, extra
 
 
 def _drop_dead(filters: np.ndarray) -> tuple[np.ndarray, list[str]]:

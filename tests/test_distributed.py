@@ -1,0 +1,134 @@
+"""Units on Dask: keys follow inputs, finished units are reused, failures are named, SIGKILL resumes, a local
+cluster gives the serial results."""
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from syncact.distributed import Dep, Plan, UnitsFailed, run_plan
+
+
+def square(x, log):  # noqa: ANN001, ANN201 - unit functions of the tests
+    Path(log).open("a").write("square\n")
+    return {"y": np.asarray(x, dtype=float) ** 2}
+
+
+def total(a, b, log):  # noqa: ANN001, ANN201
+    Path(log).open("a").write("total\n")
+    return float(a["y"].sum() + b["y"].sum())
+
+
+def fragile(a, fail):  # noqa: ANN001, ANN201
+    if fail:
+        raise ValueError("planted failure")
+    return float(a["y"].max())
+
+
+def _plan(log, x=(1, 2, 3), fail=False):
+    plan = Plan()
+    a = plan.add("square/a", square, x=np.array(x), log=str(log))
+    b = plan.add("square/b", square, x=np.array([4, 5]), log=str(log))
+    plan.add("total", total, a=a, b=b, log=str(log))
+    plan.add("fragile", fragile, a=a, fail=fail)
+    return plan
+
+
+def test_keys_follow_inputs_and_their_dependencies(tmp_path):
+    one, two, other = _plan(tmp_path / "l"), _plan(tmp_path / "l"), _plan(tmp_path / "l", x=(1, 2, 4))
+    assert [u.key for u in one.units.values()] == [u.key for u in two.units.values()]
+    assert other.units["square/a"].key != one.units["square/a"].key
+    assert other.units["total"].key != one.units["total"].key  # downstream of a changed input
+    assert other.units["square/b"].key == one.units["square/b"].key
+    with pytest.raises(Exception, match="not in the plan"):
+        Plan().add("x", total, a=Dep("missing"), b=Dep("missing"), log="l")
+
+
+def test_finished_units_are_reused(tmp_path):
+    log = tmp_path / "log"
+    first = run_plan(_plan(log), tmp_path / "units", progress=False)
+    assert first["total"] == 1 + 4 + 9 + 16 + 25 and first["fragile"] == 9
+    assert log.read_text().count("square") == 2
+    again = run_plan(_plan(log), tmp_path / "units", progress=False)
+    assert again.computed == [] and sorted(again.reused) == ["fragile", "square/a", "square/b", "total"]
+    assert log.read_text().count("\n") == 3  # nothing ran again
+    assert again["total"] == first["total"]
+    np.testing.assert_array_equal(again["square/a"]["y"], first["square/a"]["y"])
+
+
+def test_a_failing_unit_is_named_and_the_others_are_kept(tmp_path):
+    log = tmp_path / "log"
+    with pytest.raises(UnitsFailed, match="fragile .*planted failure") as info:
+        run_plan(_plan(log, fail=True), tmp_path / "units", progress=False)
+    assert [f.unit for f in info.value.failures] == ["fragile"]
+    assert "fail=True" in info.value.failures[0].inputs
+    fixed = run_plan(_plan(log), tmp_path / "units", progress=False)
+    assert fixed.computed == ["fragile"]  # the other three were kept
+
+
+SCRIPT = textwrap.dedent("""
+    import os, signal, sys
+    import numpy as np
+    from syncact.distributed import Plan, run_plan
+
+    def step(i, prev, log):
+        open(log, "a").write(f"step{i}\\n")
+        if os.environ.get("KILL_AT") == str(i):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return {"v": np.arange(5.0) * i + (0 if prev is None else prev["v"].sum())}
+
+    plan = Plan()
+    prev = None
+    for i in range(6):
+        prev = plan.add(f"step/{i}", step, i=i, prev=prev, log=sys.argv[2])
+    result = run_plan(plan, sys.argv[1], progress=False)
+    np.save(sys.argv[4], result["step/5"]["v"])
+""")
+
+
+def test_sigkill_midway_resumes_to_identical_results(tmp_path):
+    script = tmp_path / "plan.py"
+    script.write_text(SCRIPT)
+    log = tmp_path / "log"
+    env = {k: v for k, v in os.environ.items() if k != "KILL_AT"}
+    clean = subprocess.run([sys.executable, str(script), str(tmp_path / "clean"), str(log), "-",
+                            str(tmp_path / "clean.npy")], capture_output=True, text=True, env=env)
+    assert clean.returncode == 0, clean.stderr
+    log.unlink()
+    proc = subprocess.run([sys.executable, str(script), str(tmp_path / "store"), str(log), "-", str(tmp_path / "x.npy")],
+                          env={**env, "KILL_AT": "3"})
+    assert proc.returncode == -9 and not (tmp_path / "x.npy").exists()
+    assert not list((tmp_path / "store").rglob("*.tmp*"))  # nothing half-written
+    resumed = subprocess.run([sys.executable, str(script), str(tmp_path / "store"), str(log), "-", str(tmp_path / "r.npy")],
+                             capture_output=True, text=True, env=env)
+    assert resumed.returncode == 0, resumed.stderr
+    np.testing.assert_array_equal(np.load(tmp_path / "r.npy"), np.load(tmp_path / "clean.npy"))
+    assert log.read_text().split() == ["step0", "step1", "step2", "step3", "step3", "step4", "step5"]
+
+
+@pytest.fixture(scope="module")
+def by_value():
+    cloudpickle = pytest.importorskip("cloudpickle")
+    pytest.importorskip("distributed")
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers need not import the tests
+    yield
+    cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+
+
+def test_local_cluster_of_two_workers_gives_the_serial_results(tmp_path, by_value):
+    serial = run_plan(_plan(tmp_path / "log"), tmp_path / "serial", progress=False)
+    on_dask = run_plan(_plan(tmp_path / "log"), tmp_path / "dask", workers=2, progress=False)
+    assert on_dask["total"] == serial["total"] and on_dask["fragile"] == serial["fragile"]
+    assert sorted(p.name for p in (tmp_path / "dask").rglob("*.*")) == sorted(p.name for p in (tmp_path / "serial").rglob("*.*"))
+    with pytest.raises(UnitsFailed, match="planted failure"):
+        run_plan(_plan(tmp_path / "log3", fail=True), tmp_path / "failing", workers=2, progress=False)
+    assert len(list((tmp_path / "failing").rglob("*.*"))) == 3  # the other units' results were written
+
+
+def test_workers_and_scheduler_are_exclusive(tmp_path):
+    with pytest.raises(Exception, match="not both"):
+        run_plan(_plan(tmp_path / "log"), tmp_path / "u", workers=2, scheduler="tcp://127.0.0.1:1", progress=False)
