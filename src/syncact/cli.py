@@ -311,7 +311,8 @@ def _cmd_searchlight(args: argparse.Namespace) -> int:
     else:
         raise ConfigError("give the image patterns: --maps DIR (one NIfTI per image) or --bold RUN... --events TSV...")
     result = map_layers(images, names, built, args.layers, patterns, residual=args.residual, radius_mm=args.radius,
-                        method=args.method, n_perm=args.perm, seed=args.seed, progress=not args.no_progress)
+                        method=args.method, n_perm=args.perm, seed=args.seed, progress=not args.no_progress,
+                        workers=args.workers, scheduler=args.scheduler)
     result.save(out, args.alpha)
     tables = result.tables(args.alpha)
     print(f"Layer RDM similarity (mean |r| {result.rdms.mean_abs_offdiagonal():.3f}):")
@@ -511,6 +512,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alpha", type=float, default=0.05)
     p.add_argument("--residual", action="store_true", help="map residual RDMs (the residual method)")
     p.add_argument("--truth", help="ground-truth folder of a simulated dataset (derivatives/ground_truth)")
+    p.add_argument("--workers", type=int, help="run sphere ranges on a local Dask cluster of N workers")
+    p.add_argument("--scheduler", help="address of an existing Dask scheduler")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output folder (must not hold a searchlight result)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")

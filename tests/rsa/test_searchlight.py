@@ -146,3 +146,18 @@ def test_bad_input_is_named(rng, mask):
         sphere_neighbourhoods(np.zeros((3, 3, 3)), np.eye(4))
     with pytest.raises(DataError, match="no permutations"):
         searchlight_rsa(rng.normal(size=(5, spheres.n_voxels)), spheres, rng.normal(size=(1, 10)), n_perm=0).significant()
+
+
+def test_parts_on_a_local_dask_cluster_give_the_in_process_maps(rng, tmp_path):
+    pytest.importorskip("distributed")
+    mask = np.ones((7, 7, 7), bool)
+    spheres = sphere_neighbourhoods(mask, np.eye(4), 1.5)
+    data, models = rng.normal(size=(9, mask.sum())), rng.normal(size=(2, 36))
+    serial = searchlight_rsa(data, spheres, models, n_perm=50, seed=3)
+    parted = searchlight_rsa(data, spheres, models, n_perm=50, seed=3, workers=2, n_parts=5, store=tmp_path / "units",
+                             progress=False)
+    np.testing.assert_allclose(parted.similarity, serial.similarity, atol=1e-12)
+    np.testing.assert_allclose(parted.null_max, serial.null_max, atol=1e-12)
+    np.testing.assert_array_equal(parted.p_fwe, serial.p_fwe)
+    np.testing.assert_array_equal(parted.p_uncorrected, serial.p_uncorrected)
+    assert len(list((tmp_path / "units" / "searchlight").glob("part-*.npz"))) == 5

@@ -164,9 +164,12 @@ def _chunk_size(n_images: int, width: int, n_models: int, memory_mb: float) -> i
     return max(1, int(memory_mb * 2**20 // per_sphere))
 
 
-def _sphere_chunks(spheres: Spheres, n_images: int, memory_mb: float, n_models: int) -> Iterator[np.ndarray]:
-    order = np.arange(spheres.n_spheres)
-    width = int(spheres.sizes.max())
+def _sphere_chunks(spheres: Spheres, n_images: int, memory_mb: float, n_models: int, start: int = 0,
+                   stop: int | None = None) -> Iterator[np.ndarray]:
+    order = np.arange(start, spheres.n_spheres if stop is None else stop)
+    if not order.size:
+        return
+    width = int(spheres.sizes[order].max())
     step = _chunk_size(n_images, width, n_models, memory_mb)
     for start in range(0, order.size, step):
         yield order[start : start + step]
@@ -383,7 +386,9 @@ class SearchlightMaps:
 
 def searchlight_rsa(patterns: np.ndarray, spheres: Spheres, models: LayerRDMs | np.ndarray, *,
                     layers: Sequence[str] | None = None, metric: str = "correlation", method: str = "spearman",
-                    n_perm: int = 1000, seed: int = 0, memory_mb: float = 512.0, progress: bool = False) -> SearchlightMaps:
+                    n_perm: int = 1000, seed: int = 0, memory_mb: float = 512.0, progress: bool = False,
+                    workers: int | None = None, scheduler: str | None = None, n_parts: int | None = None,
+                    store: str | Path | None = None) -> SearchlightMaps:
     """Compare every sphere's neural RDM with each model RDM, with a max-statistic permutation test.
 
     Parameters
@@ -406,6 +411,15 @@ def searchlight_rsa(patterns: np.ndarray, spheres: Spheres, models: LayerRDMs | 
         Working memory per chunk of spheres (the permuted model RDMs, ``n_layers * (n_perm + 1) * n_pairs``
         floats, come on top for Spearman and Pearson).
     progress : bool, default=False
+    workers : int, optional
+        Split the spheres into ``n_parts`` units and run them on a local Dask cluster of this many workers
+        (:mod:`syncact.distributed`); the maps are those of an in-process run.
+    scheduler : str, optional
+        Run the parts on an existing Dask scheduler instead.
+    n_parts : int, optional
+        Number of sphere ranges (default: 4 per worker, 32 with a scheduler).
+    store : path, optional
+        Where the parts' results are kept (reused by a rerun with the same inputs); default a temporary folder.
 
     Returns
     -------
@@ -429,39 +443,14 @@ def searchlight_rsa(patterns: np.ndarray, spheres: Spheres, models: LayerRDMs | 
     if not np.isfinite(vectors).all():
         raise DataError("model RDMs contain NaN or infinite values.")
     n_layers = len(names)
-    rng = np.random.default_rng(seed)
-    perms = [np.arange(n)] + [rng.permutation(n) for _ in range(int(n_perm))]
-    index = np.stack([permuted_pairs(n, p) for p in perms])  # (n_perm + 1, n_pairs)
-    product = method in ("pearson", "spearman", "cosine")
-    if product:
-        base = rank_rows(vectors) if method == "spearman" else vectors
-        base = _standardize(base) if method != "cosine" else base / np.linalg.norm(base, axis=1, keepdims=True)
-        stacked = base[:, index].reshape(n_layers * len(perms), -1)  # layer-major: (layer, perm)
-    similarity = np.full((n_layers, spheres.n_spheres), np.nan)
-    exceed = np.zeros((n_layers, spheres.n_spheres))
-    null_max = np.full((n_layers, len(perms) - 1), -np.inf)
-    chunks = list(_sphere_chunks(spheres, n, memory_mb, n_layers * len(perms)))
-    xt = np.ascontiguousarray(x.T)
-    for chunk in tqdm(chunks, desc="searchlight", unit="chunk", disable=not progress, leave=False):
-        rdms = _chunk_rdms(xt, spheres, chunk, metric)
-        ok = np.isfinite(rdms).all(axis=1)
-        if product:
-            neural = rank_rows(rdms) if method == "spearman" else rdms
-            if method == "cosine":
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    neural = neural / np.linalg.norm(neural, axis=1, keepdims=True)
-            else:
-                neural = _standardize(neural)
-            r = (neural @ stacked.T).reshape(chunk.size, n_layers, len(perms))
-        else:
-            permuted = vectors[:, index].reshape(n_layers * len(perms), -1)
-            r = compare_rdms(rdms, permuted, method).reshape(chunk.size, n_layers, len(perms))
-        r[~ok] = np.nan
-        similarity[:, chunk] = r[:, :, 0].T
-        if len(perms) > 1:
-            null = np.nan_to_num(r[:, :, 1:], nan=-np.inf)
-            exceed[:, chunk] = (null >= r[:, :, :1]).sum(axis=2).T
-            null_max = np.maximum(null_max, null.max(axis=0))
+    if workers is None and scheduler is None:
+        part = searchlight_part(x, spheres, vectors, start=0, stop=spheres.n_spheres, metric=metric, method=method,
+                                n_perm=int(n_perm), seed=seed, memory_mb=memory_mb, progress=progress)
+        similarity, exceed, null_max = part["similarity"], part["exceed"], part["null_max"]
+    else:
+        similarity, exceed, null_max = _run_parts(x, spheres, vectors, metric=metric, method=method, n_perm=int(n_perm),
+                                                  seed=seed, memory_mb=memory_mb, workers=workers, scheduler=scheduler,
+                                                  n_parts=n_parts, store=store, progress=progress)
     if n_perm:
         sorted_max = np.sort(null_max, axis=1)
         at_or_above = np.stack([n_perm - np.searchsorted(sorted_max[i], similarity[i], side="left") for i in range(n_layers)])
@@ -474,3 +463,84 @@ def searchlight_rsa(patterns: np.ndarray, spheres: Spheres, models: LayerRDMs | 
         null_max = np.zeros((n_layers, 0))
     return SearchlightMaps(names, similarity, p_fwe, p_unc, null_max, spheres.centers.copy(), spheres.n_voxels,
                            method, metric, int(n_perm), {"radius_mm": spheres.radius_mm, "seed": seed})
+
+
+def _model_stack(vectors: np.ndarray, n: int, method: str, n_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """Pair indices of the identity and ``n_perm`` label permutations, and the standardized permuted model RDMs."""
+    rng = np.random.default_rng(seed)
+    perms = [np.arange(n)] + [rng.permutation(n) for _ in range(int(n_perm))]
+    index = np.stack([permuted_pairs(n, p) for p in perms])  # (n_perm + 1, n_pairs)
+    if method not in ("pearson", "spearman", "cosine"):
+        return index, None
+    base = rank_rows(vectors) if method == "spearman" else vectors
+    base = _standardize(base) if method != "cosine" else base / np.linalg.norm(base, axis=1, keepdims=True)
+    return index, base[:, index].reshape(vectors.shape[0] * len(perms), -1)  # layer-major: (layer, perm)
+
+
+def searchlight_part(patterns: np.ndarray, spheres: Spheres, vectors: np.ndarray, *, start: int, stop: int,
+                     metric: str, method: str, n_perm: int, seed: int, memory_mb: float = 512.0,
+                     progress: bool = False) -> dict[str, np.ndarray]:
+    """Spheres ``start:stop`` of :func:`searchlight_rsa`: the unit a distributed searchlight runs.
+
+    The label permutations follow from ``seed`` alone, so every part uses the same ones.
+
+    Returns
+    -------
+    dict with ``similarity`` and ``exceed`` (permutations at or above the observed similarity), both
+    (n_layers, stop - start), and ``null_max`` (n_layers, n_perm): the parts' maximum over their spheres.
+    """
+    x = np.asarray(patterns, dtype=np.float64)
+    n, n_layers = x.shape[0], vectors.shape[0]
+    index, stacked = _model_stack(vectors, n, method, n_perm, seed)
+    n_cols = index.shape[0]
+    similarity = np.full((n_layers, stop - start), np.nan)
+    exceed = np.zeros((n_layers, stop - start))
+    null_max = np.full((n_layers, n_perm), -np.inf)
+    xt = np.ascontiguousarray(x.T)
+    chunks = list(_sphere_chunks(spheres, n, memory_mb, n_layers * n_cols, start, stop))
+    for chunk in tqdm(chunks, desc="searchlight", unit="chunk", disable=not progress, leave=False):
+        rdms = _chunk_rdms(xt, spheres, chunk, metric)
+        ok = np.isfinite(rdms).all(axis=1)
+        if stacked is not None:
+            neural = rank_rows(rdms) if method == "spearman" else rdms
+            if method == "cosine":
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    neural = neural / np.linalg.norm(neural, axis=1, keepdims=True)
+            else:
+                neural = _standardize(neural)
+            r = (neural @ stacked.T).reshape(chunk.size, n_layers, n_cols)
+        else:
+            permuted = vectors[:, index].reshape(n_layers * n_cols, -1)
+            r = compare_rdms(rdms, permuted, method).reshape(chunk.size, n_layers, n_cols)
+        r[~ok] = np.nan
+        local = chunk - start
+        similarity[:, local] = r[:, :, 0].T
+        if n_perm:
+            null = np.nan_to_num(r[:, :, 1:], nan=-np.inf)
+            exceed[:, local] = (null >= r[:, :, :1]).sum(axis=2).T
+            null_max = np.maximum(null_max, null.max(axis=0))
+    return {"similarity": similarity, "exceed": exceed, "null_max": null_max}
+
+
+def _run_parts(x: np.ndarray, spheres: Spheres, vectors: np.ndarray, *, metric: str, method: str, n_perm: int, seed: int,
+               memory_mb: float, workers: int | None, scheduler: str | None, n_parts: int | None,
+               store: str | Path | None, progress: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sphere ranges as units of :mod:`syncact.distributed`; their pieces joined, their null maxima maximised."""
+    import tempfile
+
+    from syncact.distributed import Plan, run_plan
+
+    count = n_parts or (4 * workers if workers else 32)
+    bounds = np.linspace(0, spheres.n_spheres, min(count, spheres.n_spheres) + 1).astype(int)
+    plan = Plan()
+    for i, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+        plan.add(f"searchlight/part-{i:04d}", searchlight_part, patterns=x, spheres=spheres, vectors=vectors,
+                 start=int(start), stop=int(stop), metric=metric, method=method, n_perm=n_perm, seed=seed,
+                 memory_mb=memory_mb)
+    with tempfile.TemporaryDirectory(prefix="syncact-searchlight-") as tmp:
+        done = run_plan(plan, store or tmp, workers=workers, scheduler=scheduler, progress=progress)
+        parts = [done[name] for name in plan.units]
+    similarity = np.concatenate([p["similarity"] for p in parts], axis=1)
+    exceed = np.concatenate([p["exceed"] for p in parts], axis=1)
+    null_max = np.max(np.stack([p["null_max"] for p in parts]), axis=0)
+    return similarity, exceed, null_max
