@@ -124,6 +124,13 @@ def test_local_cluster_of_two_workers_gives_the_serial_results(tmp_path, by_valu
     on_dask = run_plan(_plan(tmp_path / "log"), tmp_path / "dask", workers=2, progress=False)
     assert on_dask["total"] == serial["total"] and on_dask["fragile"] == serial["fragile"]
     assert sorted(p.name for p in (tmp_path / "dask").rglob("*.*")) == sorted(p.name for p in (tmp_path / "serial").rglob("*.*"))
+    big = np.arange(300_000, dtype=float)  # 2.4 MB: sent to the workers once, shared by both units
+    plan = Plan()
+    for name in ("big/a", "big/b"):
+        plan.add(name, square, x=big, log=str(tmp_path / "log4"))
+    shared = run_plan(plan, tmp_path / "big", workers=2, progress=False)
+    np.testing.assert_array_equal(shared["big/a"]["y"], big**2)
+    np.testing.assert_array_equal(shared["big/b"]["y"], big**2)
     with pytest.raises(UnitsFailed, match="planted failure"):
         run_plan(_plan(tmp_path / "log3", fail=True), tmp_path / "failing", workers=2, progress=False)
     assert len(list((tmp_path / "failing").rglob("*.*"))) == 3  # the other units' results were written

@@ -361,6 +361,14 @@ def _cmd_simulate_rsa(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_model_arguments(p: argparse.ArgumentParser, default_model: str, *, layers: bool = True) -> None:
+    """--model, --weights (and --layers) of the second seed's commands."""
+    p.add_argument("--model", default=default_model, help=f"registered model (default {default_model})")
+    p.add_argument("--weights", default="imagenet", help="imagenet, places365, random or a state-dict file")
+    if layers:
+        p.add_argument("--layers", nargs="+", default=["block1", "block2", "block3", "block4"])
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="syncact", description="Couple CNN filters with functional brain networks "
                                      "from naturalistic fMRI (Sync-ACT).")
@@ -472,10 +480,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("synthesize", help="synthesise images whose layer RDMs are orthogonal",
                        description="Optimise images so that the RDMs of the chosen layers are as uncorrelated as "
                        "possible (layer-orthogonal image synthesis); writes PNGs, RDMs and the optimisation history.")
-    p.add_argument("--model", default="googlenet", help="registered model (default googlenet, the paper's; "
-                   "efficientnet_lite0 works offline)")
-    p.add_argument("--weights", default="imagenet")
-    p.add_argument("--layers", nargs="+", default=["block1", "block2", "block3", "block4"])
+    _add_model_arguments(p, "googlenet")  # the paper's network; efficientnet_lite0 works offline
     p.add_argument("--images", type=int, default=16, help="number of images (default 16)")
     p.add_argument("--size", type=int, help="image side in pixels (default: the model's input size)")
     p.add_argument("--input-size", type=int, help="network input side (default: the model's); smaller is faster")
@@ -496,9 +501,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "a GLM of event-related runs), searchlight RSA with a max-statistic permutation test; writes "
                        "NIfTI maps (per layer, winner-take-all), Dice overlaps and tables.")
     p.add_argument("--images", required=True, help="folder of the images shown (file stems name them) or natural:N")
-    p.add_argument("--model", default="efficientnet_lite0")
-    p.add_argument("--weights", default="imagenet")
-    p.add_argument("--layers", nargs="+", default=["block1", "block2", "block3", "block4"])
+    _add_model_arguments(p, "efficientnet_lite0")
     p.add_argument("--maps", help="folder of one pattern map per image: <image>.nii.gz")
     p.add_argument("--bold", nargs="+", help="event-related BOLD runs")
     p.add_argument("--events", nargs="+", help="events.tsv per run (onset, duration, image column)")
@@ -525,8 +528,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "stimuli and derivatives/ground_truth.")
     p.add_argument("out", help="output folder (must not exist or be empty)")
     p.add_argument("--images", default="natural:16", help="natural:N or a folder of images")
-    p.add_argument("--model", default="efficientnet_lite0")
-    p.add_argument("--weights", default="imagenet")
+    _add_model_arguments(p, "efficientnet_lite0", layers=False)
     p.add_argument("--runs", type=int, default=2)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--amplitude", type=float, default=3.0)

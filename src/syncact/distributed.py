@@ -31,7 +31,7 @@ import pickle
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,9 @@ from syncact._io import atomic_path
 from syncact.exceptions import ConfigError, SyncactError
 
 logger = logging.getLogger(__name__)
+
+SCATTER_BYTES = 1 << 20
+"""Arrays larger than this are sent to the Dask workers once and shared by the units that use them."""
 
 
 @dataclass(frozen=True)
@@ -178,10 +181,11 @@ def _read(path: Path) -> Any:
         return pickle.load(fh)  # noqa: S301 - our own results, written by _write
 
 
-def execute_unit(unit: Unit, store: str, *dep_results: Any) -> Any:
+def execute_unit(unit: Unit, store: str, shipped: Mapping[str, Any] | None = None, *dep_results: Any) -> Any:
     """Load a unit's finished result, or compute it from its dependencies' results and write it atomically.
 
-    Runs on a worker; ``dep_results`` come in the order of ``unit.deps``.
+    Runs on a worker; ``dep_results`` come in the order of ``unit.deps``; ``shipped`` holds arguments sent
+    to the workers once (large arrays) in place of the unit's own copies.
     """
     store_path = Path(store)
     found = _find(store_path, unit)
@@ -189,6 +193,7 @@ def execute_unit(unit: Unit, store: str, *dep_results: Any) -> Any:
         return _read(found)
     results = dict(zip(unit.deps, dep_results, strict=True))
     kwargs = {k: results[v.name] if isinstance(v, Dep) else v for k, v in unit.kwargs.items()}
+    kwargs.update(shipped or {})
     result = unit.func(**kwargs)
     _write(store_path, unit, result)
     return result
@@ -279,7 +284,7 @@ def _run_serial(plan: Plan, store: Path, reused: list[str], progress: bool) -> P
         else:
             tic = time.perf_counter()
             try:
-                results[name] = execute_unit(unit, str(store), *[results[d] for d in unit.deps])
+                results[name] = execute_unit(unit, str(store), None, *[results[d] for d in unit.deps])
             except Exception as exc:  # one unit's failure must not lose the others
                 failed.add(name)
                 failures.append(Failure(name, unit.describe(), f"{type(exc).__name__}: {exc}", traceback.format_exc()))
@@ -313,8 +318,15 @@ def _run_dask(plan: Plan, store: Path, reused: list[str], workers: int | None, s
     client, cluster = _client(workers, scheduler)
     try:
         futures: dict[str, Any] = {}
+        scattered: dict[int, Any] = {}  # large arrays go to the workers once, not inside every task
         for name, unit in plan.units.items():
-            futures[name] = client.submit(execute_unit, unit, str(store), *[futures[d] for d in unit.deps],
+            big = {k: v for k, v in unit.kwargs.items() if isinstance(v, np.ndarray) and v.nbytes > SCATTER_BYTES}
+            for value in big.values():
+                if id(value) not in scattered:
+                    scattered[id(value)] = client.scatter(value, broadcast=False)
+            light = replace(unit, kwargs={k: None if k in big else v for k, v in unit.kwargs.items()})
+            shipped = {k: scattered[id(v)] for k, v in big.items()}
+            futures[name] = client.submit(execute_unit, light, str(store), shipped, *[futures[d] for d in unit.deps],
                                           key=f"{name}-{unit.key[:16]}", pure=False)
         by_key = {f.key: name for name, f in futures.items()}
         results: dict[str, Any] = {}
