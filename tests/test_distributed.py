@@ -139,3 +139,18 @@ def test_local_cluster_of_two_workers_gives_the_serial_results(tmp_path, by_valu
 def test_workers_and_scheduler_are_exclusive(tmp_path):
     with pytest.raises(Exception, match="not both"):
         run_plan(_plan(tmp_path / "log"), tmp_path / "u", workers=2, scheduler="tcp://127.0.0.1:1", progress=False)
+
+
+def write_file(path, value):  # noqa: ANN001, ANN201
+    Path(path).write_text(str(value))
+    return value
+
+
+def test_a_unit_whose_output_file_is_gone_runs_again(tmp_path):
+    out = tmp_path / "side.txt"
+    plan = Plan()
+    plan.add("w", write_file, path=str(out), value=3, outputs=[out])
+    assert run_plan(plan, tmp_path / "u", progress=False).computed == ["w"]
+    assert run_plan(plan, tmp_path / "u", progress=False).computed == []
+    out.unlink()
+    assert run_plan(plan, tmp_path / "u", progress=False).computed == ["w"] and out.read_text() == "3"

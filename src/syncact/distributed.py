@@ -69,12 +69,15 @@ class Unit:
         Its keyword arguments; :class:`Dep` values are replaced by other units' results.
     key : str
         SHA-256 of the function, the arguments and the dependencies' keys.
+    outputs : tuple of str
+        Files the function writes besides its result; a finished result whose outputs are gone is computed again.
     """
 
     name: str
     func: Callable[..., Any]
     kwargs: dict[str, Any]
     key: str
+    outputs: tuple[str, ...] = ()
 
     @property
     def deps(self) -> list[str]:
@@ -121,8 +124,11 @@ class Plan:
     def __init__(self) -> None:
         self.units: dict[str, Unit] = {}
 
-    def add(self, name: str, func: Callable[..., Any], **kwargs: Any) -> Dep:
-        """Add a unit; returns a :class:`Dep` that later units pass as an argument to use its result."""
+    def add(self, name: str, func: Callable[..., Any], *, outputs: Iterable[str | Path] = (), **kwargs: Any) -> Dep:
+        """Add a unit; returns a :class:`Dep` that later units pass as an argument to use its result.
+
+        ``outputs`` are files the function writes itself (e.g. into the run directory).
+        """
         if name in self.units:
             raise ConfigError(f"two units are named {name!r}.")
         missing = [v.name for v in kwargs.values() if isinstance(v, Dep) and v.name not in self.units]
@@ -131,7 +137,7 @@ class Plan:
         payload = {"func": f"{func.__module__}.{func.__qualname__}", "kwargs": _fingerprint(kwargs),
                    "deps": {d.name: self.units[d.name].key for d in kwargs.values() if isinstance(d, Dep)}}
         key = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-        self.units[name] = Unit(name, func, dict(kwargs), key)
+        self.units[name] = Unit(name, func, dict(kwargs), key, tuple(str(p) for p in outputs))
         return Dep(name)
 
     def __len__(self) -> int:
@@ -146,6 +152,8 @@ def _stem(store: Path, unit: Unit) -> Path:
 
 
 def _find(store: Path, unit: Unit) -> Path | None:
+    if not all(Path(p).is_file() for p in unit.outputs):
+        return None
     stem = _stem(store, unit)
     for ext in (".parquet", ".npz", ".pkl"):
         path = stem.with_name(stem.name + ext)

@@ -175,12 +175,21 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
     tr = float(info.tr)
     movies = {m.run: m for m in config.movies}
     kept = {label: _kept_rows(group[0], movies[label]) for label, group in by_run.items()}
-    frames: dict[str, Frames] = {}
+    plan = Plan()  # one unit per run: movies decode in parallel on a cluster
     for label in by_run:
         movie, (start, stop) = movies[label], kept[label]
-        frames[label] = sync_frames(movie.path, tr, stop - start, offset=movie.offset + start * tr, size=config.frames.size,
-                                    policy=config.frames.policy, progress=progress)
-        frames[label].save(out / "frames" / f"run-{label}.npz")
+        movie_file = Path(movie.path)
+        if not movie_file.is_file():
+            raise ConfigError(f"[[movies]] run {label}: movie file {str(movie_file)!r} is missing.")
+        st = movie_file.stat()
+        plan.add(f"frames/run-{label}", frames_unit, movie=movie_file, movie_size=st.st_size, movie_mtime_ns=st.st_mtime_ns,
+                 tr=tr, n_timepoints=stop - start, offset=movie.offset + start * tr, size=config.frames.size,
+                 policy=config.frames.policy, out_file=out / "frames" / f"run-{label}.npz",
+                 outputs=[out / "frames" / f"run-{label}.npz"])
+    framed = run_plan(plan, out / "units", workers=workers, scheduler=scheduler, progress=progress)
+    frame_files = {label: Path(framed[f"frames/run-{label}"]["file"]) for label in by_run}
+    frame_sha = {label: framed[f"frames/run-{label}"]["sha256"] for label in by_run}
+    frames = {label: Frames.load(path) for label, path in frame_files.items()}
     timings["frames"] = time.perf_counter() - tic
 
     tic = time.perf_counter()  # BOLD before the CNNs: a bad voxel fails in seconds, not after the models ran
@@ -213,16 +222,15 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
     logits: dict[tuple[str, str], np.ndarray] = {}  # class scores for [annotation] classes, from the same passes
     cache = {"none": None, "default": default_cache_dir()}.get(config.cache, config.cache)
     plan = Plan()
-    frame_files = {label: out / "frames" / f"run-{label}.npz" for label in frames}
-    frame_sha = {label: _io.file_sha256(path) for label, path in frame_files.items()}
     for spec in config.models:
         scores = bool(config.annotation is not None and config.annotation.classes and spec.weights == "imagenet")
         for label in frames:
+            act_file = out / "activations" / f"{spec.name}_{weights_label(spec.weights)}" / f"run-{label}.npz"
             plan.add(f"extract/{spec.name}/{weights_label(spec.weights)}/run-{label}", extract_unit,
                      frames_file=frame_files[label], frames_sha256=frame_sha[label], spec=spec, seed=config.seed,
                      layers=[*spec.layers, *([LOGITS] if scores else [])], device=config.device,
                      cache=str(cache) if cache else None,
-                     out_file=out / "activations" / f"{spec.name}_{weights_label(spec.weights)}" / f"run-{label}.npz")
+                     out_file=act_file, outputs=[act_file])
     extracted = run_plan(plan, out / "units", workers=workers, scheduler=scheduler, progress=progress)
     for spec in config.models:
         for label in frames:
@@ -459,6 +467,21 @@ def _write_regression(summary: pd.DataFrame, out: Path, seed: int) -> None:
     _io.write_csv(out / "tables" / "accuracy_points.csv", fit.points)
     with _io.atomic_path(out / "figures" / "accuracy_regression.png") as tmp:
         tmp.write_bytes(accuracy_regression_plot(fit.points, fit.slope, fit.intercept, fit.r2, fit.p_value))
+
+
+def frames_unit(movie: Path, movie_size: int, movie_mtime_ns: int, tr: float, n_timepoints: int, offset: float,
+                size: tuple[int, int] | None, policy: str, out_file: Path) -> dict[str, str]:
+    """Unit: the frame of every TR of one run's movie, saved to the run directory.
+
+    ``movie_size`` and ``movie_mtime_ns`` identify the movie file in the unit's key (a replaced movie is read
+    again). Returns the frames file and its SHA-256 (the key of the extraction units that read it).
+    """
+    st = Path(movie).stat()
+    if (st.st_size, st.st_mtime_ns) != (movie_size, movie_mtime_ns):
+        raise DataError(f"{movie} changed after the plan was made; run the experiment again.")
+    frames = sync_frames(movie, tr, n_timepoints, offset=offset, size=size, policy=policy, progress=False)
+    frames.save(out_file)
+    return {"file": str(out_file), "sha256": _io.file_sha256(out_file)}
 
 
 def extract_unit(frames_file: Path, frames_sha256: str, spec: ModelConfig, seed: int, layers: list[str], device: str,
