@@ -36,6 +36,11 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             tmp_path.unlink()
 
 
+def bar_disabled(progress: bool) -> bool | None:
+    """``disable`` for tqdm: bars when asked for and the output is a terminal; none in logs and pipes."""
+    return None if progress else True
+
+
 def write_text(path: str | Path, text: str) -> Path:
     """Write ``text`` to ``path`` atomically (UTF-8)."""
     with atomic_path(path) as tmp:

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from syncact._io import atomic_path
+from syncact._io import atomic_path, bar_disabled
 from syncact.exceptions import ConfigError, SyncactError
 
 logger = logging.getLogger(__name__)
@@ -283,7 +283,7 @@ def _run_serial(plan: Plan, store: Path, reused: list[str], progress: bool) -> P
     failures: list[Failure] = []
     failed: set[str] = set()
     seconds: dict[str, float] = {}
-    bar = tqdm(total=len(plan), desc="units", unit="unit", disable=not progress, leave=False)
+    bar = tqdm(total=len(plan), desc="units", unit="unit", disable=bar_disabled(progress), leave=False)
     for name, unit in plan.units.items():
         blocked = [d for d in unit.deps if d in failed]
         if blocked:
@@ -339,7 +339,7 @@ def _run_dask(plan: Plan, store: Path, reused: list[str], workers: int | None, s
         by_key = {f.key: name for name, f in futures.items()}
         results: dict[str, Any] = {}
         failures: list[Failure] = []
-        bar = tqdm(total=len(plan), desc="units", unit="unit", disable=not progress, leave=False)
+        bar = tqdm(total=len(plan), desc="units", unit="unit", disable=bar_disabled(progress), leave=False)
         for future in as_completed(list(futures.values())):
             name = by_key[future.key]
             unit = plan.units[name]

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from syncact._io import bar_disabled
 from syncact.analysis.ablation import METRICS, ablation_table, paired_scores
 from syncact.analysis.matching import match_networks
 from syncact.analysis.recovery import recovery_table
@@ -107,7 +108,7 @@ def compare_methods(
     hrf, tr = pairing.get("hrf", "none"), pairing.get("tr")
     fits, scores, sweeps, recoveries, models = [], [], [], [], {}
     combos = [(m, int(k)) for m in methods for k in n_networks]
-    for method, k in tqdm(combos, desc="methods x K", unit="fit", disable=not progress):
+    for method, k in tqdm(combos, desc="methods x K", unit="fit", disable=bar_disabled(progress)):
         model = make_networks(method, k, **params)
         tic = time.perf_counter()
         model.fit(train, validation or None, groups=groups)

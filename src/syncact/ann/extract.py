@@ -403,7 +403,7 @@ def _run(frames: np.ndarray | Iterable[np.ndarray], built: BuiltModel, specs: di
         module = inference_copy(built, hooked, device, fold_bn=fold_bn, channels_last=channels_last)
         modules = dict(module.named_modules())
         handles = [modules[spec.module].register_forward_hook(make_hook(name, spec.post)) for name, spec in specs.items()]
-        bar = tqdm(total=n_total, desc=built.name, unit="frame", disable=not progress, leave=False)
+        bar = tqdm(total=n_total, desc=built.name, unit="frame", disable=_io.bar_disabled(progress), leave=False)
         try:
             with torch.inference_mode(), torch.autocast(device.type, dtype=autocast, enabled=autocast is not None):
                 for x in _prefetch(prepared(), prefetch):

@@ -433,7 +433,7 @@ class FBNEmbedding(BrainNetworks):
                 logger.info("no checkpoint at %s: training from the start.", checkpoint)
 
         bar = tqdm(total=self.n_epochs, initial=state["epoch"], desc=f"FBN embedding ({self.temporal}, K={self.n_networks})",
-                   unit="epoch", disable=not self.progress, leave=False)
+                   unit="epoch", disable=_io.bar_disabled(self.progress), leave=False)
         while state["epoch"] < self.n_epochs and not state["stopped"]:
             tic = time.perf_counter()
             state["lr"].append(optimizer.param_groups[0]["lr"])

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from syncact._io import bar_disabled
 from syncact._validation import check_choice, check_file
 from syncact.exceptions import CorruptFileError, DataError, ShapeError
 
@@ -154,10 +155,10 @@ def image_patterns(run_imgs: Sequence[object], events: Sequence[pd.DataFrame | s
         if method == "lsa":
             design = [t.assign(trial_type=t["image"].map(codes)).drop(columns="image") for t in tables]
             model = glm().fit(list(run_imgs), events=design, confounds=confounds)
-            for name in tqdm(wanted, desc="LSA contrasts", unit="image", disable=not progress, leave=False):
+            for name in tqdm(wanted, desc="LSA contrasts", unit="image", disable=bar_disabled(progress), leave=False):
                 rows.append(masker.transform(model.compute_contrast(codes[name], output_type=out_type)).ravel())
         else:
-            for name in tqdm(wanted, desc="LSS models", unit="image", disable=not progress, leave=False):
+            for name in tqdm(wanted, desc="LSS models", unit="image", disable=bar_disabled(progress), leave=False):
                 design = [t.assign(trial_type=np.where(t["image"] == name, "target", "other")).drop(columns="image")
                           for t in tables]
                 model = glm().fit(list(run_imgs), events=design, confounds=confounds)

@@ -40,6 +40,7 @@ import nibabel as nib
 import numpy as np
 from tqdm.auto import tqdm
 
+from syncact._io import bar_disabled
 from syncact._validation import check_choice, check_finite, check_positive
 from syncact.brain.layouts import DatasetInfo, RunSource, array_shape, read_cifti_header
 from syncact.brain.masking import remove_drift, zscore_voxels
@@ -309,7 +310,7 @@ def prepare_dataset(
                                   f"{_stat(r.path)}; the data changed: delete the store or prepare into a new one.")
     if len(todo) < len(info.runs):
         logger.info("%s: %d of %d runs already prepared; preparing the rest", out, len(info.runs) - len(todo), len(info.runs))
-    for run in tqdm(todo, desc="prepare", unit="run", disable=not progress, leave=False):
+    for run in tqdm(todo, desc="prepare", unit="run", disable=bar_disabled(progress), leave=False):
         matrix = read_run(run, grid, block=block)
         conf = read_confounds(run.confounds, columns, run.n_timepoints) if columns else None
         if conf is not None and conf.shape[1] + 2 >= run.n_timepoints:

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from syncact._io import bar_disabled
 from syncact.exceptions import ConfigError, ShapeError
 
 
@@ -88,7 +89,7 @@ def principal_subspace(
     width = min(r + oversample, n_voxels)
     generator = torch.Generator().manual_seed(seed)
     q = torch.randn(n_voxels, width, generator=generator, dtype=torch.float64)
-    bar = tqdm(total=(n_iter + 2) * len(runs), desc="principal subspace", unit="run", disable=not progress, leave=False)
+    bar = tqdm(total=(n_iter + 2) * len(runs), desc="principal subspace", unit="run", disable=bar_disabled(progress), leave=False)
     for _ in range(n_iter + 1):  # Y = (X^T X) Q, then re-orthonormalise
         y = torch.zeros(n_voxels, width, dtype=torch.float64)
         q32 = q.float()

@@ -32,6 +32,7 @@ from scipy import stats
 from scipy.spatial import cKDTree
 from tqdm.auto import tqdm
 
+from syncact._io import bar_disabled
 from syncact._validation import check_choice, check_positive
 from syncact.exceptions import DataError, ShapeError
 from syncact.rsa.rdm import COMPARISONS, METRICS, LayerRDMs, compare_rdms
@@ -498,7 +499,7 @@ def searchlight_part(patterns: np.ndarray, spheres: Spheres, vectors: np.ndarray
     null_max = np.full((n_layers, n_perm), -np.inf)
     xt = np.ascontiguousarray(x.T)
     chunks = list(_sphere_chunks(spheres, n, memory_mb, n_layers * n_cols, start, stop))
-    for chunk in tqdm(chunks, desc="searchlight", unit="chunk", disable=not progress, leave=False):
+    for chunk in tqdm(chunks, desc="searchlight", unit="chunk", disable=bar_disabled(progress), leave=False):
         rdms = _chunk_rdms(xt, spheres, chunk, metric)
         ok = np.isfinite(rdms).all(axis=1)
         if stacked is not None:

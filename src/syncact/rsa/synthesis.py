@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from syncact._io import bar_disabled
 from syncact._validation import check_positive
 from syncact.ann.extract import inference_copy
 from syncact.ann.registry import BuiltModel
@@ -281,7 +282,7 @@ def synthesize(built: BuiltModel, layers: Sequence[str], *, n_images: int = 16, 
     optimizer = torch.optim.Adam(params.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps, eta_min=lr * 0.05)
     history: list[dict[str, float]] = []
-    bar = tqdm(range(1, steps + 1), desc=f"synthesis {built.name}", unit="step", disable=not progress, leave=False)
+    bar = tqdm(range(1, steps + 1), desc=f"synthesis {built.name}", unit="step", disable=bar_disabled(progress), leave=False)
     for step in bar:
         optimizer.zero_grad(set_to_none=True)
         images = params()

@@ -227,7 +227,7 @@ def make_dataset(
         _tsv(gt / f"run-{run}_drivers.tsv", pd.DataFrame(table))
     zooms = (*np.abs(np.diag(affine)[:3]), tr)
     jobs = [(sub, run) for sub in subjects for run in runs]
-    for sub, run in tqdm(jobs, desc="simulated BOLD", unit="run", disable=not progress, leave=False):
+    for sub, run in tqdm(jobs, desc="simulated BOLD", unit="run", disable=_io.bar_disabled(progress), leave=False):
         tcs = np.stack([
             expected[run][f"{net.name}_bold"] if net.kind == "stimulus" else spontaneous_timecourse(rng, n_timepoints, tr)
             for net in networks

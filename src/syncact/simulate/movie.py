@@ -158,7 +158,7 @@ def make_movie(
             stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
             stream.options = {"crf": str(crf), "preset": "veryfast", "threads": "1"}
             for _t, img in tqdm(render_frames(shots, photos, fps, duration, size, rng), total=n_frames,
-                                desc=f"movie {Path(path).name}", unit="frame", disable=not progress, leave=False):
+                                desc=f"movie {Path(path).name}", unit="frame", disable=_io.bar_disabled(progress), leave=False):
                 frame = av.VideoFrame.from_ndarray(img, format="rgb24")
                 for packet in stream.encode(frame):
                     container.mux(packet)

@@ -180,7 +180,7 @@ def iter_sync_frames(
     last_time = -math.inf
     last_duration = 0.0
     container = _open(path)
-    bar = tqdm(total=n_timepoints, desc=f"frames {path.name}", unit="TR", disable=not progress, leave=False)
+    bar = tqdm(total=n_timepoints, desc=f"frames {path.name}", unit="TR", disable=_io.bar_disabled(progress), leave=False)
     try:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
