@@ -403,7 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("config", help="experiment TOML file")
     p.add_argument("--out", help="run directory (default: results/<name>)")
-    p.add_argument("--workers", type=int, help="run extraction and pairing units on a local Dask cluster of N workers")
+    p.add_argument("--workers", type=int, help="run frames, extraction and pairing units on a local Dask cluster of N workers")
     p.add_argument("--scheduler", help="address of an existing Dask scheduler (e.g. tcp://host:8786; dask-jobqueue)")
     p.add_argument("--resume", action="store_true", help="continue the embedding's training from the run directory's "
                    "checkpoint (after a kill); the final weights equal an uninterrupted run's")

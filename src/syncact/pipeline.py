@@ -149,7 +149,7 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
         Continue the embedding's training from ``brain/checkpoints`` (after a kill); the result is the
         same as an uninterrupted run. Frames, the prepared store and activations resume by themselves.
     workers : int, optional
-        Run the extraction and pairing units on a local Dask cluster of this many worker processes.
+        Run the frames, extraction and pairing units on a local Dask cluster of this many worker processes.
     scheduler : str, optional
         Run them on an existing Dask scheduler (workers must see ``out_dir`` at the same path).
         Either way the results are identical to an in-process run; finished units (``units/``) are reused.
