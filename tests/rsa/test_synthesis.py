@@ -7,11 +7,10 @@ import pytest
 import torch
 
 from syncact.exceptions import ConfigError
-from syncact.rsa import rdm_vector
+from syncact.rsa import image_rdms, rdm_vector
 from syncact.rsa.synthesis import (
     FourierImages,
     differentiable_rdm,
-    image_rdms,
     orthogonality_loss,
     rdm_correlations,
     synthesize,

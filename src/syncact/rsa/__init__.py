@@ -6,7 +6,16 @@ max-statistic permutation test (:mod:`~syncact.rsa.searchlight`), the residual m
 imported on use: it needs torch).
 """
 
-from syncact.rsa.rdm import COMPARISONS, METRICS, LayerRDMs, compare_rdms, layer_rdms, rdm_vector, square
+from syncact.rsa.rdm import (
+    COMPARISONS,
+    METRICS,
+    LayerRDMs,
+    compare_rdms,
+    image_rdms,
+    layer_rdms,
+    rdm_vector,
+    square,
+)
 from syncact.rsa.residual import ResidualRDMs, residual_rdms, residualize
 from syncact.rsa.searchlight import (
     SearchlightMaps,
@@ -25,6 +34,7 @@ __all__ = [
     "SearchlightMaps",
     "Spheres",
     "compare_rdms",
+    "image_rdms",
     "layer_rdms",
     "permuted_pairs",
     "rdm_vector",

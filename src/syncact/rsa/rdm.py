@@ -22,12 +22,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import stats
 
 from syncact._validation import check_choice
 from syncact.exceptions import DataError, ShapeError
+
+if TYPE_CHECKING:
+    from syncact.ann.registry import BuiltModel
 
 METRICS = ("correlation", "euclidean", "cosine")
 COMPARISONS = ("pearson", "spearman", "kendall_tau_a", "cosine")
@@ -175,3 +179,29 @@ def layer_rdms(patterns: Mapping[str, np.ndarray] | Sequence[tuple[str, np.ndarr
     if len(set(counts.values())) != 1:
         raise ShapeError(f"layers have different numbers of images: {counts}; give every layer the same images.")
     return LayerRDMs([name for name, _ in items], np.stack([rdm_vector(x, metric) for _, x in items]), metric)
+
+
+def image_rdms(images: np.ndarray, built: BuiltModel, layers: Sequence[str], *, input_size: int | None = None,
+               metric: str = "correlation") -> LayerRDMs:
+    """RDMs of an image set at several layers of a network (flattened activations, one forward pass).
+
+    Parameters
+    ----------
+    images : ndarray of uint8, shape (n_images, h, w, 3)
+    built : BuiltModel
+    layers : sequence of str
+    input_size : int, optional
+        Side the images are resized to (bilinear, antialiased) before the network; default the model's.
+    metric : {"correlation", "euclidean", "cosine"}, default="correlation"
+
+    Returns
+    -------
+    LayerRDMs
+    """
+    from syncact.ann.probe import layer_patterns
+
+    size = int(input_size or built.input_size)
+    if size != built.input_size:
+        built = built.with_input_size(size)
+    patterns = layer_patterns(images, built, list(layers))
+    return layer_rdms({layer: patterns[layer].astype(np.float64) for layer in layers}, metric)

@@ -14,11 +14,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from syncact.ann.probe import layer_patterns
 from syncact.ann.registry import BuiltModel
 from syncact.brain.patterns import ImagePatterns
 from syncact.exceptions import DataError
-from syncact.rsa.rdm import LayerRDMs, layer_rdms
+from syncact.rsa.rdm import LayerRDMs, image_rdms
 from syncact.rsa.residual import residual_rdms
 from syncact.rsa.searchlight import SearchlightMaps, searchlight_rsa, sphere_neighbourhoods
 
@@ -112,8 +111,7 @@ def map_layers(images: np.ndarray, names: Sequence[str], built: BuiltModel, laye
     if len(names) != len(images):
         raise DataError(f"{len(names)} names for {len(images)} images.")
     patterns = patterns.reorder(names)
-    acts = layer_patterns(images, built, list(layers))
-    rdms = layer_rdms({layer: acts[layer].astype(np.float64) for layer in layers})
+    rdms = image_rdms(images, built, layers)
     models = residual_rdms(rdms) if residual else rdms
     mask = np.asarray(patterns.mask_img.dataobj) > 0
     spheres = sphere_neighbourhoods(mask, patterns.mask_img.affine, radius_mm)

@@ -42,7 +42,7 @@ from syncact._validation import check_positive
 from syncact.ann.extract import inference_copy
 from syncact.ann.registry import BuiltModel
 from syncact.exceptions import ConfigError
-from syncact.rsa.rdm import LayerRDMs, layer_rdms
+from syncact.rsa.rdm import LayerRDMs, image_rdms
 
 logger = logging.getLogger(__name__)
 
@@ -305,37 +305,10 @@ def synthesize(built: BuiltModel, layers: Sequence[str], *, n_images: int = 16, 
     with torch.no_grad():
         final = params().clamp(0, 1)
     result_images = (final.permute(0, 2, 3, 1).cpu().numpy() * 255).round().astype(np.uint8)
-    evaluated = image_rdms(result_images, built, layers, input_size=input_size, device=device)
-    ref = image_rdms(reference, built, layers, input_size=input_size, device=device) if reference is not None else None
+    evaluated = image_rdms(result_images, built, layers, input_size=input_size)
+    ref = image_rdms(reference, built, layers, input_size=input_size) if reference is not None else None
     meta = {"model": built.name, "weights": built.weights, "weights_digest": built.weights_digest, "layers": layers,
             "n_images": n_images, "size": size, "input_size": input_size, "steps": steps, "lr": lr, "jitter": jitter,
             "smoothness": smoothness, "spread": spread, "decay": decay, "seed": seed}
     return SynthesisResult(result_images, evaluated, history, ref, meta)
-
-
-def image_rdms(images: np.ndarray, built: BuiltModel, layers: Sequence[str], *, input_size: int | None = None,
-               device: str | torch.device = "cpu", metric: str = "correlation") -> LayerRDMs:
-    """RDMs of an image set at several layers, as the synthesis measures them.
-
-    Parameters
-    ----------
-    images : ndarray of uint8, shape (n_images, h, w, 3)
-    built : BuiltModel
-    layers : sequence of str
-    input_size : int, optional
-        Side the images are resized to (bilinear, antialiased) before the network; default the model's.
-    device : str or torch.device, default="cpu"
-    metric : {"correlation", "euclidean", "cosine"}, default="correlation"
-
-    Returns
-    -------
-    LayerRDMs
-    """
-    from syncact.ann.probe import layer_patterns
-
-    size = int(input_size or built.input_size)
-    if size != built.input_size:
-        built = built.with_input_size(size)
-    patterns = layer_patterns(images, built, list(layers))
-    return layer_rdms({layer: patterns[layer].astype(np.float64) for layer in layers}, metric)
 
