@@ -182,6 +182,8 @@ def run_rsa_demo(out: Path, *, n_images: int = 32, size: int = 128, steps: int =
     layers = [r.layer for r in DEFAULT_REGIONS]
     regions = [PlantedRegion(r.name, r.layer, r.center_mm, radius_mm + 3.0) for r in DEFAULT_REGIONS]
     built = get_model("efficientnet_lite0").with_input_size(size)  # every set seen at the size synthesised for
+    mapping: list[pd.DataFrame] = []
+    overlap: list[dict[str, object]] = []
 
     def experiment(label: str, images: np.ndarray, names: list[str], residual: bool = False) -> None:
         features = {k: v.astype(np.float64) for k, v in layer_patterns(images, built, layers).items()}
@@ -201,8 +203,6 @@ def run_rsa_demo(out: Path, *, n_images: int = 32, size: int = 128, steps: int =
         mapping.append(table.assign(set=label))
         overlap.append({"set": label, "mean_abs_r": models.mean_abs_offdiagonal(), **overlap_summary(maps)})
 
-    mapping: list[pd.DataFrame] = []
-    overlap: list[dict[str, object]] = []
     natural, names = natural_images(n_images, size)
     save_images(natural, out / "natural" / "images", names)
     experiment("natural", natural, names)

@@ -275,9 +275,7 @@ def synthesize(built: BuiltModel, layers: Sequence[str], *, n_images: int = 16, 
     size = int(size or built.input_size)
     input_size = int(input_size or built.input_size)
     generator = torch.Generator().manual_seed(seed)
-    taps = _LayerTaps(built, layers, device)
-    for layer in layers:  # fail early, with the layer's name, on layers without outputs
-        built.resolve_layer(layer)
+    taps = _LayerTaps(built, layers, device)  # resolves every layer first: an unknown name fails here
     params = FourierImages(n_images, size, decay=decay, generator=generator).to(device)
     optimizer = torch.optim.Adam(params.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps, eta_min=lr * 0.05)

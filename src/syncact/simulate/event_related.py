@@ -89,6 +89,8 @@ class EventRelatedData:
 
     def write(self, root: str | Path, subject: str = "01", task: str = "images") -> Path:
         """Write the runs and events as BIDS (``sub-XX/func``) plus ``derivatives/ground_truth``; refuses a non-empty root."""
+        from nilearn.masking import unmask
+
         from syncact._io import atomic_path, write_csv, write_json
 
         root = Path(root)
@@ -108,8 +110,6 @@ class EventRelatedData:
         write_csv(truth / "regions.tsv", pd.DataFrame([{"region": r.name, "layer": r.layer, "x": r.center_mm[0],
                                                         "y": r.center_mm[1], "z": r.center_mm[2], "radius_mm": r.radius_mm}
                                                        for r in self.regions]), sep="\t")
-        from nilearn.masking import unmask
-
         with atomic_path(truth / "regions.nii.gz") as tmp:
             unmask((self.region_labels + 1).astype(np.int16), self.mask_img).to_filename(tmp)
         write_json(truth / "params.json", {**self.params, "images": self.names})
