@@ -28,7 +28,6 @@ import hashlib
 import json
 import logging
 import pickle
-import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -237,7 +236,6 @@ class PlanResult:
     results: dict[str, Any]
     reused: list[str] = field(default_factory=list)
     computed: list[str] = field(default_factory=list)
-    seconds: dict[str, float] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> Any:
         return self.results[name]
@@ -282,7 +280,6 @@ def _run_serial(plan: Plan, store: Path, reused: list[str], progress: bool) -> P
     results: dict[str, Any] = {}
     failures: list[Failure] = []
     failed: set[str] = set()
-    seconds: dict[str, float] = {}
     bar = tqdm(total=len(plan), desc="units", unit="unit", disable=bar_disabled(progress), leave=False)
     for name, unit in plan.units.items():
         blocked = [d for d in unit.deps if d in failed]
@@ -290,21 +287,19 @@ def _run_serial(plan: Plan, store: Path, reused: list[str], progress: bool) -> P
             failed.add(name)
             failures.append(Failure(name, unit.describe(), f"not run: {blocked[0]} failed"))
         else:
-            tic = time.perf_counter()
             try:
                 results[name] = execute_unit(unit, str(store), None, *[results[d] for d in unit.deps])
             except Exception as exc:  # one unit's failure must not lose the others
                 failed.add(name)
                 failures.append(Failure(name, unit.describe(), f"{type(exc).__name__}: {exc}", traceback.format_exc()))
                 logger.error("unit %s failed: %s", name, exc)
-            seconds[name] = time.perf_counter() - tic
         bar.update(1)
         bar.set_postfix(failed=len(failures))
     bar.close()
     if failures:
         raise UnitsFailed(failures, len(results))
     computed = [n for n in plan.units if n not in reused]
-    return PlanResult(results, reused, computed, seconds)
+    return PlanResult(results, reused, computed)
 
 
 def _client(workers: int | None, scheduler: str | None):  # noqa: ANN202
@@ -365,7 +360,3 @@ def _run_dask(plan: Plan, store: Path, reused: list[str], workers: int | None, s
     computed = [n for n in plan.units if n not in reused]
     return PlanResult({n: results[n] for n in plan.units}, reused, computed)
 
-
-def results_in(plan: Plan, result: PlanResult, prefix: str) -> Iterable[tuple[str, Any]]:
-    """(name, result) of the units whose name starts with ``prefix``, in plan order."""
-    return ((n, result.results[n]) for n in plan.units if n.startswith(prefix))

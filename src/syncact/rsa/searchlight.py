@@ -277,6 +277,16 @@ def _standardize(v: np.ndarray) -> np.ndarray:
         return v / norm
 
 
+def _comparable(rdms: np.ndarray, method: str) -> np.ndarray:
+    """RDM rows prepared so that a row-by-row dot product is ``method``: ranked for Spearman, then
+    unit-norm (cosine) or centred and unit-norm (Pearson, Spearman). NaN rows where undefined."""
+    v = rank_rows(rdms) if method == "spearman" else rdms
+    if method != "cosine":
+        return _standardize(v)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
 @dataclass
 class SearchlightMaps:
     """Searchlight RSA of several model RDMs (layers) over the same spheres.
@@ -473,8 +483,7 @@ def _model_stack(vectors: np.ndarray, n: int, method: str, n_perm: int, seed: in
     index = np.stack([permuted_pairs(n, p) for p in perms])  # (n_perm + 1, n_pairs)
     if method not in ("pearson", "spearman", "cosine"):
         return index, None
-    base = rank_rows(vectors) if method == "spearman" else vectors
-    base = _standardize(base) if method != "cosine" else base / np.linalg.norm(base, axis=1, keepdims=True)
+    base = _comparable(vectors, method)
     return index, base[:, index].reshape(vectors.shape[0] * len(perms), -1)  # layer-major: (layer, perm)
 
 
@@ -503,13 +512,7 @@ def searchlight_part(patterns: np.ndarray, spheres: Spheres, vectors: np.ndarray
         rdms = _chunk_rdms(xt, spheres, chunk, metric)
         ok = np.isfinite(rdms).all(axis=1)
         if stacked is not None:
-            neural = rank_rows(rdms) if method == "spearman" else rdms
-            if method == "cosine":
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    neural = neural / np.linalg.norm(neural, axis=1, keepdims=True)
-            else:
-                neural = _standardize(neural)
-            r = (neural @ stacked.T).reshape(chunk.size, n_layers, n_cols)
+            r = (_comparable(rdms, method) @ stacked.T).reshape(chunk.size, n_layers, n_cols)
         else:
             permuted = vectors[:, index].reshape(n_layers * n_cols, -1)
             r = compare_rdms(rdms, permuted, method).reshape(chunk.size, n_layers, n_cols)
