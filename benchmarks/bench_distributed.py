@@ -59,7 +59,7 @@ def pair_plan(n_pairs: int, k: int, f: int, t: int):  # noqa: ANN201
         fbn, filters = _smooth(rng, t, k), _smooth(rng, t, f)
         subjects = fbn[None] + 0.5 * _smooth(rng, t, k)[None] * rng.standard_normal((10, 1, 1)).astype(np.float32)
         plan.add(f"pair/{i}", measured_pair, fbn=fbn, fbn_names=[f"FBN-{j}" for j in range(k)], filters=filters,
-                 filter_names=[f"filter-{j}" for j in range(f)], subjects=subjects, control_fbn=fbn,
+                 filter_names=[f"filter-{j}" for j in range(f)], subjects=subjects,
                  control_filters=_smooth(rng, t, f), control_run="2", pairing=PairingConfig(hrf="glover"), seed=0,
                  tr=1.0)
     return plan

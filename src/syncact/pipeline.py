@@ -279,7 +279,6 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
             filt, names = alive[(key, label, layer)]
             plan.add(f"pair/{model}/{weights}/{layer}/run-{label}", pair_unit, fbn=fbn_activations[label],
                      fbn_names=fbn_names, filters=filt, filter_names=names, subjects=per_subject[label],
-                     control_fbn=None if other is None else fbn_activations[label],
                      control_filters=None if other is None else alive[(key, other, layer)][0],
                      control_run=other, pairing=config.pairing, seed=config.seed, tr=tr)
     paired = run_plan(plan, out / "units", workers=workers, scheduler=scheduler, progress=progress)
@@ -498,10 +497,11 @@ def extract_unit(frames_file: Path, frames_sha256: str, spec: ModelConfig, seed:
 
 
 def pair_unit(fbn: np.ndarray, fbn_names: list[str], filters: np.ndarray, filter_names: list[str], subjects: np.ndarray,
-              control_fbn: np.ndarray | None, control_filters: np.ndarray | None, control_run: str | None,
+              control_filters: np.ndarray | None, control_run: str | None,
               pairing: PairingConfig, seed: int, tr: float) -> tuple[Pairing, dict[str, object]]:
     """Unit: pair one run's FBNs with one layer's filters; jackknife interval over subjects; mismatched-movie control.
 
+    ``control_filters`` are the same layer's filters on another run's movie (None with a single run).
     Returns the pairing and the extra summary columns (``mean_pcc_low``/``high``, ``control_*``).
     """
     pc = pairing
@@ -515,11 +515,11 @@ def pair_unit(fbn: np.ndarray, fbn_names: list[str], filters: np.ndarray, filter
         extra.update({"mean_pcc_low": low, "mean_pcc_high": high})
     else:
         logger.info("%d test subject(s): no confidence interval over subjects (needs 3).", subjects.shape[0])
-    if control_fbn is not None and control_filters is not None:
+    if control_filters is not None:
         # the FBNs against the next run's movie: nothing links them, so the share of significant pairs here
         # estimates the false-positive rate of the whole pipeline
-        n = min(len(control_filters), len(control_fbn))
-        control = pair(control_fbn[:n], control_filters[:n], min_shift=pc.min_shift, alpha=pc.alpha, hrf=pc.hrf, tr=tr)
+        n = min(len(control_filters), len(fbn))
+        control = pair(fbn[:n], control_filters[:n], min_shift=pc.min_shift, alpha=pc.alpha, hrf=pc.hrf, tr=tr)
         extra.update({"control_movie_run": control_run, "control_mean_pcc": control.mean_pcc,
                       "control_n_significant": int(control.eq2["significant"].sum())})
     return result, extra
