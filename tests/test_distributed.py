@@ -154,3 +154,49 @@ def test_a_unit_whose_output_file_is_gone_runs_again(tmp_path):
     assert run_plan(plan, tmp_path / "u", progress=False).computed == []
     out.unlink()
     assert run_plan(plan, tmp_path / "u", progress=False).computed == ["w"] and out.read_text() == "3"
+
+
+def scaled(x, factor, progress=False):  # noqa: ANN001, ANN201
+    return {"y": np.asarray(x, dtype=float) * factor}
+
+
+class _Lazy:
+    """Stands for data read lazily: keyed by what it holds, not by its id."""
+
+    def __init__(self, content):  # noqa: ANN001
+        self.content = content
+
+    def content_key(self):  # noqa: ANN201
+        return {"content": self.content}
+
+
+def test_settings_stay_out_of_the_key_and_equal_units_are_computed_once(tmp_path):
+    plan = Plan()
+    first = plan.add("a", scaled, x=np.arange(3), factor=2, settings={"progress": True})
+    again = plan.add("b", scaled, x=np.arange(3), factor=2)  # the same work under another name
+    other = plan.add("c", scaled, x=np.arange(3), factor=3)
+    assert again == first and other != first and len(plan) == 2 and plan.aliases == {"b": "a"}
+    result = run_plan(plan, tmp_path / "u", progress=False)
+    assert result.computed == ["a", "c"]
+    np.testing.assert_array_equal(result["b"]["y"], [0, 2, 4])  # the alias finds a's result
+    with pytest.raises(Exception, match="two units are named 'b'"):
+        plan.add("b", scaled, x=np.arange(4), factor=2)
+
+
+def test_lazy_data_and_images_are_keyed_by_content():
+    import nibabel as nib
+
+    def key(value):  # noqa: ANN001, ANN202
+        plan = Plan()
+        plan.add("u", scaled, x=value, factor=1)
+        return plan.units["u"].key
+
+    assert key(_Lazy([1, 2])) == key(_Lazy([1, 2])) != key(_Lazy([1, 3]))
+    mask = np.zeros((4, 4, 4), dtype=np.uint8)
+    mask[1:3, 1:3, 1:3] = 1
+    other = mask.copy()
+    other[0, 0, 0] = 1
+    img = nib.Nifti1Image(mask, np.eye(4))
+    assert key(img) == key(nib.Nifti1Image(mask.copy(), np.eye(4)))
+    assert key(img) != key(nib.Nifti1Image(other, np.eye(4)))  # repr() is the same; the voxels differ
+    assert key(img) != key(nib.Nifti1Image(mask, np.diag([2.0, 2.0, 2.0, 1.0])))

@@ -70,6 +70,9 @@ class Unit:
         SHA-256 of the function, the arguments and the dependencies' keys.
     outputs : tuple of str
         Files the function writes besides its result; a finished result whose outputs are gone is computed again.
+    settings : dict
+        Keyword arguments that do not change the result (a progress bar, a checkpoint folder, a resume
+        flag): passed to the function, left out of the key.
     """
 
     name: str
@@ -77,6 +80,7 @@ class Unit:
     kwargs: dict[str, Any]
     key: str
     outputs: tuple[str, ...] = ()
+    settings: dict[str, Any] = field(default_factory=dict)
 
     @property
     def deps(self) -> list[str]:
@@ -96,9 +100,17 @@ def _short(value: Any) -> str:
 
 
 def _fingerprint(value: Any) -> Any:
-    """A JSON-able stand-in for an argument: arrays and frames by content hash, paths as strings."""
+    """A JSON-able stand-in for an argument: arrays, frames and images by content hash, paths as strings.
+
+    An object with a ``content_key()`` method (a prepared store and lazy views of it) stands for what that
+    method returns, so data that is read lazily is keyed by what it holds, not by where it is.
+    """
     if isinstance(value, Dep):
         return {"dep": value.name}
+    if callable(getattr(value, "content_key", None)):
+        return {"content": type(value).__qualname__, "key": _fingerprint(value.content_key())}
+    if hasattr(value, "dataobj") and hasattr(value, "affine"):  # a nibabel image (e.g. a mask): its voxels and grid
+        return {"image": _fingerprint(np.asarray(value.dataobj)), "affine": _fingerprint(np.asarray(value.affine))}
     if isinstance(value, np.ndarray):
         return {"array": hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest(), "shape": list(value.shape),
                 "dtype": str(value.dtype)}
@@ -122,13 +134,19 @@ class Plan:
 
     def __init__(self) -> None:
         self.units: dict[str, Unit] = {}
+        self.aliases: dict[str, str] = {}  # a name added for a unit already in the plan -> that unit's name
+        self._by_key: dict[str, str] = {}
 
-    def add(self, name: str, func: Callable[..., Any], *, outputs: Iterable[str | Path] = (), **kwargs: Any) -> Dep:
+    def add(self, name: str, func: Callable[..., Any], *, outputs: Iterable[str | Path] = (),
+            settings: Mapping[str, Any] | None = None, **kwargs: Any) -> Dep:
         """Add a unit; returns a :class:`Dep` that later units pass as an argument to use its result.
 
-        ``outputs`` are files the function writes itself (e.g. into the run directory).
+        ``outputs`` are files the function writes itself (e.g. into the run directory); ``settings`` are
+        arguments that do not change the result and stay out of the key. A unit with the key of one already
+        in the plan (the same function on the same inputs) is not added twice: ``name`` becomes an alias
+        of that unit, and its result is found under both names.
         """
-        if name in self.units:
+        if name in self.units or name in self.aliases:
             raise ConfigError(f"two units are named {name!r}.")
         missing = [v.name for v in kwargs.values() if isinstance(v, Dep) and v.name not in self.units]
         if missing:
@@ -136,7 +154,13 @@ class Plan:
         payload = {"func": f"{func.__module__}.{func.__qualname__}", "kwargs": _fingerprint(kwargs),
                    "deps": {d.name: self.units[d.name].key for d in kwargs.values() if isinstance(d, Dep)}}
         key = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-        self.units[name] = Unit(name, func, dict(kwargs), key, tuple(str(p) for p in outputs))
+        same = self._by_key.get(key)
+        if same is not None:
+            logger.debug("unit %s is %s (same function and inputs): computed once", name, same)
+            self.aliases[name] = same
+            return Dep(same)
+        self.units[name] = Unit(name, func, dict(kwargs), key, tuple(str(p) for p in outputs), dict(settings or {}))
+        self._by_key[key] = name
         return Dep(name)
 
     def __len__(self) -> int:
@@ -201,7 +225,7 @@ def execute_unit(unit: Unit, store: str, shipped: Mapping[str, Any] | None = Non
     results = dict(zip(unit.deps, dep_results, strict=True))
     kwargs = {k: results[v.name] if isinstance(v, Dep) else v for k, v in unit.kwargs.items()}
     kwargs.update(shipped or {})
-    result = unit.func(**kwargs)
+    result = unit.func(**kwargs, **unit.settings)
     _write(store_path, unit, result)
     return result
 
@@ -217,6 +241,7 @@ class Failure:
     inputs: str
     error: str
     traceback: str = ""
+    exception: BaseException | None = None  # what the unit raised (None when a dependency failed)
 
 
 class UnitsFailed(SyncactError, RuntimeError):
@@ -236,9 +261,10 @@ class PlanResult:
     results: dict[str, Any]
     reused: list[str] = field(default_factory=list)
     computed: list[str] = field(default_factory=list)
+    aliases: dict[str, str] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> Any:
-        return self.results[name]
+        return self.results[self.aliases.get(name, name)]
 
 
 def run_plan(plan: Plan, store: str | Path, *, workers: int | None = None, scheduler: str | None = None,
@@ -291,7 +317,7 @@ def _run_serial(plan: Plan, store: Path, reused: list[str], progress: bool) -> P
                 results[name] = execute_unit(unit, str(store), None, *[results[d] for d in unit.deps])
             except Exception as exc:  # one unit's failure must not lose the others
                 failed.add(name)
-                failures.append(Failure(name, unit.describe(), f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+                failures.append(Failure(name, unit.describe(), f"{type(exc).__name__}: {exc}", traceback.format_exc(), exc))
                 logger.error("unit %s failed: %s", name, exc)
         bar.update(1)
         bar.set_postfix(failed=len(failures))
@@ -299,7 +325,7 @@ def _run_serial(plan: Plan, store: Path, reused: list[str], progress: bool) -> P
     if failures:
         raise UnitsFailed(failures, len(results))
     computed = [n for n in plan.units if n not in reused]
-    return PlanResult(results, reused, computed)
+    return PlanResult(results, reused, computed, dict(plan.aliases))
 
 
 def _client(workers: int | None, scheduler: str | None):  # noqa: ANN202
@@ -344,7 +370,8 @@ def _run_dask(plan: Plan, store: Path, reused: list[str], workers: int | None, s
                 exc = future.exception()
                 upstream = [d for d in unit.deps if futures[d].status != "finished"]
                 message = f"not run: {upstream[0]} failed" if upstream else f"{type(exc).__name__}: {exc}"
-                failures.append(Failure(name, unit.describe(), message, "".join(traceback.format_exception(exc))))
+                failures.append(Failure(name, unit.describe(), message, "".join(traceback.format_exception(exc)),
+                                        None if upstream else exc))
             bar.update(1)
             running = sum(1 for f in futures.values() if f.status == "pending")
             bar.set_postfix(running=running, failed=len(failures))
@@ -358,5 +385,5 @@ def _run_dask(plan: Plan, store: Path, reused: list[str], workers: int | None, s
         failures.sort(key=lambda f: order.index(f.unit))
         raise UnitsFailed(failures, len(results))
     computed = [n for n in plan.units if n not in reused]
-    return PlanResult({n: results[n] for n in plan.units}, reused, computed)
+    return PlanResult({n: results[n] for n in plan.units}, reused, computed, dict(plan.aliases))
 

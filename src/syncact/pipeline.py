@@ -37,12 +37,14 @@ import torch
 
 from syncact import _io
 from syncact.analysis import (
+    Fit,
     GroundTruth,
     MethodComparison,
     accuracy_regression,
     compare_methods,
     eq1_vs_eq2,
     fbn_roles,
+    fit_networks,
     layers_table,
     models_by_runs,
     recovery_table,
@@ -57,14 +59,14 @@ from syncact.brain import (
     RunSource,
     Segment,
     StoreRuns,
-    make_networks,
+    network_spec,
     prepare_dataset,
     scan_dataset,
     split_subjects,
 )
 from syncact.config import ExperimentConfig, ModelConfig, PairingConfig
-from syncact.distributed import Plan, run_plan
-from syncact.exceptions import ConfigError, DataError
+from syncact.distributed import Plan, PlanResult, UnitsFailed, run_plan
+from syncact.exceptions import ConfigError, DataError, SyncactError
 from syncact.report.figures import training_curve
 from syncact.stimulus import Frames, sync_frames
 from syncact.sync import Pairing, hrf_convolve, pair, subject_jackknife
@@ -149,10 +151,12 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
         Continue the embedding's training from ``brain/checkpoints`` (after a kill); the result is the
         same as an uninterrupted run. Frames, the prepared store and activations resume by themselves.
     workers : int, optional
-        Run the frames, extraction and pairing units on a local Dask cluster of this many worker processes.
+        Run the units (preparation of each run, frames, extraction, the embedding fits of the main method
+        and the ``[sweep]``, pairing) on a local Dask cluster of this many worker processes.
     scheduler : str, optional
         Run them on an existing Dask scheduler (workers must see ``out_dir`` at the same path).
-        Either way the results are identical to an in-process run; finished units (``units/``) are reused.
+        Either way the tables are identical to an in-process run (maps to float rounding); finished units
+        (``units/``) are reused.
 
     Returns
     -------
@@ -186,7 +190,7 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
                  tr=tr, n_timepoints=stop - start, offset=movie.offset + start * tr, size=config.frames.size,
                  policy=config.frames.policy, out_file=out / "frames" / f"run-{label}.npz",
                  outputs=[out / "frames" / f"run-{label}.npz"])
-    framed = run_plan(plan, out / "units", workers=workers, scheduler=scheduler, progress=progress)
+    framed = _run_units(plan, out, workers, scheduler, progress)
     frame_files = {label: Path(framed[f"frames/run-{label}"]["file"]) for label in by_run}
     frame_sha = {label: framed[f"frames/run-{label}"]["sha256"] for label in by_run}
     frames = {label: Frames.load(path) for label, path in frame_files.items()}
@@ -195,7 +199,8 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
     tic = time.perf_counter()  # BOLD before the CNNs: a bad voxel fails in seconds, not after the models ran
     store = prepare_dataset(info, dc.prepared or out / "prepared.zarr", target=dc.target, resolution=dc.resolution,
                             mask="template" if dc.mask == "mni152" else dc.mask, detrend=dc.detrend,
-                            high_pass=dc.high_pass or None, confounds=dc.confounds, progress=progress)
+                            high_pass=dc.high_pass or None, confounds=dc.confounds, progress=progress,
+                            workers=workers, scheduler=scheduler, units_dir=out / "units")
     mask_img = store.mask_img()
     mask, affine = np.asarray(mask_img.dataobj, dtype=bool), mask_img.affine
     split = split_subjects(sorted({r.subject for r in runs}), config.embedding.split, seed=config.seed)
@@ -231,7 +236,7 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
                      layers=[*spec.layers, *([LOGITS] if scores else [])], device=config.device,
                      cache=str(cache) if cache else None,
                      out_file=act_file, outputs=[act_file])
-    extracted = run_plan(plan, out / "units", workers=workers, scheduler=scheduler, progress=progress)
+    extracted = _run_units(plan, out, workers, scheduler, progress)
     for spec in config.models:
         for label in frames:
             acts = extracted[f"extract/{spec.name}/{weights_label(spec.weights)}/run-{label}"]
@@ -242,9 +247,18 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
 
     tic = time.perf_counter()
     emb_cfg = config.embedding
-    embedding = make_networks(emb_cfg.method, emb_cfg.n_networks, **_network_params(config, mask_img, progress),
-                              checkpoint_dir=out / "brain" / "checkpoints", resume=resume)
-    embedding.fit(train, val if len(val) else None, groups=train.groups)
+    # every fit is a unit: the main one, and the [sweep]'s (method, K) fits, of which the one equal to the main
+    # fit is the same unit (fitted once); on a cluster they train side by side
+    plan = Plan()
+    fits = [(emb_cfg.method, emb_cfg.n_networks), *(() if config.sweep is None else
+                                                     [(m, int(k)) for m in config.sweep.methods for k in config.sweep.n_networks])]
+    for i, (method, k) in enumerate(dict.fromkeys(fits)):
+        name, params = network_spec(method, **_network_params(config, mask_img))
+        settings = {"progress": progress, **({"checkpoint_dir": out / "brain" / "checkpoints", "resume": resume} if i == 0 else {})}
+        plan.add(f"embed/{method}/K{k}", fit_networks, method=name, n_networks=k, params=params, train=train,
+                 validation=val if len(val) else None, groups=train.groups, settings=settings)
+    fitted = _run_units(plan, out, workers, scheduler, progress)
+    embedding = fitted[f"embed/{emb_cfg.method}/K{emb_cfg.n_networks}"].model
     empty = np.flatnonzero(~np.any(embedding.maps_, axis=1))
     if empty.size:
         raise DataError(f"[embedding] method={emb_cfg.method!r} returned {empty.size} empty network(s) {empty[:8].tolist()} "
@@ -281,7 +295,7 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
                      fbn_names=fbn_names, filters=filt, filter_names=names, subjects=per_subject[label],
                      control_filters=None if other is None else alive[(key, other, layer)][0],
                      control_run=other, pairing=config.pairing, seed=config.seed, tr=tr)
-    paired = run_plan(plan, out / "units", workers=workers, scheduler=scheduler, progress=progress)
+    paired = _run_units(plan, out, workers, scheduler, progress)
     for (key, label), acts in activations.items():
         model, weights = key.split("/")
         for layer in acts.layers:
@@ -320,7 +334,8 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
     comparison = None
     if config.sweep is not None:
         tic = time.perf_counter()
-        comparison = _sweep(config, out, train, val, test, alive, store, truth, tr, progress)
+        sweep_fits = {(m, int(k)): fitted[f"embed/{m}/K{k}"] for m in config.sweep.methods for k in config.sweep.n_networks}
+        comparison = _sweep(config, out, train, val, test, alive, store, truth, tr, progress, sweep_fits)
         timings["sweep"] = time.perf_counter() - tic
 
     result = ExperimentResult(out, summary, pairings, embedding, fbn_activations, split, frames, activations,
@@ -408,8 +423,8 @@ def _filter_labels(user: pd.DataFrame, model: str, layer: str, names: list[str],
 
 def _sweep(config: ExperimentConfig, out: Path, train: StoreRuns, val: StoreRuns, test: dict[str, StoreRuns],
            alive: dict[tuple[str, str, str], tuple[np.ndarray, list[str]]], store: PreparedStore,
-           truth: GroundTruth | None, tr: float, progress: bool) -> MethodComparison:
-    """The ``[sweep]``: every method x K through the same pairing; tables, figures and maps in the run directory."""
+           truth: GroundTruth | None, tr: float, progress: bool, fitted: dict[tuple[str, int], Fit]) -> MethodComparison:
+    """The ``[sweep]``: every method x K (``fitted`` as units) through the same pairing; tables, figures and maps."""
     from syncact.report.figures import ablation_bars, k_sweep_plot
 
     sweep = config.sweep
@@ -420,7 +435,7 @@ def _sweep(config: ExperimentConfig, out: Path, train: StoreRuns, val: StoreRuns
 
     comparison = compare_methods(
         train, val if len(val) else None, test, filters, methods=sweep.methods, n_networks=sweep.n_networks,
-        params=_network_params(config, store.mask_img(), progress), groups=train.groups,
+        params=_network_params(config, store.mask_img()), groups=train.groups, fitted=fitted,
         pairing={"alpha": config.pairing.alpha, "min_shift": config.pairing.min_shift, "hrf": config.pairing.hrf, "tr": tr},
         normalize=sweep.normalize, truth=truth, progress=progress, on_fit=save_maps)
     for name in ("fits", "ablation", "k_sweep", "matching", "recovery"):
@@ -435,13 +450,25 @@ def _sweep(config: ExperimentConfig, out: Path, train: StoreRuns, val: StoreRuns
     return comparison
 
 
-def _network_params(config: ExperimentConfig, mask_img: object, progress: bool) -> dict[str, object]:
-    """Settings of ``[embedding]`` for :func:`make_networks` (each method takes those it knows)."""
+def _network_params(config: ExperimentConfig, mask_img: object) -> dict[str, object]:
+    """Settings of ``[embedding]`` that change a fit, for :func:`make_networks` (each method takes those it knows)."""
     e = config.embedding
     return {"temporal": e.temporal, "n_heads": e.n_heads, "n_epochs": e.n_epochs, "learning_rate": e.learning_rate,
             "batch_size": e.batch_size, "sparsity": e.sparsity, "n_components": e.n_components,
             "lr_schedule": e.lr_schedule, "patience": e.patience, "precision": e.precision, "seed": config.seed,
-            "device": config.device, "mask_img": mask_img, "progress": progress}
+            "device": config.device, "mask_img": mask_img}
+
+
+def _run_units(plan: Plan, out: Path, workers: int | None, scheduler: str | None, progress: bool) -> PlanResult:
+    """Run a stage's units under ``<run>/units``. When one unit alone failed on bad input (a :class:`SyncactError`:
+    config, data, files), that error is raised as it is (the message that says what to fix); else ``UnitsFailed``."""
+    try:
+        return run_plan(plan, out / "units", workers=workers, scheduler=scheduler, progress=progress)
+    except UnitsFailed as failed:
+        cause = failed.failures[0].exception
+        if len(failed.failures) == 1 and isinstance(cause, SyncactError):
+            raise cause from failed
+        raise
 
 
 def _kept_rows(run: RunSource, movie) -> tuple[int, int]:  # noqa: ANN001 - MovieConfig

@@ -107,3 +107,13 @@ def test_make_networks_names_variants_and_errors():
     assert make_networks("pca", 8, n_epochs=3).n_networks == 8
     with pytest.raises(UnknownNameError, match="'canicaa'.*canica"):
         make_networks("canicaa", 8)
+
+
+def test_network_spec_gives_one_identity_to_two_names_of_a_model():
+    from syncact.brain import network_spec
+
+    settings = {"n_epochs": 3, "mask_img": None, "seed": 1}
+    assert network_spec("LT+MSA", **settings) == network_spec("sync-act", temporal="msa", **settings)
+    assert network_spec("lt", **settings) != network_spec("lt+msa", **settings)
+    name, params = network_spec("pca", **settings)
+    assert name == "pca" and "n_epochs" not in params  # PCA does not train

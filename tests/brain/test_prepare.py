@@ -144,3 +144,26 @@ def test_a_truncated_file_is_named_and_nothing_is_left_half_written(bids_dataset
         prepare_dataset(info, tmp_path / "p.zarr", high_pass=None)
     runs = sorted(p.name for p in (tmp_path / "p.zarr" / "runs").iterdir())
     assert runs == ["sub-01_run-1", "sub-01_run-2", "sub-02_run-1", "zarr.json"]  # finished runs kept, no temp left
+
+
+def test_runs_prepared_on_two_dask_workers_equal_the_serial_store(bids_dataset, tmp_path):
+    """Each run a unit on a 2-worker LocalCluster: the same arrays and voxel set; the store pickles as its path."""
+    import pickle
+
+    pytest.importorskip("distributed")
+    info = scan_dataset(bids_dataset)
+    serial = prepare_dataset(info, tmp_path / "serial.zarr", high_pass=None)
+    on_dask = prepare_dataset(info, tmp_path / "dask.zarr", high_pass=None, workers=2, units_dir=tmp_path / "units")
+    assert [r["key"] for r in on_dask.runs] == [r["key"] for r in serial.runs]
+    np.testing.assert_array_equal(on_dask.voxels, serial.voxels)
+    for r in serial.runs:
+        np.testing.assert_array_equal(on_dask.read(r["subject"], r["run"]), serial.read(r["subject"], r["run"]))
+    assert len(list((tmp_path / "units" / "prepare").glob("*.pkl"))) == 4  # one unit per run
+    # the content key names the data, not the folder: equal for both stores, changed when a run is missing
+    assert on_dask.content_key() == serial.content_key()
+    reopened = pickle.loads(pickle.dumps(on_dask))
+    assert reopened.path == on_dask.path and reopened.content_key() == on_dask.content_key()
+    import shutil
+
+    shutil.rmtree(tmp_path / "dask.zarr" / "runs" / "sub-02_run-1")
+    assert PreparedStore(tmp_path / "dask.zarr").content_key() != serial.content_key()

@@ -1,7 +1,7 @@
 """Analyses over pairings: paper-style tables, method comparisons, matching and recovery of planted truth."""
 
 from syncact.analysis.ablation import ablation_table, paired_scores
-from syncact.analysis.comparison import GroundTruth, MethodComparison, compare_methods
+from syncact.analysis.comparison import Fit, GroundTruth, MethodComparison, compare_methods, fit_networks
 from syncact.analysis.mapping import layer_mapping, overlap_summary
 from syncact.analysis.matching import NetworkMatch, match_networks
 from syncact.analysis.recovery import fbn_roles, recovery_table
@@ -12,6 +12,7 @@ __all__ = [
     "layer_mapping",
     "overlap_summary",
     "AccuracyRegression",
+    "Fit",
     "GroundTruth",
     "MethodComparison",
     "NetworkMatch",
@@ -20,6 +21,7 @@ __all__ = [
     "compare_methods",
     "eq1_vs_eq2",
     "fbn_roles",
+    "fit_networks",
     "layers_table",
     "match_networks",
     "models_by_runs",

@@ -47,6 +47,39 @@ class GroundTruth:
 
 
 @dataclass
+class Fit:
+    """A fitted brain-network model and the wall time of its fit (a unit's result, see :func:`fit_networks`)."""
+
+    model: BrainNetworks
+    seconds: float
+
+
+def fit_networks(method: str, n_networks: int, params: Mapping[str, object], train: Sequence[np.ndarray],
+                 validation: Sequence[np.ndarray] | None = None, groups: Sequence[str] | None = None,
+                 **settings: object) -> Fit:
+    """Build a model with :func:`syncact.brain.make_networks` and fit it; a top-level function, so it runs as a unit.
+
+    Parameters
+    ----------
+    method, n_networks, params
+        For :func:`~syncact.brain.make_networks` (``params``: settings that change the result).
+    train, validation, groups
+        For the model's ``fit`` (an empty ``validation`` counts as none).
+    **settings
+        Settings that do not change the result (``progress``, ``checkpoint_dir``, ``resume``); a method
+        that does not take one ignores it.
+
+    Returns
+    -------
+    Fit
+    """
+    model = make_networks(method, n_networks, **params, **settings)
+    tic = time.perf_counter()
+    model.fit(train, validation or None, groups=groups)
+    return Fit(model, time.perf_counter() - tic)
+
+
+@dataclass
 class MethodComparison:
     """Tables of :func:`compare_methods` (see the module docstring) and the fitted models."""
 
@@ -74,6 +107,7 @@ def compare_methods(
     truth: GroundTruth | None = None,
     progress: bool = False,
     on_fit: Callable[[str, int, BrainNetworks], None] | None = None,
+    fitted: Mapping[tuple[str, int], Fit] | None = None,
 ) -> MethodComparison:
     """Fit every (method, K), pair its test-mean activations with every filter set, and tabulate.
 
@@ -99,6 +133,8 @@ def compare_methods(
     progress : bool, default=False
     on_fit : callable, optional
         Called with (method, K, model) after each fit (e.g. to save maps).
+    fitted : mapping of (method, K) to Fit, optional
+        Fits made already (e.g. as units on Dask, see :func:`fit_networks`); the others are fitted here.
 
     Returns
     -------
@@ -108,11 +144,10 @@ def compare_methods(
     hrf, tr = pairing.get("hrf", "none"), pairing.get("tr")
     fits, scores, sweeps, recoveries, models = [], [], [], [], {}
     combos = [(m, int(k)) for m in methods for k in n_networks]
+    fitted = dict(fitted or {})
     for method, k in tqdm(combos, desc="methods x K", unit="fit", disable=bar_disabled(progress)):
-        model = make_networks(method, k, **params)
-        tic = time.perf_counter()
-        model.fit(train, validation or None, groups=groups)
-        seconds = time.perf_counter() - tic
+        fit = fitted.get((method, k)) or fit_networks(method, k, params, train, validation, groups)
+        model, seconds = fit.model, fit.seconds
         models[(method, k)] = model
         if on_fit is not None:
             on_fit(method, k, model)
@@ -161,4 +196,4 @@ def compare_methods(
     )
 
 
-__all__ = ["METRICS", "GroundTruth", "MethodComparison", "compare_methods"]
+__all__ = ["METRICS", "Fit", "GroundTruth", "MethodComparison", "compare_methods", "fit_networks"]

@@ -207,6 +207,32 @@ def method_names() -> list[str]:
     return [*VARIANTS, *METHODS]
 
 
+def network_spec(method: str, **params: object) -> tuple[str, dict[str, object]]:
+    """What identifies a brain-network model: its class's name and the parameters that class takes.
+
+    The variants resolve to the embedding (``"lt+msa"`` is ``"sync-act"`` with ``temporal="msa"``), and
+    settings the class does not take are dropped with a debug message, so one set of settings can be
+    passed to every method, and two names for the same model give the same spec (a unit's key uses it).
+
+    Returns
+    -------
+    name : str
+        A key of ``METHODS`` (``"sync-act"``, ``"canica"``, ``"dictlearning"``, ``"pca"``, ``"srm"``).
+    params : dict
+        The parameters, less those the class does not take.
+    """
+    import inspect
+
+    name = check_choice("method", str(method).lower(), method_names())
+    if name in VARIANTS:
+        name, params = "sync-act", {**params, "temporal": VARIANTS[name]}
+    accepted = set(inspect.signature(METHODS[name].__init__).parameters) - {"self", "n_networks"}
+    dropped = sorted(set(params) - accepted)
+    if dropped:
+        logger.debug("method %s does not use %s", name, dropped)
+    return name, {k: v for k, v in params.items() if k in accepted}
+
+
 def make_networks(method: str = "sync-act", n_networks: int = 64, **params: object) -> BrainNetworks:
     """Build a brain-network model by name, unfitted.
 
@@ -218,21 +244,11 @@ def make_networks(method: str = "sync-act", n_networks: int = 64, **params: obje
         ``"pca"``, ``"srm"``.
     n_networks : int, default=64
     **params
-        Parameters of that class; those it does not take are dropped with a debug message, so one set
-        of settings (seed, progress, mask_img, ...) can be passed to every method.
+        Parameters of that class; those it does not take are dropped (:func:`network_spec`).
 
     Returns
     -------
     BrainNetworks
     """
-    import inspect
-
-    name = check_choice("method", str(method).lower(), method_names())
-    if name in VARIANTS:
-        name, params = "sync-act", {**params, "temporal": VARIANTS[name]}
-    cls = METHODS[name]
-    accepted = set(inspect.signature(cls.__init__).parameters) - {"self", "n_networks"}
-    dropped = sorted(set(params) - accepted)
-    if dropped:
-        logger.debug("method %s does not use %s", name, dropped)
-    return cls(n_networks, **{k: v for k, v in params.items() if k in accepted})
+    name, kept = network_spec(method, **params)
+    return METHODS[name](n_networks, **kept)

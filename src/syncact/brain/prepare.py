@@ -12,6 +12,9 @@ For each (subject, run), one at a time, so memory holds one run whatever the num
 4. write the (time, voxel) float32 array to ``runs/sub-<s>_run-<r>`` under a temporary name and rename
    it into place; a rerun skips runs already written (resume after a kill).
 
+Steps 1-4 of one run are :func:`prepare_run`; with ``workers``/``scheduler`` each run is a unit of
+:mod:`syncact.distributed`, prepared on a Dask worker (runs never share a file, so workers need no lock).
+
 Voxels that are constant (or all zero) in some run cannot be z-scored; they are not an error: each run
 stores which voxels were valid and the store's voxel set is the intersection (logged, documented), so
 every subject has the same columns for the shared encoder.
@@ -26,6 +29,7 @@ Layout of the store::
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
@@ -233,7 +237,23 @@ def clean_run(matrix: np.ndarray, tr: float, *, detrend: bool = True, high_pass:
 # --------------------------------------------------------------------------------------------------
 # the store
 # --------------------------------------------------------------------------------------------------
-def prepare_dataset(
+@dataclass(frozen=True)
+class Preparation:
+    """How the runs of one store are prepared: where they go, on which grid, with which cleaning.
+
+    Made by :func:`begin_store`; :func:`prepare_run` needs nothing else, so one run can be prepared on any
+    worker that sees the store's folder.
+    """
+
+    store: Path
+    grid: TargetGrid | None
+    detrend: bool
+    high_pass: float | None
+    confounds: tuple[str, ...]
+    block: int = 100
+
+
+def begin_store(
     info: DatasetInfo,
     out: str | Path,
     *,
@@ -244,30 +264,21 @@ def prepare_dataset(
     high_pass: float | None = 0.01,
     confounds: str | Sequence[str] | None = None,
     block: int = 100,
-    progress: bool = False,
-) -> PreparedStore:
-    """Write every run of ``info`` to a Zarr store, one run at a time (see the module docstring).
+) -> tuple[Preparation, list[RunSource]]:
+    """Create (or reopen) a store, check it against the parameters and the data, and say what is left to do.
 
-    Parameters
-    ----------
-    info : DatasetInfo
-        From :func:`syncact.brain.scan_dataset`; its problems must be fixed first.
-    out : str or Path
-        The store (a directory ending in ``.zarr``). Runs already in it are skipped, so a killed preparation
-        resumes; a store made with other parameters is refused.
-    target, resolution, mask
-        See :func:`target_grid` (volumes only).
-    detrend, high_pass : bool, float or None
-        Linear detrend and cosine high-pass cutoff in Hz (None disables it).
-    confounds : str or list of str, optional
-        fMRIPrep confound columns or presets joined by "+" (``"motion24+wm_csf"``).
-    block : int, default=100
-        Volumes read (and resampled) at a time; bounds memory with the run length.
-    progress : bool
+    Parameters are those of :func:`prepare_dataset`.
 
     Returns
     -------
-    PreparedStore
+    preparation : Preparation
+    todo : list of RunSource
+        The runs of ``info`` not yet in the store.
+
+    Raises
+    ------
+    ConfigError
+        The store was made with other parameters, or one of its runs came from a file that has changed since.
     """
     import zarr
 
@@ -310,22 +321,115 @@ def prepare_dataset(
                                   f"{_stat(r.path)}; the data changed: delete the store or prepare into a new one.")
     if len(todo) < len(info.runs):
         logger.info("%s: %d of %d runs already prepared; preparing the rest", out, len(info.runs) - len(todo), len(info.runs))
-    for run in tqdm(todo, desc="prepare", unit="run", disable=bar_disabled(progress), leave=False):
-        matrix = read_run(run, grid, block=block)
-        conf = read_confounds(run.confounds, columns, run.n_timepoints) if columns else None
-        if conf is not None and conf.shape[1] + 2 >= run.n_timepoints:
-            raise DataError(f"{run.path.name}: {conf.shape[1]} confound columns leave no degrees of freedom in "
-                            f"{run.n_timepoints} volumes; choose fewer (e.g. confounds='motion6+wm_csf').")
-        cleaned, valid = clean_run(matrix, float(run.tr), detrend=detrend, high_pass=high_pass, confounds=conf)
-        del matrix
-        if not valid.all():
-            logger.warning("%s: %d of %d voxels are constant (or all zero) and leave the group voxel set",
-                           run.path.name, int((~valid).sum()), valid.size)
-        _write_atomic(out / "valid" / run.key, valid, {})
-        _write_atomic(out / "runs" / run.key, cleaned, {"subject": run.subject, "run": run.run, "source_stat": _stat(run.path),
-                                                       "tr": run.tr, "task": run.task, "space": run.space,
-                                                       "confounds": str(run.confounds) if columns else None})
-    return PreparedStore(out)
+    return Preparation(out, grid, bool(detrend), high_pass, tuple(columns), block), todo
+
+
+def prepare_run(run: RunSource, preparation: Preparation) -> dict[str, object]:
+    """Read, resample, clean and z-score one run and write it into the store (nothing is done if it is there).
+
+    Parameters
+    ----------
+    run : RunSource
+    preparation : Preparation
+        From :func:`begin_store`.
+
+    Returns
+    -------
+    dict
+        ``key`` (``sub-<s>_run-<r>``), ``n_timepoints`` and ``n_valid`` (voxels with a defined z-score).
+    """
+    out = preparation.store
+    if (out / "runs" / run.key / "zarr.json").exists():
+        import zarr
+
+        valid = np.asarray(zarr.open_array(str(out / "valid" / run.key), mode="r")[...], dtype=bool)
+        return {"key": run.key, "n_timepoints": run.n_timepoints, "n_valid": int(valid.sum())}
+    columns = list(preparation.confounds)
+    matrix = read_run(run, preparation.grid, block=preparation.block)
+    conf = read_confounds(run.confounds, columns, run.n_timepoints) if columns else None
+    if conf is not None and conf.shape[1] + 2 >= run.n_timepoints:
+        raise DataError(f"{run.path.name}: {conf.shape[1]} confound columns leave no degrees of freedom in "
+                        f"{run.n_timepoints} volumes; choose fewer (e.g. confounds='motion6+wm_csf').")
+    cleaned, valid = clean_run(matrix, float(run.tr), detrend=preparation.detrend, high_pass=preparation.high_pass,
+                               confounds=conf)
+    del matrix
+    if not valid.all():
+        logger.warning("%s: %d of %d voxels are constant (or all zero) and leave the group voxel set",
+                       run.path.name, int((~valid).sum()), valid.size)
+    _write_atomic(out / "valid" / run.key, valid, {})
+    _write_atomic(out / "runs" / run.key, cleaned, {"subject": run.subject, "run": run.run, "source_stat": _stat(run.path),
+                                                   "tr": run.tr, "task": run.task, "space": run.space,
+                                                   "confounds": str(run.confounds) if columns else None})
+    return {"key": run.key, "n_timepoints": run.n_timepoints, "n_valid": int(valid.sum())}
+
+
+def prepare_dataset(
+    info: DatasetInfo,
+    out: str | Path,
+    *,
+    target: str = "mni152",
+    resolution: int = 4,
+    mask: str | Path = "template",
+    detrend: bool = True,
+    high_pass: float | None = 0.01,
+    confounds: str | Sequence[str] | None = None,
+    block: int = 100,
+    progress: bool = False,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    units_dir: str | Path | None = None,
+) -> PreparedStore:
+    """Write every run of ``info`` to a Zarr store, one run at a time (see the module docstring).
+
+    Parameters
+    ----------
+    info : DatasetInfo
+        From :func:`syncact.brain.scan_dataset`; its problems must be fixed first.
+    out : str or Path
+        The store (a directory ending in ``.zarr``). Runs already in it are skipped, so a killed preparation
+        resumes; a store made with other parameters is refused.
+    target, resolution, mask
+        See :func:`target_grid` (volumes only).
+    detrend, high_pass : bool, float or None
+        Linear detrend and cosine high-pass cutoff in Hz (None disables it).
+    confounds : str or list of str, optional
+        fMRIPrep confound columns or presets joined by "+" (``"motion24+wm_csf"``).
+    block : int, default=100
+        Volumes read (and resampled) at a time; bounds memory with the run length.
+    progress : bool
+    workers, scheduler : optional
+        Prepare the runs as units (:mod:`syncact.distributed`) on a local Dask cluster of ``workers``
+        processes or on an existing scheduler (whose workers see ``out`` at the same path). Each run is
+        written by one worker, atomically; the store equals one prepared in this process.
+    units_dir : str or Path, optional
+        Where the units record what they did (default ``<out>/units``); used with ``workers``/``scheduler``.
+
+    Returns
+    -------
+    PreparedStore
+    """
+    preparation, todo = begin_store(info, out, target=target, resolution=resolution, mask=mask, detrend=detrend,
+                                    high_pass=high_pass, confounds=confounds, block=block)
+    if workers is None and scheduler is None:
+        for run in tqdm(todo, desc="prepare", unit="run", disable=bar_disabled(progress), leave=False):
+            prepare_run(run, preparation)
+    elif todo:
+        from syncact.distributed import run_plan
+
+        run_plan(prepare_plan(preparation, todo), units_dir or preparation.store / "units", workers=workers,
+                 scheduler=scheduler, progress=progress)
+    return PreparedStore(preparation.store)
+
+
+def prepare_plan(preparation: Preparation, runs: Sequence[RunSource]):  # noqa: ANN201 - syncact.distributed.Plan
+    """One unit ``prepare/<key>`` per run (:func:`prepare_run`), its store files declared as the unit's outputs."""
+    from syncact.distributed import Plan
+
+    plan = Plan()
+    for run in runs:
+        plan.add(f"prepare/{run.key}", prepare_run, run=run, preparation=preparation,
+                 outputs=[preparation.store / "runs" / run.key / "zarr.json"])
+    return plan
 
 
 def _stat(path: Path) -> dict[str, object]:
@@ -401,6 +505,19 @@ class PreparedStore:
 
     def __repr__(self) -> str:
         return f"PreparedStore({str(self.path)!r}: {len(self.runs)} runs, {self.n_features} features)"
+
+    def __reduce__(self):  # noqa: ANN204 - pickled as its path (units on Dask workers reopen the store)
+        return (type(self), (str(self.path),))
+
+    def content_key(self) -> dict[str, object]:
+        """What the store holds, cheaply: its parameters, each run's source file (path, size, mtime) and length,
+        and the group voxel set. Two stores with the same key hold the same data (a unit's key uses it)."""
+        import zarr
+
+        root = zarr.open_group(str(self.path), mode="r", zarr_format=3)
+        runs = [{"key": r["key"], "n_timepoints": r["n_timepoints"], "source": root[f"runs/{r['key']}"].attrs.get("source_stat")}
+                for r in self.runs]
+        return {"params": self.attrs.get("params"), "runs": runs, "voxels": hashlib.sha256(np.packbits(self.voxels)).hexdigest()}
 
     @property
     def tr(self) -> float:
@@ -513,3 +630,8 @@ class StoreRuns(Sequence[np.ndarray]):
 
     def __repr__(self) -> str:
         return f"StoreRuns({len(self)} segments of {self.store!r})"
+
+    def content_key(self) -> dict[str, object]:
+        """The store's key, the segments and the z-scoring: what the sequence holds (a unit's key uses it)."""
+        return {"store": self.store.content_key(), "zscore": self.zscore,
+                "segments": [[s.subject, s.run, s.start, s.stop] for s in self.segments]}
