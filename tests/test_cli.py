@@ -9,7 +9,7 @@ from syncact.cli import main
 
 @pytest.mark.parametrize("command", ["demo", "run", "tables", "simulate", "layers", "models", "activations",
                                      "inspect", "prepare", "synthesize", "searchlight", "simulate-rsa",
-                                     "demo-rsa"])
+                                     "demo-rsa", "embed"])
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as exc:
         main([command, "--help"])
@@ -108,3 +108,24 @@ def test_simulate_rsa_then_searchlight_commands(tmp_path, capsys):
     assert (out / "maps" / "winner_take_all.nii.gz").exists() and (out / "tables" / "dice.csv").exists()
     assert main(["searchlight", "--images", str(bids / "stimuli"), "--out", str(tmp_path / "x")]) == 2
     assert "--maps DIR" in capsys.readouterr().err
+
+
+def test_embed_command_in_one_process_and_on_two_with_torchrun(tiny_dataset, tmp_path, capsys):
+    """`syncact embed` writes a loadable model; the same command under torchrun --ddp (2 CPU processes) equals it."""
+    import numpy as np
+
+    from syncact.brain import FBNEmbedding
+
+    assert main(["prepare", str(tiny_dataset.root), "--out", str(tmp_path / "p.zarr"), "--no-progress"]) == 0
+    args = ["embed", str(tmp_path / "p.zarr"), "--n-networks", "4", "--n-heads", "2", "--epochs", "3", "--components", "16",
+            "--no-progress"]
+    assert main([*args, "--out", str(tmp_path / "one")]) == 0
+    assert "on 1 process(es)" in capsys.readouterr().out
+    one = FBNEmbedding.load(tmp_path / "one" / "model.pt")
+    assert one.maps_.shape[0] == 4 and (tmp_path / "one" / "fbn_maps.nii.gz").is_file()
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr",
+                           "127.0.0.1", "--master-port", "29731", "-m", "syncact.cli", *args, "--out", str(tmp_path / "two"),
+                           "--ddp"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "on 2 process(es)" in done.stdout
+    np.testing.assert_allclose(FBNEmbedding.load(tmp_path / "two" / "model.pt").maps_, one.maps_, atol=1e-5)

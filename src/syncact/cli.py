@@ -161,9 +161,38 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
     print(info.summary())
     store = prepare_dataset(info, args.out, target=args.target, resolution=args.resolution, mask=args.mask,
                             detrend=not args.no_detrend, high_pass=args.high_pass or None, confounds=args.confounds,
-                            progress=not args.no_progress)
+                            progress=not args.no_progress, workers=args.workers, scheduler=args.scheduler)
     print(f"\n{store.path}: {len(store.runs)} runs, {store.n_features} features, TR {store.tr:g} s "
           f"in {time.perf_counter() - started:.0f} s (peak memory {_peak_memory_gb():.2f} GB)")
+    return 0
+
+
+def _cmd_embed(args: argparse.Namespace) -> int:
+    import nibabel as nib
+
+    from syncact import _io
+    from syncact.brain import FBNEmbedding, PreparedStore, init_distributed, split_subjects
+
+    started = time.perf_counter()
+    rank, world, device = init_distributed() if args.ddp else (0, 1, args.device)
+    store = PreparedStore(args.store)
+    split = split_subjects(store.subjects, tuple(float(f) for f in args.split.split(",")), seed=args.seed)
+    out = Path(args.out)
+    train = store.runset(store.segments(args.segment_length, subjects=split["train"]), zscore=args.segment_length is not None)
+    val = store.runset(store.segments(args.segment_length, subjects=split["validation"]), zscore=args.segment_length is not None)
+    emb = FBNEmbedding(args.n_networks, temporal=args.temporal, n_heads=args.n_heads, n_epochs=args.epochs,
+                       learning_rate=args.lr, batch_size=args.batch_size, n_components=args.components or None,
+                       patience=args.patience, seed=args.seed, device=device, distributed=args.ddp,
+                       checkpoint_dir=out / "checkpoints", resume=args.resume, progress=not args.no_progress)
+    emb.fit(train, val if len(val) else None)
+    if rank == 0:
+        emb.save(out / "model.pt")
+        with _io.atomic_path(out / "fbn_maps.nii.gz") as tmp:
+            nib.save(store.unmask(emb.maps_), tmp)
+        _io.write_csv(out / "training.csv", emb.history_.to_frame())
+        _io.write_json(out / "split.json", split)
+        print(f"{out}/model.pt: K={args.n_networks}, {len(train)} training segments of {len(split['train'])} subjects on "
+              f"{world} process(es), best epoch {emb.history_.best_epoch + 1}, {time.perf_counter() - started:.0f} s")
     return 0
 
 
@@ -403,7 +432,8 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("config", help="experiment TOML file")
     p.add_argument("--out", help="run directory (default: results/<name>)")
-    p.add_argument("--workers", type=int, help="run frames, extraction and pairing units on a local Dask cluster of N workers")
+    p.add_argument("--workers", type=int, help="run the units (preparation, frames, extraction, embedding fits, pairing) "
+                   "on a local Dask cluster of N workers")
     p.add_argument("--scheduler", help="address of an existing Dask scheduler (e.g. tcp://host:8786; dask-jobqueue)")
     p.add_argument("--resume", action="store_true", help="continue the embedding's training from the run directory's "
                    "checkpoint (after a kill); the final weights equal an uninterrupted run's")
@@ -444,8 +474,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--high-pass", type=float, default=0.01, help="cosine high-pass cutoff in Hz (0 disables)")
     p.add_argument("--no-detrend", action="store_true", help="keep linear trends")
     p.add_argument("--confounds", help="fMRIPrep columns or presets joined by '+', e.g. motion24+wm_csf")
+    p.add_argument("--workers", type=int, help="prepare runs on a local Dask cluster of N worker processes")
+    p.add_argument("--scheduler", help="address of an existing Dask scheduler (its workers must see --out)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=_cmd_prepare)
+
+    p = sub.add_parser("embed", help="train the FBN embedding on a prepared store (on several GPUs with torchrun --ddp)",
+                       description="Train the Sync-ACT embedding on the training subjects of a prepared store and write "
+                       "model.pt (FBNEmbedding.load), fbn_maps.nii.gz, training.csv and split.json to --out. Under "
+                       "torchrun with --ddp, every process trains on its share of each batch (PyTorch DDP; NCCL on GPUs, "
+                       "gloo on CPUs) and rank 0 writes: torchrun --nproc-per-node 4 -m syncact.cli embed store.zarr "
+                       "--out emb --ddp")
+    p.add_argument("store", help="a prepared store (syncact prepare)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--n-networks", type=int, default=64, help="number K of FBNs (default 64)")
+    p.add_argument("--temporal", default="msa", choices=("msa", "lstm", "none"), help="temporal module (default msa)")
+    p.add_argument("--n-heads", type=int, default=4)
+    p.add_argument("--epochs", type=int, default=100)
+    p.add_argument("--lr", type=float, default=0.01)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--components", type=int, default=256, help="principal subspace size (0: train on all voxels)")
+    p.add_argument("--patience", type=int, help="early stopping on the validation loss")
+    p.add_argument("--split", default="0.6,0.1,0.3", help="train,validation,test fractions of subjects")
+    p.add_argument("--segment-length", type=int, help="cut runs into pieces of this many TRs (StudyForrest: 430)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", help="device without --ddp (cpu, cuda, cuda:1)")
+    p.add_argument("--ddp", action="store_true", help="data-parallel over the processes torchrun started")
+    p.add_argument("--resume", action="store_true", help="continue from --out/checkpoints")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.set_defaults(func=_cmd_embed)
 
     p = sub.add_parser("layers", help="list a model's layer aliases (and modules)", description="List the layer "
                        "aliases of a registered model, and with --all every module name usable as a layer.")

@@ -242,3 +242,54 @@ def test_expanded_loss_equals_the_direct_reconstruction_error(temporal):
     params = list(model.parameters())
     for g_e, g_d in zip(torch.autograd.grad(expanded, params), torch.autograd.grad(direct, params), strict=True):
         torch.testing.assert_close(g_e, g_d, rtol=1e-4, atol=1e-4 * float(g_d.abs().max()))
+
+
+DDP_SCRIPT = textwrap.dedent("""
+    import sys
+    import numpy as np
+    import torch
+    from syncact.brain import FBNEmbedding, init_distributed
+
+    torch.set_num_threads(1)
+    rank, world, device = init_distributed()
+    data = np.load(sys.argv[1])
+    runs = [data[f"run{i}"] for i in range(int(data["n_runs"]))]
+    val = [data["val"]]
+    for name, n_components in (("subspace", 12), ("voxels", None)):
+        emb = FBNEmbedding(4, temporal="msa", n_heads=2, n_epochs=4, batch_size=4, sparsity=0.01, n_components=n_components,
+                           seed=3, device=device, distributed=True, checkpoint_dir=sys.argv[2] + "/" + name)
+        emb.fit(runs, val)
+        if rank == 0:
+            np.savez(sys.argv[2] + f"/{name}.npz", maps=emb.maps_, train=emb.history_.train_loss,
+                     val=emb.history_.validation_loss, world=world)
+""")
+
+
+def test_ddp_on_two_processes_equals_one_process(rng, tmp_path):
+    """torchrun with 2 CPU processes (gloo): the same weights and losses as one process, both formulations.
+
+    5 runs in batches of 4: the last batch has fewer runs than processes (one process steps with weight 0).
+    """
+    runs, _, _ = _planted(rng, n_runs=6, n_t=40, n_v=200, k=3)
+    np.savez(tmp_path / "data.npz", n_runs=5, val=runs[5], **{f"run{i}": r for i, r in enumerate(runs[:5])})
+    (tmp_path / "ddp.py").write_text(DDP_SCRIPT)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
+           "--master-port", str(29500 + int(rng.integers(0, 2000))), str(tmp_path / "ddp.py"), str(tmp_path / "data.npz"),
+           str(tmp_path)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for name, n_components in (("subspace", 12), ("voxels", None)):
+        ddp = np.load(tmp_path / f"{name}.npz")
+        assert int(ddp["world"]) == 2
+        one = FBNEmbedding(4, temporal="msa", n_heads=2, n_epochs=4, batch_size=4, sparsity=0.01, n_components=n_components,
+                           seed=3).fit(runs[:5], runs[5:])
+        np.testing.assert_allclose(ddp["train"], one.history_.train_loss, rtol=1e-5)
+        np.testing.assert_allclose(ddp["val"], one.history_.validation_loss, rtol=1e-5)
+        np.testing.assert_allclose(ddp["maps"], one.maps_, atol=1e-5)
+        assert (tmp_path / name / "checkpoint.pt").is_file()  # written by rank 0
+
+
+def test_distributed_without_a_process_group_is_refused(rng):
+    runs, _, _ = _planted(rng, n_runs=2, n_t=20, n_v=50)
+    with pytest.raises(ConfigError, match="torchrun"):
+        FBNEmbedding(2, temporal="none", n_epochs=1, n_components=None, distributed=True).fit(runs)

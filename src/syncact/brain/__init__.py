@@ -7,8 +7,9 @@ from syncact.brain.decomposition import (
     SharedResponse,
     make_networks,
     method_names,
+    network_spec,
 )
-from syncact.brain.embedding import FBNEmbedding, TrainingHistory, split_subjects
+from syncact.brain.embedding import FBNEmbedding, TrainingHistory, init_distributed, split_subjects
 from syncact.brain.io import BoldRun, inspect_run
 from syncact.brain.layouts import DatasetInfo, RunSource, detect_layout, scan_dataset
 from syncact.brain.masking import remove_drift, zscore_voxels
@@ -24,6 +25,7 @@ __all__ = [
     "SharedResponse",
     "TrainingHistory",
     "make_networks",
+    "network_spec",
     "method_names",
     "DatasetInfo",
     "FBNEmbedding",
@@ -32,6 +34,7 @@ __all__ = [
     "Segment",
     "StoreRuns",
     "detect_layout",
+    "init_distributed",
     "inspect_run",
     "prepare_dataset",
     "remove_drift",

@@ -139,7 +139,11 @@ class _AutoEncoder(nn.Module):
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder_temporal(self.encoder(x))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor | list[torch.Tensor], expanded: bool = False) -> torch.Tensor:
+        """The reconstruction of ``x`` (batch, T, width), or with ``expanded`` the summed squared error of the
+        runs ``x`` (a list of (T, V)) by :meth:`expanded_sse`; both go through ``forward`` so DDP can wrap them."""
+        if expanded:
+            return self.expanded_sse(x)
         return self.decoder(self.decoder_temporal(self.encode(x)))
 
     def expanded_sse(self, runs: list[torch.Tensor]) -> torch.Tensor:
@@ -241,6 +245,48 @@ class _Runs:
         return fingerprint(torch.stack(stats), torch.tensor(self.shape))
 
 
+def _sum_over_processes(value: float, world: int, device: torch.device) -> float:
+    """``value`` added over the processes of the DDP group (itself with one process), in float64."""
+    if world == 1:
+        return value
+    total = torch.tensor([value], dtype=torch.float64, device=device)
+    torch.distributed.all_reduce(total)
+    return float(total[0])
+
+
+def init_distributed(backend: str | None = None) -> tuple[int, int, str]:
+    """Join the process group that ``torchrun`` describes (``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``...).
+
+    Parameters
+    ----------
+    backend : {"nccl", "gloo"}, optional
+        NCCL when CUDA is available (each process then uses GPU ``LOCAL_RANK``), else gloo (CPUs).
+
+    Returns
+    -------
+    rank, world_size : int
+    device : str
+        ``"cuda:<LOCAL_RANK>"`` or ``"cpu"``: pass it to :class:`FBNEmbedding` with ``distributed=True``.
+    """
+    import os
+
+    missing = [k for k in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT") if k not in os.environ]
+    if missing:
+        raise ConfigError(f"the environment lacks {missing}: start the processes with torchrun "
+                          "(e.g. torchrun --nproc-per-node 4 -m syncact.cli embed ...).")
+    cuda = torch.cuda.is_available()
+    backend = backend or ("nccl" if cuda else "gloo")
+    check_choice("backend", backend, ("nccl", "gloo"))
+    if backend == "nccl" and not cuda:
+        raise ConfigError("backend='nccl' needs CUDA GPUs; use backend='gloo' on CPUs.")
+    device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if backend == "nccl" else "cpu"
+    if device != "cpu":
+        torch.cuda.set_device(device)
+    if not torch.distributed.is_initialized():
+        torch.distributed.init_process_group(backend)
+    return torch.distributed.get_rank(), torch.distributed.get_world_size(), device
+
+
 CHECKPOINT_NAME = "checkpoint.pt"
 _CHECKPOINT_FORMAT = 1
 # Parameters that change the trained weights (a checkpoint written under others cannot be continued).
@@ -288,6 +334,14 @@ class FBNEmbedding(BrainNetworks):
         an uninterrupted run. A checkpoint of another configuration or other data is an error.
     seed : int, default=0
     device : str, default="cpu"
+    distributed : bool, default=False
+        Train data-parallel with PyTorch DDP over the processes of an initialised ``torch.distributed``
+        process group (``torchrun``; see :func:`init_distributed`). Every process builds the same model and
+        data order from ``seed`` and takes its share of each batch (rank ``r`` takes runs ``r``,
+        ``r + world_size``, ...); DDP averages the gradients before each Adam step, so the weights equal a
+        one-process fit up to the order of floating-point sums. Lazy runs (a store) are read only by the
+        process that trains on them; the principal subspace is computed by every process. Rank 0 writes
+        the checkpoints; every process ends with the fitted model.
     progress : bool, default=False
         A progress bar over epochs with the losses.
 
@@ -320,6 +374,7 @@ class FBNEmbedding(BrainNetworks):
         resume: bool = False,
         seed: int = 0,
         device: str = "cpu",
+        distributed: bool = False,
         progress: bool = False,
     ) -> None:
         self.n_networks = n_networks
@@ -338,6 +393,7 @@ class FBNEmbedding(BrainNetworks):
         self.resume = resume
         self.seed = seed
         self.device = device
+        self.distributed = distributed
         self.progress = progress
 
     def _check_params(self) -> None:
@@ -360,6 +416,10 @@ class FBNEmbedding(BrainNetworks):
             raise ConfigError("init='pca' needs n_components (the principal directions it starts from).")
         if self.resume and self.checkpoint_dir is None:
             raise ConfigError("resume=True needs checkpoint_dir (where the checkpoint is).")
+        if self.distributed and not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+            raise ConfigError("distributed=True needs an initialised torch.distributed process group: start the "
+                              "processes with torchrun and call syncact.brain.init_distributed() (or "
+                              "torch.distributed.init_process_group) before fit.")
 
     def _autocast_dtype(self, device: torch.device) -> torch.dtype | None:
         choice = self.precision
@@ -415,6 +475,12 @@ class FBNEmbedding(BrainNetworks):
                     model.encoder.weight.copy_(eye)
                     model.decoder.weight.copy_(eye.T)
         model = model.to(device)
+        rank, world = (torch.distributed.get_rank(), torch.distributed.get_world_size()) if self.distributed else (0, 1)
+        step_model = model
+        if self.distributed:
+            from torch.nn.parallel import DistributedDataParallel
+
+            step_model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
         basis_d = basis.to(device) if basis is not None else None
         optimizer = torch.optim.Adam(model.parameters(), lr=self.learning_rate)
         scheduler = self._scheduler(optimizer)
@@ -427,20 +493,21 @@ class FBNEmbedding(BrainNetworks):
             identity = {"format": _CHECKPOINT_FORMAT, "params": self._fingerprint_params(),
                         "data": fingerprint(basis, torch.tensor([n, n_timepoints, n_voxels])) + train.fingerprint()
                         + (val.fingerprint() if val is not None else "")}
-            if self.resume and checkpoint.is_file():
+            if self.resume and checkpoint.is_file():  # every process continues from the same file
                 state = self._restore(checkpoint, identity, model, optimizer, scheduler, scaler, generator)
             elif self.resume:
                 logger.info("no checkpoint at %s: training from the start.", checkpoint)
 
         bar = tqdm(total=self.n_epochs, initial=state["epoch"], desc=f"FBN embedding ({self.temporal}, K={self.n_networks})",
-                   unit="epoch", disable=_io.bar_disabled(self.progress), leave=False)
+                   unit="epoch", disable=_io.bar_disabled(self.progress and rank == 0), leave=False)
         while state["epoch"] < self.n_epochs and not state["stopped"]:
             tic = time.perf_counter()
             state["lr"].append(optimizer.param_groups[0]["lr"])
             order = torch.randperm(n, generator=generator)
-            total = self._train_epoch(model, train, order, optimizer, scaler, scale, basis_d, device, autocast)
+            total = self._train_epoch(step_model, train, order, optimizer, scaler, scale, basis_d, device, autocast,
+                                      rank, world)
             state["train_loss"].append(total / (scale * n))
-            current = self._loss(model, val, scale, device, autocast) if val is not None else math.nan
+            current = self._loss(model, val, scale, device, autocast, rank, world) if val is not None else math.nan
             state["val_loss"].append(current)
             if val is not None and current < state["best_val"]:
                 state["best_val"], state["bad_epochs"] = current, 0
@@ -453,7 +520,7 @@ class FBNEmbedding(BrainNetworks):
             state["epoch"] += 1
             state["seconds"].append(time.perf_counter() - tic)
             state["stopped"] = self.patience is not None and state["bad_epochs"] >= self.patience
-            if checkpoint is not None:
+            if checkpoint is not None and rank == 0:
                 self._save(checkpoint, identity, state, model, optimizer, scheduler, scaler, generator)
             bar.update()
             bar.set_postfix(train=f"{state['train_loss'][-1]:.4f}", val=f"{current:.4f}")
@@ -480,24 +547,34 @@ class FBNEmbedding(BrainNetworks):
         self.n_voxels_ = n_voxels
         return self
 
-    def _train_epoch(self, model: _AutoEncoder, train: _Runs, order: torch.Tensor, optimizer: torch.optim.Optimizer,
+    def _train_epoch(self, model: nn.Module, train: _Runs, order: torch.Tensor, optimizer: torch.optim.Optimizer,
                      scaler: torch.amp.GradScaler, scale: float, basis: torch.Tensor | None, device: torch.device,
-                     autocast: torch.dtype | None) -> float:
-        """One pass over the training runs in ``order``, one Adam step per batch; returns the summed squared error."""
+                     autocast: torch.dtype | None, rank: int = 0, world: int = 1) -> float:
+        """One pass over the training runs in ``order``, one Adam step per batch; returns the summed squared error.
+
+        With ``world`` > 1 processes (DDP), this one takes its share of each batch; its loss is scaled by
+        ``world`` so that DDP's average of the gradients is the gradient of the whole batch's loss.
+        """
         model.train()
+        net = model.module if hasattr(model, "module") else model
         total = 0.0
         for start in range(0, len(order), self.batch_size):
-            sse, size = self._sse(model, train, order[start : start + self.batch_size], device, autocast)
-            loss = sse / (scale * size)
+            batch = order[start : start + self.batch_size]
+            mine = batch[rank::world]
+            weight = float(world)
+            if not len(mine):  # fewer runs than processes: take one with weight 0, so every process steps alike
+                mine, weight = batch[:1], 0.0
+            sse, _ = self._sse(model, train, mine, device, autocast)
+            loss = sse * (weight / (scale * len(batch)))
             if self.sparsity:
-                maps = model.encoder.weight if basis is None else model.encoder.weight @ basis.T
+                maps = net.encoder.weight if basis is None else net.encoder.weight @ basis.T
                 loss = loss + self.sparsity * maps.abs().mean()
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
-            total += float(sse.detach())
-        return total
+            total += float(sse.detach()) * (weight > 0)
+        return _sum_over_processes(total, world, device)
 
     def _scheduler(self, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler | None:
         if self.lr_schedule == "cosine":
@@ -547,27 +624,28 @@ class FBNEmbedding(BrainNetworks):
         return payload["state"]
 
     @staticmethod
-    def _sse(model: _AutoEncoder, data: _Runs, idx: torch.Tensor, device: torch.device,
+    def _sse(model: nn.Module, data: _Runs, idx: torch.Tensor, device: torch.device,
              autocast: torch.dtype | None) -> tuple[torch.Tensor, int]:
         """Summed squared reconstruction error of the runs ``idx`` (with the energy outside the subspace)."""
         with torch.autocast(device.type, dtype=autocast or torch.float32, enabled=autocast is not None):
             if data.expanded:
-                return model.expanded_sse([x.to(device, non_blocking=True) for x in data.runs(idx)]), len(idx)
+                return model([x.to(device, non_blocking=True) for x in data.runs(idx)], expanded=True), len(idx)
             x, residual = data.batch(idx)
             x = x.to(device, non_blocking=True)
             out = model(x)
         return torch.sum((out.float() - x) ** 2) + residual.to(device), len(idx)
 
     def _loss(self, model: nn.Module, data: _Runs, scale: float, device: torch.device,
-              autocast: torch.dtype | None) -> float:
+              autocast: torch.dtype | None, rank: int = 0, world: int = 1) -> float:
+        """Mean reconstruction MSE of ``data``; with DDP each process scores its share and the sums are added."""
         model.eval()
         total = 0.0
+        mine = torch.arange(rank, len(data), world)
         with torch.inference_mode():
-            for start in range(0, len(data), self.batch_size):
-                sse, _ = self._sse(model, data, torch.arange(start, min(start + self.batch_size, len(data))), device,
-                                   autocast)
+            for start in range(0, len(mine), self.batch_size):
+                sse, _ = self._sse(model, data, mine[start : start + self.batch_size], device, autocast)
                 total += float(sse)
-        return total / (scale * len(data))
+        return _sum_over_processes(total, world, device) / (scale * len(data))
 
     def transform(self, run: np.ndarray) -> np.ndarray:
         """FBN temporal activations of one run.
