@@ -176,6 +176,7 @@ def test_settings_stay_out_of_the_key_and_equal_units_are_computed_once(tmp_path
     again = plan.add("b", scaled, x=np.arange(3), factor=2)  # the same work under another name
     other = plan.add("c", scaled, x=np.arange(3), factor=3)
     assert again == first and other != first and len(plan) == 2 and plan.aliases == {"b": "a"}
+    assert plan.add("a", scaled, x=np.arange(3), factor=2) == first and len(plan) == 2  # the same unit again
     result = run_plan(plan, tmp_path / "u", progress=False)
     assert result.computed == ["a", "c"]
     np.testing.assert_array_equal(result["b"]["y"], [0, 2, 4])  # the alias finds a's result

@@ -176,6 +176,7 @@ def test_sweep_of_variants_baselines_and_k(tiny_dataset, tmp_path):
     # the main embedding (pca, K=4) is the sweep's pca K=4 fit: one unit, fitted once
     assert comp.models[("pca", 4)] is result.embedding
     assert len(list((out / "units" / "embed").rglob("*.pkl"))) == 7 * 2
+    assert len(list((out / "units" / "subspace").glob("*.npz"))) == 1  # shared by the 3 variants x 2 K
     for rel in ("tables/sweep_ablation.csv", "tables/sweep_k_sweep.csv", "tables/sweep_matching.csv",
                 "tables/sweep_recovery.csv", "tables/sweep_fits.csv", "tables/sweep_scores.parquet",
                 "sweep/maps_lt+msa_K6.nii.gz", "sweep/maps_srm_K4.nii.gz", "figures/ablation.png", "figures/k_sweep.png"):
@@ -322,3 +323,31 @@ def test_local_dask_cluster_gives_the_serial_tables(tiny_dataset, tmp_path):
     assert [p.name.split(".")[0] for p in (tmp_path / "dask" / "units" / "embed").rglob("*.pkl")] == ["K8"]
     again = run_experiment(own_store, tmp_path / "dask", progress=False)  # every unit reused, same tables
     pd.testing.assert_frame_equal(again.summary, serial.summary)
+
+
+def test_an_embedding_trained_by_syncact_embed_is_used_and_checked(tiny_dataset, tmp_path):
+    """[embedding] model: the run pairs the FBNs of a model.pt from `syncact embed` (e.g. trained with DDP) and fits none;
+    a model with another K, or trained on this run's test subjects, is refused with the fix named."""
+    import json
+
+    from syncact.brain import FBNEmbedding
+    from syncact.cli import main
+
+    store, emb = tmp_path / "p.zarr", tmp_path / "emb"
+    assert main(["prepare", str(tiny_dataset.root), "--out", str(store), "--no-progress"]) == 0
+    assert main(["embed", str(store), "--out", str(emb), "--n-networks", "8", "--temporal", "none", "--epochs", "3",
+                 "--components", "64", "--no-progress"]) == 0
+    raw = _raw(_config(tiny_dataset, n_epochs=3, temporal="none"))
+    raw = {**raw, "data": {"bids": str(tiny_dataset.root), "prepared": str(store)},
+           "models": [{"name": "resnet18", "weights": "random", "layers": ["last_conv"]}],
+           "embedding": {**raw["embedding"], "model": str(emb / "model.pt")}}
+    result = run_experiment(parse_config(raw), tmp_path / "run", progress=False)
+    np.testing.assert_array_equal(result.embedding.maps_, FBNEmbedding.load(emb / "model.pt").maps_)
+    assert not (tmp_path / "run" / "units" / "embed").exists() and len(result.summary) == 2
+    with pytest.raises(ConfigError, match="has 8 FBNs but n_networks = 6; set n_networks = 8"):
+        run_experiment(parse_config({**raw, "embedding": {**raw["embedding"], "n_networks": 6}}), tmp_path / "k6",
+                       progress=False)
+    split = json.loads((emb / "split.json").read_text())
+    (emb / "split.json").write_text(json.dumps({**split, "train": split["train"] + split["test"]}))
+    with pytest.raises(ConfigError, match="trained on subject.*that this run tests on"):
+        run_experiment(parse_config(raw), tmp_path / "leak", progress=False)

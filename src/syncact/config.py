@@ -43,6 +43,7 @@ Example::
     n_epochs = 100
     lr_schedule = "constant"     # or "cosine", "plateau"
     patience = 10                # early stopping on the validation loss (omit to train all epochs)
+    # model = "emb/model.pt"     # use an embedding trained by `syncact embed` (e.g. on GPUs with --ddp) instead
 
     [sweep]                      # optional: the paper's ablation and K sweep, and baselines, side by side
     methods = ["lt", "lt+lstm", "lt+msa", "canica", "pca"]
@@ -137,6 +138,7 @@ class EmbeddingConfig:
     lr_schedule: str = "constant"
     patience: int | None = None
     precision: str = "auto"
+    model: str | None = None  # a model.pt from `syncact embed` (e.g. trained with DDP) used instead of a fit
 
 
 @dataclass(frozen=True)
@@ -280,6 +282,10 @@ def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> ExperimentConfi
     embedding = dataclasses.replace(embedding, split=check_fractions("embedding.split", embedding.split, 3))
     if embedding.segment_length is not None:
         check_positive("embedding.segment_length", embedding.segment_length, integer=True)
+    if embedding.model is not None:
+        model = check_file((base / embedding.model).resolve(), "[embedding] model",
+                           hint="it is the model.pt that `syncact embed` writes")
+        embedding = dataclasses.replace(embedding, model=str(model))
     pairing = _section(PairingConfig, raw.get("pairing"), "pairing")
     check_choice("pairing.hrf", pairing.hrf, ("none", *HRF_MODELS))
     check_positive("pairing.n_phase", pairing.n_phase, integer=True, allow_zero=True)

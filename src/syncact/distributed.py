@@ -143,11 +143,9 @@ class Plan:
 
         ``outputs`` are files the function writes itself (e.g. into the run directory); ``settings`` are
         arguments that do not change the result and stay out of the key. A unit with the key of one already
-        in the plan (the same function on the same inputs) is not added twice: ``name`` becomes an alias
-        of that unit, and its result is found under both names.
+        in the plan (the same function on the same inputs) is not added twice: under the same name it is
+        that unit; under another, ``name`` becomes an alias of it and its result is found under both names.
         """
-        if name in self.units or name in self.aliases:
-            raise ConfigError(f"two units are named {name!r}.")
         missing = [v.name for v in kwargs.values() if isinstance(v, Dep) and v.name not in self.units]
         if missing:
             raise ConfigError(f"unit {name!r} depends on {missing}, which are not in the plan (add them first).")
@@ -155,6 +153,10 @@ class Plan:
                    "deps": {d.name: self.units[d.name].key for d in kwargs.values() if isinstance(d, Dep)}}
         key = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
         same = self._by_key.get(key)
+        if (name in self.units or name in self.aliases) and self.aliases.get(name, name) != same:
+            raise ConfigError(f"two units are named {name!r}.")
+        if same == name:  # the same unit added again
+            return Dep(name)
         if same is not None:
             logger.debug("unit %s is %s (same function and inputs): computed once", name, same)
             self.aliases[name] = same

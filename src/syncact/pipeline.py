@@ -24,6 +24,7 @@ Run directory layout::
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import defaultdict
@@ -48,6 +49,7 @@ from syncact.analysis import (
     layers_table,
     models_by_runs,
     recovery_table,
+    shared_subspace,
 )
 from syncact.ann import Activations, default_cache_dir, extract_activations, get_model
 from syncact.ann.registry import LOGITS, model_key, weights_label
@@ -66,7 +68,7 @@ from syncact.brain import (
 )
 from syncact.config import ExperimentConfig, ModelConfig, PairingConfig
 from syncact.distributed import Plan, PlanResult, UnitsFailed, run_plan
-from syncact.exceptions import ConfigError, DataError, SyncactError
+from syncact.exceptions import ConfigError, CorruptFileError, DataError, ShapeError, SyncactError
 from syncact.report.figures import training_curve
 from syncact.stimulus import Frames, sync_frames
 from syncact.sync import Pairing, hrf_convolve, pair, subject_jackknife
@@ -247,18 +249,29 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
 
     tic = time.perf_counter()
     emb_cfg = config.embedding
-    # every fit is a unit: the main one, and the [sweep]'s (method, K) fits, of which the one equal to the main
-    # fit is the same unit (fitted once); on a cluster they train side by side
+    # every fit is a unit: the main one (unless [embedding] model names one trained already), and the [sweep]'s
+    # (method, K) fits, of which the one equal to the main fit is the same unit (fitted once); on a cluster
+    # they train side by side
     plan = Plan()
-    fits = [(emb_cfg.method, emb_cfg.n_networks), *(() if config.sweep is None else
-                                                     [(m, int(k)) for m in config.sweep.methods for k in config.sweep.n_networks])]
-    for i, (method, k) in enumerate(dict.fromkeys(fits)):
-        name, params = network_spec(method, **_network_params(config, mask_img))
-        settings = {"progress": progress, **({"checkpoint_dir": out / "brain" / "checkpoints", "resume": resume} if i == 0 else {})}
+    main = (emb_cfg.method, emb_cfg.n_networks)
+    sweep = [] if config.sweep is None else [(m, int(k)) for m in config.sweep.methods for k in config.sweep.n_networks]
+    shared = _network_params(config, mask_img)
+    for method, k in dict.fromkeys([*([] if emb_cfg.model else [main]), *sweep]):
+        name, params = network_spec(method, **shared)
+        settings = {"progress": progress}
+        if (method, k) == main:
+            settings.update(checkpoint_dir=out / "brain" / "checkpoints", resume=resume)
+        subspace = None  # the embedding's principal subspace: one unit per n_components, shared by every K and variant
+        if name == "sync-act" and params.get("n_components") is not None:
+            subspace = plan.add(f"subspace/r{params['n_components']}", shared_subspace, train=train,
+                                n_components=params["n_components"], seed=params["seed"], settings={"progress": progress})
         plan.add(f"embed/{method}/K{k}", fit_networks, method=name, n_networks=k, params=params, train=train,
-                 validation=val if len(val) else None, groups=train.groups, settings=settings)
-    fitted = _run_units(plan, out, workers, scheduler, progress)
-    embedding = fitted[f"embed/{emb_cfg.method}/K{emb_cfg.n_networks}"].model
+                 validation=val if len(val) else None, groups=train.groups, subspace=subspace, settings=settings)
+    fitted = _run_units(plan, out, workers, scheduler, progress) if len(plan) else None
+    if emb_cfg.model:
+        embedding = _pretrained(Path(emb_cfg.model), emb_cfg.n_networks, store, split)
+    else:
+        embedding = fitted[f"embed/{emb_cfg.method}/K{emb_cfg.n_networks}"].model
     empty = np.flatnonzero(~np.any(embedding.maps_, axis=1))
     if empty.size:
         raise DataError(f"[embedding] method={emb_cfg.method!r} returned {empty.size} empty network(s) {empty[:8].tolist()} "
@@ -457,6 +470,31 @@ def _network_params(config: ExperimentConfig, mask_img: object) -> dict[str, obj
             "batch_size": e.batch_size, "sparsity": e.sparsity, "n_components": e.n_components,
             "lr_schedule": e.lr_schedule, "patience": e.patience, "precision": e.precision, "seed": config.seed,
             "device": config.device, "mask_img": mask_img}
+
+
+def _pretrained(path: Path, n_networks: int, store: PreparedStore, split: dict[str, list[str]]) -> FBNEmbedding:
+    """An embedding trained by ``syncact embed``, checked against this run's voxels, K and held-out subjects."""
+    embedding = FBNEmbedding.load(path)
+    if embedding.n_voxels_ != store.n_features:
+        raise ShapeError(f"[embedding] model {str(path)!r} was trained on {embedding.n_voxels_} voxels but the prepared "
+                         f"store {str(store.path)!r} has {store.n_features}; train it on a store prepared with the same "
+                         "data, grid and mask ([data] prepared can point at that store).")
+    if embedding.n_networks != n_networks:
+        raise ConfigError(f"[embedding] model {str(path)!r} has {embedding.n_networks} FBNs but n_networks = {n_networks}; "
+                          f"set n_networks = {embedding.n_networks}.")
+    split_file = path.parent / "split.json"
+    if not split_file.is_file():
+        logger.warning("no split.json beside %s: the test subjects cannot be checked to be held out of its training.", path)
+        return embedding
+    try:
+        trained = json.loads(split_file.read_text())
+    except (OSError, ValueError) as exc:
+        raise CorruptFileError(f"{str(split_file)!r} cannot be read as JSON ({exc}); write it again with `syncact embed`.") from exc
+    seen = sorted((set(trained.get("train", [])) | set(trained.get("validation", []))) & set(split["test"]))
+    if seen:
+        raise ConfigError(f"[embedding] model {str(path)!r} was trained on subject(s) {seen[:5]} that this run tests on; "
+                          "use the same [embedding] split and seed as `syncact embed` (--split, --seed).")
+    return embedding
 
 
 def _run_units(plan: Plan, out: Path, workers: int | None, scheduler: str | None, progress: bool) -> PlanResult:

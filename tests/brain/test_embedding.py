@@ -293,3 +293,14 @@ def test_distributed_without_a_process_group_is_refused(rng):
     runs, _, _ = _planted(rng, n_runs=2, n_t=20, n_v=50)
     with pytest.raises(ConfigError, match="torchrun"):
         FBNEmbedding(2, temporal="none", n_epochs=1, n_components=None, distributed=True).fit(runs)
+
+
+def test_a_given_subspace_basis_gives_the_fit_that_computes_it(rng):
+    """The K sweep's shared subspace: passing the basis principal_subspace computes changes nothing; a wrong one is named."""
+    runs, _, _ = _planted(rng, n_runs=4, n_t=40, n_v=120)
+    settings = {"temporal": "none", "n_epochs": 3, "n_components": 16, "seed": 2}
+    own = FBNEmbedding(3, **settings).fit(runs)
+    given = FBNEmbedding(3, **settings).fit(runs, basis=principal_subspace(runs, 16, seed=2).numpy())
+    np.testing.assert_array_equal(given.maps_, own.maps_)
+    with pytest.raises(ShapeError, match=r"basis has shape \(120, 8\).*principal_subspace\(runs, 16, seed=2\)"):
+        FBNEmbedding(3, **settings).fit(runs, basis=principal_subspace(runs, 8))

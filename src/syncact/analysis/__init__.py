@@ -1,7 +1,7 @@
 """Analyses over pairings: paper-style tables, method comparisons, matching and recovery of planted truth."""
 
 from syncact.analysis.ablation import ablation_table, paired_scores
-from syncact.analysis.comparison import Fit, GroundTruth, MethodComparison, compare_methods, fit_networks
+from syncact.analysis.comparison import Fit, GroundTruth, MethodComparison, compare_methods, fit_networks, shared_subspace
 from syncact.analysis.mapping import layer_mapping, overlap_summary
 from syncact.analysis.matching import NetworkMatch, match_networks
 from syncact.analysis.recovery import fbn_roles, recovery_table
@@ -27,4 +27,5 @@ __all__ = [
     "models_by_runs",
     "paired_scores",
     "recovery_table",
+    "shared_subspace",
 ]

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import torch
 from tqdm.auto import tqdm
 
 from syncact._io import bar_disabled
@@ -32,6 +33,7 @@ from syncact.analysis.ablation import METRICS, ablation_table, paired_scores
 from syncact.analysis.matching import match_networks
 from syncact.analysis.recovery import recovery_table
 from syncact.brain import BrainNetworks, make_networks
+from syncact.brain.subspace import principal_subspace
 from syncact.sync import hrf_convolve, pair
 
 logger = logging.getLogger(__name__)
@@ -54,9 +56,23 @@ class Fit:
     seconds: float
 
 
+def shared_subspace(train: Sequence[np.ndarray], n_components: int, seed: int = 0, progress: bool = False) -> dict[str, np.ndarray]:
+    """The principal subspace every Sync-ACT fit with ``n_components`` starts from, as a unit of its own.
+
+    It depends on the training runs, ``n_components`` and ``seed`` only, not on K or the temporal module,
+    so the fits of a K sweep (and the ablation's variants) share one computation; it is the costly part
+    of a fit on many runs (``benchmarks/bench_study.py``).
+
+    Returns
+    -------
+    dict with ``basis`` : ndarray of shape (n_voxels, r), float32
+    """
+    return {"basis": principal_subspace(train, n_components, seed=seed, progress=progress).numpy()}
+
+
 def fit_networks(method: str, n_networks: int, params: Mapping[str, object], train: Sequence[np.ndarray],
                  validation: Sequence[np.ndarray] | None = None, groups: Sequence[str] | None = None,
-                 **settings: object) -> Fit:
+                 subspace: Mapping[str, np.ndarray] | None = None, **settings: object) -> Fit:
     """Build a model with :func:`syncact.brain.make_networks` and fit it; a top-level function, so it runs as a unit.
 
     Parameters
@@ -65,6 +81,9 @@ def fit_networks(method: str, n_networks: int, params: Mapping[str, object], tra
         For :func:`~syncact.brain.make_networks` (``params``: settings that change the result).
     train, validation, groups
         For the model's ``fit`` (an empty ``validation`` counts as none).
+    subspace : mapping, optional
+        The result of :func:`shared_subspace` for these runs and the model's ``n_components`` and ``seed``
+        (the Sync-ACT embedding only); the fit then skips computing it.
     **settings
         Settings that do not change the result (``progress``, ``checkpoint_dir``, ``resume``); a method
         that does not take one ignores it.
@@ -74,8 +93,9 @@ def fit_networks(method: str, n_networks: int, params: Mapping[str, object], tra
     Fit
     """
     model = make_networks(method, n_networks, **params, **settings)
+    given = {} if subspace is None else {"basis": torch.from_numpy(np.asarray(subspace["basis"]))}
     tic = time.perf_counter()
-    model.fit(train, validation or None, groups=groups)
+    model.fit(train, validation or None, groups=groups, **given)
     return Fit(model, time.perf_counter() - tic)
 
 
@@ -196,4 +216,4 @@ def compare_methods(
     )
 
 
-__all__ = ["METRICS", "Fit", "GroundTruth", "MethodComparison", "compare_methods", "fit_networks"]
+__all__ = ["METRICS", "Fit", "GroundTruth", "MethodComparison", "compare_methods", "fit_networks", "shared_subspace"]

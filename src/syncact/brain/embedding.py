@@ -430,7 +430,7 @@ class FBNEmbedding(BrainNetworks):
         return {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}[choice]
 
     def fit(self, runs: Sequence[np.ndarray], validation: Sequence[np.ndarray] | None = None, *,
-            groups: Sequence[str] | None = None) -> FBNEmbedding:
+            groups: Sequence[str] | None = None, basis: torch.Tensor | np.ndarray | None = None) -> FBNEmbedding:
         """Train on runs of the training subjects.
 
         Parameters
@@ -442,6 +442,10 @@ class FBNEmbedding(BrainNetworks):
             Runs of the validation subjects; the epoch with the lowest validation loss is kept.
         groups : ignored
             Accepted for the common interface of :class:`BrainNetworks`.
+        basis : Tensor or ndarray of shape (n_voxels, r), optional
+            The principal subspace of ``runs``, computed already by
+            :func:`syncact.brain.subspace.principal_subspace` with this ``n_components`` and ``seed`` (the
+            fits of a K sweep share one); by default it is computed here.
 
         Returns
         -------
@@ -457,8 +461,9 @@ class FBNEmbedding(BrainNetworks):
             raise ConfigError("patience (early stopping) needs validation runs.")
         device = torch.device(self.device)
         autocast = self._autocast_dtype(device)
-        basis = None
-        if self.n_components is not None:
+        if basis is not None:
+            basis = self._check_basis(basis, shapes)
+        elif self.n_components is not None:
             basis = principal_subspace(runs, self.n_components, seed=self.seed, progress=self.progress)
         train = _Runs(runs, basis)
         val = _Runs(validation, basis) if validation else None
@@ -546,6 +551,17 @@ class FBNEmbedding(BrainNetworks):
                                         bool(state["stopped"]))
         self.n_voxels_ = n_voxels
         return self
+
+    def _check_basis(self, basis: torch.Tensor | np.ndarray, shapes: list[tuple[int, int]]) -> torch.Tensor:
+        """A given subspace basis as float32, checked against ``n_components`` and the runs' voxels and rank."""
+        if self.n_components is None:
+            raise ConfigError("a basis was given but n_components=None trains on the voxels; set n_components.")
+        basis = torch.as_tensor(basis, dtype=torch.float32)
+        expected = (shapes[0][1], min(self.n_components, sum(s[0] for s in shapes), shapes[0][1]))
+        if tuple(basis.shape) != expected:
+            raise ShapeError(f"basis has shape {tuple(basis.shape)} but these runs and n_components={self.n_components} "
+                             f"give {expected}; compute it with principal_subspace(runs, {self.n_components}, seed={self.seed}).")
+        return basis.contiguous()
 
     def _train_epoch(self, model: nn.Module, train: _Runs, order: torch.Tensor, optimizer: torch.optim.Optimizer,
                      scaler: torch.amp.GradScaler, scale: float, basis: torch.Tensor | None, device: torch.device,

@@ -25,6 +25,7 @@ Layout of the store::
       mask                    uint8 (x, y, z): the group mask on the target grid (volumes)
       runs/<key>              float32 (time, voxel), attrs: subject, run, source, confounds used
       valid/<key>             bool (voxel,): voxels with a defined z-score in that run
+      units/                  what the preparation units did (with workers/scheduler and no units_dir)
 """
 
 from __future__ import annotations
@@ -512,10 +513,7 @@ class PreparedStore:
     def content_key(self) -> dict[str, object]:
         """What the store holds, cheaply: its parameters, each run's source file (path, size, mtime) and length,
         and the group voxel set. Two stores with the same key hold the same data (a unit's key uses it)."""
-        import zarr
-
-        root = zarr.open_group(str(self.path), mode="r", zarr_format=3)
-        runs = [{"key": r["key"], "n_timepoints": r["n_timepoints"], "source": root[f"runs/{r['key']}"].attrs.get("source_stat")}
+        runs = [{"key": r["key"], "n_timepoints": r["n_timepoints"], "source": self._root[f"runs/{r['key']}"].attrs.get("source_stat")}
                 for r in self.runs]
         return {"params": self.attrs.get("params"), "runs": runs, "voxels": hashlib.sha256(np.packbits(self.voxels)).hexdigest()}
 
