@@ -9,7 +9,7 @@ from syncact.cli import main
 
 @pytest.mark.parametrize("command", ["demo", "run", "tables", "simulate", "layers", "models", "activations",
                                      "inspect", "prepare", "synthesize", "searchlight", "simulate-rsa",
-                                     "demo-rsa", "embed"])
+                                     "demo-rsa", "embed", "units"])
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as exc:
         main([command, "--help"])

@@ -1,5 +1,7 @@
 """End to end: the tiny embedded dataset through the whole pipeline."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -351,3 +353,37 @@ def test_an_embedding_trained_by_syncact_embed_is_used_and_checked(tiny_dataset,
     (emb / "split.json").write_text(json.dumps({**split, "train": split["train"] + split["test"]}))
     with pytest.raises(ConfigError, match="trained on subject.*that this run tests on"):
         run_experiment(parse_config(raw), tmp_path / "leak", progress=False)
+
+
+def test_units_command_prunes_what_the_last_run_did_not_use(tiny_dataset, tmp_path, capsys):
+    """After a change of learning rate, the old fit and pairings are stale; --prune removes them and nothing the
+    last run uses (a rerun computes nothing); an unfinished last run is not pruned."""
+    import json
+
+    from syncact.cli import main
+    from syncact.distributed import list_units
+
+    raw = _raw(_config(tiny_dataset, n_epochs=2, temporal="none", n_components=16))
+    raw = {**raw, "data": {"bids": str(tiny_dataset.root), "prepared": str(tmp_path / "p.zarr")},
+           "models": [{"name": "resnet18", "weights": "random", "layers": ["last_conv"]}]}
+    run = tmp_path / "run"
+    run_experiment(parse_config(raw), run, progress=False)
+    changed = {**raw, "embedding": {**raw["embedding"], "learning_rate": 0.02}}
+    second = run_experiment(parse_config(changed), run, progress=False)
+    before = list_units(run / "units")
+    assert main(["units", str(run)]) == 0
+    assert "3 of " in capsys.readouterr().out  # the old fit and its 2 pairings
+    assert main(["units", str(run), "--prune"]) == 0
+    after = list_units(run / "units")
+    removed = sorted(set(before["unit"] + "." + before["key"]) - set(after["unit"] + "." + after["key"]))
+    assert [r.split(".")[0] for r in removed] == ["embed/sync-act/K8", "pair/resnet18/random/last_conv/run-1",
+                                                  "pair/resnet18/random/last_conv/run-2"]
+    assert set(after["stage"]) == {"frames", "extract", "subspace", "embed", "pair"}  # the subspace does not see the lr
+    mtimes = {p: Path(p).stat().st_mtime_ns for p in after["path"]}
+    again = run_experiment(parse_config(changed), run, progress=False)  # every unit it needs is still there
+    pd.testing.assert_frame_equal(again.summary, second.summary)
+    assert sorted(list_units(run / "units")["path"]) == sorted(mtimes)  # nothing was computed again
+    record = run / "units" / ".last-run.json"
+    record.write_text(json.dumps({"started": 1e12}))  # a run that started and never finished
+    assert main(["units", str(run), "--prune"]) == 2
+    assert "did not finish" in capsys.readouterr().err

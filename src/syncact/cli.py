@@ -138,6 +138,31 @@ def _cmd_tables(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_units(args: argparse.Namespace) -> int:
+    from syncact.distributed import list_units, prune_units, stale_units
+    from syncact.exceptions import ConfigError, MissingFileError
+
+    store = Path(args.run_dir) / "units"
+    if not store.is_dir():
+        raise MissingFileError(f"{store} not found: give a run directory that `syncact run` or `syncact demo` wrote.")
+    units = list_units(store)
+    try:
+        stale = prune_units(store) if args.prune else stale_units(store)
+    except ConfigError as exc:  # no finished run recorded: the listing still helps, pruning does not happen
+        if args.prune:
+            raise
+        stale, why = None, str(exc)
+    table = units.assign(stale=units["path"].isin([] if stale is None else stale["path"])).groupby("stage").agg(
+        units=("unit", "size"), stale=("stale", "sum"), MB=("bytes", lambda b: round(b.sum() / 1e6, 1)))
+    print(table.to_string() if len(units) else f"{store} holds no unit result.")
+    if stale is None:
+        print(f"\nwhich results are stale is not known: {why}")
+        return 0
+    verb = "removed" if args.prune else "not used by the last run (remove them with --prune)"
+    print(f"\n{len(stale)} of {len(units)} unit results ({stale['bytes'].sum() / 1e6:.1f} MB) {verb}.")
+    return 0
+
+
 def _scan(args: argparse.Namespace):  # noqa: ANN202
     from syncact.brain import scan_dataset
 
@@ -445,6 +470,14 @@ def build_parser() -> argparse.ArgumentParser:
                        "layers with Ratio, Eq.1 vs Eq.2, the accuracy regression, significant pairs per test).")
     p.add_argument("run_dir", help="run directory written by `syncact run` or `syncact demo`")
     p.set_defaults(func=_cmd_tables)
+
+    p = sub.add_parser("units", help="list a run directory's unit results; --prune removes those the last run did not use",
+                       description="List the finished units of a run directory (units/) by stage, with their size and "
+                       "how many the last run did not use (results of older configurations). --prune deletes those; "
+                       "it refuses while the last run has not finished.")
+    p.add_argument("run_dir", help="run directory written by `syncact run` or `syncact demo`")
+    p.add_argument("--prune", action="store_true", help="delete the results the last run did not use")
+    p.set_defaults(func=_cmd_units)
 
     p = sub.add_parser("simulate", help="write the embedded dataset as BIDS", description="Write the embedded "
                        "naturalistic dataset (movies + simulated BOLD + ground truth) as a BIDS folder.")

@@ -27,7 +27,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import pickle
+import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -223,6 +225,7 @@ def execute_unit(unit: Unit, store: str, shipped: Mapping[str, Any] | None = Non
     store_path = Path(store)
     found = _find(store_path, unit)
     if found is not None:
+        os.utime(found)  # used now: prune_units keeps what the last run used
         return _read(found)
     results = dict(zip(unit.deps, dep_results, strict=True))
     kwargs = {k: results[v.name] if isinstance(v, Dep) else v for k, v in unit.kwargs.items()}
@@ -230,6 +233,74 @@ def execute_unit(unit: Unit, store: str, shipped: Mapping[str, Any] | None = Non
     result = unit.func(**kwargs, **unit.settings)
     _write(store_path, unit, result)
     return result
+
+
+# ------------------------------------------------------------------------------------------------------
+# What a store holds, and pruning what the last run did not use
+# ------------------------------------------------------------------------------------------------------
+RUN_RECORD = ".last-run.json"
+"""In a unit store: when the last run that used it started and finished (see :func:`record_run`)."""
+
+
+def record_run(store: str | Path, event: str) -> None:
+    """Note in ``store`` that a run using it ``"started"`` (forgetting the last one's end) or ``"finished"``."""
+    from syncact import _io
+
+    path = Path(store) / RUN_RECORD
+    record = {} if event == "started" or not path.is_file() else json.loads(path.read_text())
+    _io.write_json(path, {**record, event: time.time()})
+
+
+def list_units(store: str | Path) -> pd.DataFrame:
+    """Every unit result in a store: one row per file.
+
+    Returns
+    -------
+    DataFrame
+        ``unit`` (name), ``key`` (its first 16 hex digits), ``stage`` (the name's first part: prepare, frames,
+        extract, subspace, embed, pair, ...), ``bytes``, ``used`` (when it was last written or reused,
+        datetime) and ``path``, sorted by unit.
+    """
+    store = Path(store)
+    rows = []
+    for path in sorted(store.rglob("*.*")) if store.is_dir() else []:
+        if path.name.startswith(".") or path.suffix not in (".parquet", ".npz", ".pkl") or ".tmp" in path.name:
+            continue
+        name, _, key = path.relative_to(store).with_suffix("").as_posix().rpartition(".")
+        if not name or len(key) != 16:
+            continue
+        st = path.stat()
+        rows.append({"unit": name, "key": key, "stage": name.split("/")[0], "bytes": st.st_size,
+                     "used": pd.Timestamp(st.st_mtime, unit="s"), "path": str(path)})
+    return pd.DataFrame(rows, columns=["unit", "key", "stage", "bytes", "used", "path"])
+
+
+def stale_units(store: str | Path) -> pd.DataFrame:
+    """The rows of :func:`list_units` that the last run did not use (older configurations' results).
+
+    Raises
+    ------
+    ConfigError
+        No run is recorded in the store, or the last one did not finish (units it had not reached yet would
+        look stale).
+    """
+    path = Path(store) / RUN_RECORD
+    record = json.loads(path.read_text()) if path.is_file() else {}
+    if "started" not in record:
+        raise ConfigError(f"{str(store)!r} records no run (no {RUN_RECORD}); run the experiment once, then prune.")
+    if record.get("finished", -1.0) < record["started"]:
+        raise ConfigError(f"the last run that used {str(store)!r} did not finish, so the units it had not reached yet "
+                          "would look unused; finish it (run it again) before pruning.")
+    units = list_units(store)
+    return units[units["used"] < pd.Timestamp(record["started"], unit="s")].reset_index(drop=True)
+
+
+def prune_units(store: str | Path) -> pd.DataFrame:
+    """Delete the unit results the last (finished) run did not use; returns their rows (see :func:`stale_units`)."""
+    stale = stale_units(store)
+    for path in stale["path"]:
+        Path(path).unlink(missing_ok=True)
+    return stale
 
 
 # ------------------------------------------------------------------------------------------------------

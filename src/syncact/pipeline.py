@@ -67,7 +67,7 @@ from syncact.brain import (
     split_subjects,
 )
 from syncact.config import ExperimentConfig, ModelConfig, PairingConfig
-from syncact.distributed import Plan, PlanResult, UnitsFailed, run_plan
+from syncact.distributed import Plan, PlanResult, UnitsFailed, record_run, run_plan
 from syncact.exceptions import ConfigError, CorruptFileError, DataError, ShapeError, SyncactError
 from syncact.report.figures import training_curve
 from syncact.stimulus import Frames, sync_frames
@@ -168,6 +168,7 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     _io.write_text(out / "config.resolved.toml", config.to_toml())
+    record_run(out / "units", "started")  # `syncact units --prune` keeps what this run uses
     torch.manual_seed(config.seed)
 
     tic = time.perf_counter()
@@ -358,6 +359,7 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
 
     write_report(result, config, mask=mask, affine=affine)
     timings["report"] = time.perf_counter() - tic
+    record_run(out / "units", "finished")
     return result
 
 
