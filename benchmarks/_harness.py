@@ -36,3 +36,13 @@ def write_record(out: str | Path, name: str, report: dict) -> Path:
     path = out / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     path.write_text(json.dumps(report, indent=2))
     return path
+
+
+def timed_plan(plan, store: str | Path, workers: int | None) -> tuple[float, dict]:  # noqa: ANN001 - a distributed.Plan
+    """Run a plan of ``syncact.distributed`` into ``store`` (in-process, or on a LocalCluster of ``workers``):
+    its wall time and every unit's result by name."""
+    from syncact.distributed import run_plan
+
+    tic = time.perf_counter()
+    done = run_plan(plan, store, workers=workers, progress=False)
+    return time.perf_counter() - tic, {name: done[name] for name in plan.units}

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _harness import peak_gb, write_record
+from _harness import peak_gb, timed_plan, write_record
 
 
 def _smooth(rng: np.random.Generator, t: int, m: int) -> np.ndarray:
@@ -86,12 +86,9 @@ def searchlight_plan(n_images: int, n_perm: int, parts: int):  # noqa: ANN201
 
 
 def timed(plan, store: Path, workers: int | None) -> tuple[float, list[float]]:  # noqa: ANN001
-    from syncact.distributed import run_plan
-
-    tic = time.perf_counter()
-    done = run_plan(plan, store, workers=workers, progress=False)
-    wall = time.perf_counter() - tic
-    return wall, [done[name]["peak_gb"] for name in plan.units]
+    """Wall time of the plan and the peak memory each unit reported."""
+    wall, done = timed_plan(plan, store, workers)
+    return wall, [result["peak_gb"] for result in done.values()]
 
 
 def extract_cost(t: int) -> float:

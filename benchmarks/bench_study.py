@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _harness import peak_gb, write_record
+from _harness import peak_gb, timed_plan, write_record
 
 
 def write_runs(root: Path, n_runs: int, t: int) -> None:
@@ -85,14 +85,6 @@ def measured_fit(**kwargs: object) -> dict:
             "epochs": len(fit.model.history_.train_loss), "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2}
 
 
-def timed(plan, store: Path, workers: int | None) -> tuple[float, dict]:  # noqa: ANN001
-    from syncact.distributed import run_plan
-
-    tic = time.perf_counter()
-    done = run_plan(plan, store, workers=workers, progress=False)
-    return time.perf_counter() - tic, {name: done[name] for name in plan.units}
-
-
 def main() -> None:
     import cloudpickle
 
@@ -120,7 +112,7 @@ def main() -> None:
             plan = Plan()
             for run in todo:
                 plan.add(f"prepare/{run.key}", measured_prepare, run=run, preparation=preparation)
-            walls[label], done = timed(plan, root / f"units-{label}", workers)
+            walls[label], done = timed_plan(plan, root / f"units-{label}", workers)
             peaks[label] = max(d["peak_gb"] for d in done.values())
             unit_s += [d["seconds"] for d in done.values()] if workers is None else []
         per_run = float(np.mean(unit_s))
@@ -145,7 +137,7 @@ def main() -> None:
             return plan
 
         runs_of = {"one_worker": (True, 1), "two_workers": (True, 2), "own_subspace_two_workers": (False, 2)}
-        fits = {label: timed(sweep_plan(shared), root / f"fit-{label}", workers) for label, (shared, workers) in runs_of.items()}
+        fits = {label: timed_plan(sweep_plan(shared), root / f"fit-{label}", workers) for label, (shared, workers) in runs_of.items()}
         walls = {label: wall for label, (wall, _) in fits.items()}
         done1 = fits["one_worker"][1]
         fit = {k: done1[f"embed/K{k}"] for k in ks}
