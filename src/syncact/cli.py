@@ -207,7 +207,7 @@ def _cmd_embed(args: argparse.Namespace) -> int:
     val = store.runset(store.segments(args.segment_length, subjects=split["validation"]), zscore=args.segment_length is not None)
     emb = FBNEmbedding(args.n_networks, temporal=args.temporal, n_heads=args.n_heads, n_epochs=args.epochs,
                        learning_rate=args.lr, batch_size=args.batch_size, n_components=args.components or None,
-                       patience=args.patience, seed=args.seed, device=device, distributed=args.ddp,
+                       patience=args.patience, seed=args.seed, device=device, distributed=args.ddp, identify=args.identify,
                        checkpoint_dir=out / "checkpoints", resume=args.resume, progress=not args.no_progress)
     emb.fit(train, val if len(val) else None)
     if rank == 0:
@@ -530,6 +530,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--patience", type=int, help="early stopping on the validation loss")
     p.add_argument("--split", default="0.6,0.1,0.3", help="train,validation,test fractions of subjects")
     p.add_argument("--segment-length", type=int, help="cut runs into pieces of this many TRs (StudyForrest: 430)")
+    p.add_argument("--identify", default="ica", choices=("ica", "none"),
+                   help="ica (default): spatially independent maps, absorbed exactly into the network; none: raw weights")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="device without --ddp (cpu, cuda, cuda:1)")
     p.add_argument("--ddp", action="store_true", help="data-parallel over the processes torchrun started")

@@ -43,6 +43,7 @@ Example::
     n_epochs = 100
     lr_schedule = "constant"     # or "cosine", "plateau"
     patience = 10                # early stopping on the validation loss (omit to train all epochs)
+    identify = "ica"             # spatially independent FBN maps (exact reparametrisation); "none": the paper's raw weights
     # model = "emb/model.pt"     # use an embedding trained by `syncact embed` (e.g. on GPUs with --ddp) instead
 
     [sweep]                      # optional: the paper's ablation and K sweep, and baselines, side by side
@@ -138,6 +139,7 @@ class EmbeddingConfig:
     lr_schedule: str = "constant"
     patience: int | None = None
     precision: str = "auto"
+    identify: str = "ica"  # spatially independent maps absorbed exactly into the trained network; "none": raw weights
     model: str | None = None  # a model.pt from `syncact embed` (e.g. trained with DDP) used instead of a fit
 
 
@@ -222,6 +224,7 @@ def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> ExperimentConfi
     from syncact.brain.decomposition import method_names
     from syncact.brain.embedding import LR_SCHEDULES, TEMPORAL_MODULES
     from syncact.brain.embedding import PRECISIONS as EMBEDDING_PRECISIONS
+    from syncact.brain.identify import IDENTIFY_METHODS
     from syncact.stimulus.video import POLICIES
     from syncact.sync.hrf import HRF_MODELS
 
@@ -276,6 +279,7 @@ def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> ExperimentConfi
     check_choice("embedding.method", str(embedding.method).lower(), method_names())
     check_choice("embedding.lr_schedule", embedding.lr_schedule, LR_SCHEDULES)
     check_choice("embedding.precision", embedding.precision, EMBEDDING_PRECISIONS)
+    check_choice("embedding.identify", embedding.identify, IDENTIFY_METHODS)
     if embedding.patience is not None:
         check_positive("embedding.patience", embedding.patience, integer=True)
     check_positive("embedding.n_networks", embedding.n_networks, integer=True)

@@ -271,6 +271,8 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
     fitted = _run_units(plan, out, workers, scheduler, progress) if len(plan) else None
     if emb_cfg.model:
         embedding = _pretrained(Path(emb_cfg.model), emb_cfg.n_networks, store, split)
+        if emb_cfg.identify == "ica" and embedding.identification_ is None:  # a model saved with raw weights
+            embedding.identify_networks(train)
     else:
         embedding = fitted[f"embed/{emb_cfg.method}/K{emb_cfg.n_networks}"].model
     empty = np.flatnonzero(~np.any(embedding.maps_, axis=1))
@@ -470,7 +472,8 @@ def _network_params(config: ExperimentConfig, mask_img: object) -> dict[str, obj
     e = config.embedding
     return {"temporal": e.temporal, "n_heads": e.n_heads, "n_epochs": e.n_epochs, "learning_rate": e.learning_rate,
             "batch_size": e.batch_size, "sparsity": e.sparsity, "n_components": e.n_components,
-            "lr_schedule": e.lr_schedule, "patience": e.patience, "precision": e.precision, "seed": config.seed,
+            "lr_schedule": e.lr_schedule, "patience": e.patience, "precision": e.precision, "identify": e.identify,
+            "seed": config.seed,
             "device": config.device, "mask_img": mask_img}
 
 

@@ -157,7 +157,9 @@ def test_runs_prepared_on_two_dask_workers_equal_the_serial_store(bids_dataset, 
     assert [r["key"] for r in on_dask.runs] == [r["key"] for r in serial.runs]
     np.testing.assert_array_equal(on_dask.voxels, serial.voxels)
     for r in serial.runs:
-        np.testing.assert_array_equal(on_dask.read(r["subject"], r["run"]), serial.read(r["subject"], r["run"]))
+        # a worker's single-threaded BLAS may round the cleaning regression differently in the last bits
+        np.testing.assert_allclose(on_dask.read(r["subject"], r["run"]), serial.read(r["subject"], r["run"]),
+                                   rtol=1e-5, atol=1e-5)
     assert len(list((tmp_path / "units" / "prepare").glob("*.pkl"))) == 4  # one unit per run
     # the content key names the data, not the folder: equal for both stores, changed when a run is missing
     assert on_dask.content_key() == serial.content_key()

@@ -196,7 +196,7 @@ def compare_methods(
             rec = recovery_table(truth.networks, truth.maps, model.maps_, bold, activations)
             temporal = [c for c in rec if c.startswith("temporal_r_run-")]
             recoveries.append(pd.DataFrame({"method": method, "n_networks": k, "network": rec["network"],
-                                            "kind": rec["kind"], "spatial_r": rec["spatial_r"],
+                                            "kind": rec["kind"], "spatial_r": rec["spatial_r"], "span_r": rec["span_r"],
                                             "temporal_r": rec[temporal].mean(axis=1) if temporal else np.nan}))
     scores_df = pd.concat(scores, ignore_index=True)
     scores_df["normalize"] = normalize

@@ -47,6 +47,7 @@ from tqdm.auto import tqdm
 
 from syncact import _io
 from syncact._validation import check_choice, check_file, check_fractions, check_positive
+from syncact.brain.identify import IDENTIFY_METHODS, Identification, independent_maps, reparametrise
 from syncact.brain.networks import BrainNetworks, positive_peaks
 from syncact.brain.subspace import check_equal_lengths, check_rank, fingerprint, principal_subspace, project_runs, run_shapes
 from syncact.exceptions import ConfigError, CorruptFileError, ShapeError
@@ -342,6 +343,12 @@ class FBNEmbedding(BrainNetworks):
         one-process fit up to the order of floating-point sums. Lazy runs (a store) are read only by the
         process that trains on them; the principal subspace is computed by every process. Rank 0 writes
         the checkpoints; every process ends with the fitted model.
+    identify : {"ica", "none"}, default="ica"
+        After training, choose the spatially independent maps inside the span the trained encoder fixes
+        (:func:`syncact.brain.identify.independent_maps`) and rewrite the network so it reconstructs every
+        run exactly as before with them (:func:`~syncact.brain.identify.reparametrise`); maps are then
+        ordered by the variance of the training data along each map. ``"none"`` keeps the raw trained
+        weights (the paper's procedure), whose maps are an arbitrary mixture of networks.
     progress : bool, default=False
         A progress bar over epochs with the losses.
 
@@ -351,6 +358,14 @@ class FBNEmbedding(BrainNetworks):
         FBN spatial maps (rows of the encoder weight), each signed so its peak is positive.
     history_ : TrainingHistory
     basis_ : Tensor of shape (n_voxels, n_components) or None
+    identification_ : Identification or None
+        The mixing that turned the trained maps into the identified ones (None with ``identify="none"``).
+
+    Notes
+    -----
+    The FBN activations are ``A = g(X W)`` for LT and LT+MSA. For LT+LSTM they are the identified maps'
+    own time courses ``X W``: the LSTM's hidden units are nonlinear recodings that no reparametrisation
+    ties to individual maps (``docs/method.md``); with ``identify="none"`` they are the LSTM's output.
     """
 
     method = "sync-act"
@@ -375,6 +390,7 @@ class FBNEmbedding(BrainNetworks):
         seed: int = 0,
         device: str = "cpu",
         distributed: bool = False,
+        identify: str = "ica",
         progress: bool = False,
     ) -> None:
         self.n_networks = n_networks
@@ -394,6 +410,7 @@ class FBNEmbedding(BrainNetworks):
         self.seed = seed
         self.device = device
         self.distributed = distributed
+        self.identify = identify
         self.progress = progress
 
     def _check_params(self) -> None:
@@ -406,6 +423,7 @@ class FBNEmbedding(BrainNetworks):
         check_choice("init", self.init, ("pca", "random"))
         check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         check_choice("precision", self.precision, PRECISIONS)
+        check_choice("identify", self.identify, IDENTIFY_METHODS)
         if self.patience is not None:
             check_positive("patience", self.patience, integer=True)
         if self.n_components is not None:
@@ -539,18 +557,71 @@ class FBNEmbedding(BrainNetworks):
             model.load_state_dict(state["best_state"])
         model.eval()
         self._model = model.cpu()
-        weights = model.encoder.weight.detach().cpu().double()  # (K, r)
-        if basis is not None:
-            weights = weights @ basis.double().T  # (K, V)
-        weights = weights.numpy()
-        self.signs_ = positive_peaks(weights)
-        self.maps_ = weights * self.signs_[:, None]
         self.basis_ = basis
+        self.n_voxels_ = n_voxels
+        self.identification_ = None
+        self._set_maps()
+        if self.identify == "ica":
+            self._identify(train)
         self.history_ = TrainingHistory(np.array(state["train_loss"]), val_loss, np.array(state["lr"]),
                                         np.array(state["seconds"]), best_epoch,
                                         bool(state["stopped"]))
-        self.n_voxels_ = n_voxels
         return self
+
+    def _set_maps(self) -> None:
+        """``maps_`` from the encoder (and basis); raw maps are signed by ``signs_``, identified ones are signed already."""
+        weights = self._model.encoder.weight.detach().cpu().double()  # (K, r)
+        if self.basis_ is not None:
+            weights = weights @ self.basis_.double().T  # (K, V)
+        weights = weights.numpy()
+        self.signs_ = positive_peaks(weights) if self.identification_ is None else np.ones(len(weights))
+        self.maps_ = weights * self.signs_[:, None]
+
+    def identify_networks(self, runs: Sequence[np.ndarray]) -> FBNEmbedding:
+        """Identify the maps of a fitted embedding trained with ``identify="none"`` (e.g. a model file saved
+        before identification existed), in place; ``runs`` are its training runs, which set the order.
+
+        Parameters
+        ----------
+        runs : sequence of ndarray of shape (n_timepoints, n_voxels)
+            Voxel-wise z-scored runs (arrays or a lazy store view), the same voxels as ``maps_``.
+
+        Returns
+        -------
+        self
+        """
+        if not hasattr(self, "maps_"):
+            raise ConfigError("this FBNEmbedding is not fitted yet; call fit() first.")
+        if self.identification_ is not None:
+            raise ConfigError("this FBNEmbedding is identified already.")
+        shapes = run_shapes(runs, "runs")
+        if shapes[0][1] != self.n_voxels_:
+            raise ShapeError(f"runs have {shapes[0][1]} voxels but the embedding was trained on {self.n_voxels_}.")
+        self._identify(_Runs(runs, self.basis_))
+        self.identify = "ica"
+        return self
+
+    def _identify(self, train: _Runs) -> None:
+        """Spatially independent maps, ordered by the variance of the training runs along each, absorbed
+        exactly into the network (see :mod:`syncact.brain.identify`)."""
+        tic = time.perf_counter()
+        raw = self.maps_ * self.signs_[:, None]  # the encoder's own rows
+        found = independent_maps(raw, seed=self.seed)
+        weight = self._model.encoder.weight.detach().double()  # (K, width)
+        variance = np.zeros(len(raw))
+        with torch.inference_mode():
+            for i in range(len(train)):
+                idx = torch.tensor([i])
+                x = train.runs(idx)[0] if train.expanded else train.batch(idx)[0][0]
+                z = (x.double() @ weight.T).numpy() @ found.mixing.T  # (T, K): the identified maps' time courses
+                variance += (z**2).sum(axis=0)
+        variance /= np.linalg.norm(found.mixing @ raw, axis=1) ** 2  # along each unit-norm map
+        order = np.argsort(-variance, kind="stable")
+        self.identification_ = Identification(found.mixing[order], found.negentropy[order], found.restart)
+        reparametrise(self._model, self.identification_.mixing, self.temporal)
+        self._set_maps()
+        logger.info("identified %d FBNs (FastICA restart %d) in %.2f s.", len(order), found.restart,
+                    time.perf_counter() - tic)
 
     def _check_basis(self, basis: torch.Tensor | np.ndarray, shapes: list[tuple[int, int]]) -> torch.Tensor:
         """A given subspace basis as float32, checked against ``n_components`` and the runs' voxels and rank."""
@@ -674,23 +745,31 @@ class FBNEmbedding(BrainNetworks):
         Returns
         -------
         ndarray of shape (n_timepoints, n_networks)
-            ``A = g(X W)``, signed consistently with ``maps_``.
+            ``A = g(X W)``, signed consistently with ``maps_`` (identified LT+LSTM: ``X W``, see the
+            class notes).
         """
         x = self._check_run(run)
         with torch.inference_mode():
             z = torch.from_numpy(x)
             if self.basis_ is not None:
                 z = z @ self.basis_
-            a = self._model.encode(z[None])[0].numpy().astype(np.float64)
+            if self.temporal == "lstm" and self.identification_ is not None:
+                a = self._model.encoder(z).numpy().astype(np.float64)
+            else:
+                a = self._model.encode(z[None])[0].numpy().astype(np.float64)
         return a * self.signs_[None, :]
 
     def state_dict(self) -> dict[str, object]:
         """Everything ``transform`` needs, for ``torch.save``: network weights, subspace basis, signs, parameters."""
         if not hasattr(self, "maps_"):
             raise ConfigError("this FBNEmbedding is not fitted yet; call fit() first.")
-        params = {k: getattr(self, k) for k in ("n_networks", "temporal", "n_heads", "n_components", "seed")}
+        params = {k: getattr(self, k) for k in ("n_networks", "temporal", "n_heads", "n_components", "seed", "identify")}
+        ident = self.identification_
         return {"network": self._model.state_dict(), "basis": self.basis_, "signs": torch.from_numpy(self.signs_),
-                "n_voxels": self.n_voxels_, "params": params}
+                "n_voxels": self.n_voxels_, "params": params,
+                "identification": None if ident is None else {"mixing": torch.from_numpy(ident.mixing),
+                                                              "negentropy": torch.from_numpy(ident.negentropy),
+                                                              "restart": ident.restart}}
 
     def save(self, path: str | Path) -> Path:
         """Write :meth:`state_dict` to ``path`` atomically (``.pt``)."""
@@ -705,7 +784,8 @@ class FBNEmbedding(BrainNetworks):
         path = check_file(path, "embedding model", hint="it is written by FBNEmbedding.save or `syncact run`")
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
-            emb = cls(**state["params"])
+            ident = state.get("identification")  # files written before identification existed hold raw weights
+            emb = cls(**{"identify": "none", **state["params"]})
             width = state["basis"].shape[1] if state["basis"] is not None else int(state["n_voxels"])
             model = _AutoEncoder(width, emb.n_networks, emb.temporal, emb.n_heads)
             model.load_state_dict(state["network"])
@@ -713,9 +793,11 @@ class FBNEmbedding(BrainNetworks):
             raise CorruptFileError(f"{str(path)!r} is not an FBN embedding written by syncact ({exc}).") from exc
         model.eval()
         emb._model, emb.basis_, emb.n_voxels_ = model, state["basis"], int(state["n_voxels"])
-        emb.signs_ = state["signs"].numpy()
-        weights = model.encoder.weight.detach().double()
-        if emb.basis_ is not None:
-            weights = weights @ emb.basis_.double().T
-        emb.maps_ = weights.numpy() * emb.signs_[:, None]
+        emb.identification_ = None if ident is None else Identification(
+            ident["mixing"].numpy(), ident["negentropy"].numpy(), int(ident["restart"]))
+        emb._set_maps()
+        if ident is None:  # raw maps keep the signs they were saved with
+            raw = emb.maps_ * emb.signs_[:, None]
+            emb.signs_ = state["signs"].numpy()
+            emb.maps_ = raw * emb.signs_[:, None]
         return emb
