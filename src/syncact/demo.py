@@ -50,6 +50,7 @@ layers = ["last_conv"]
 n_networks = {n_networks}
 temporal = "msa"
 n_epochs = {n_epochs}
+identify = "{identify}"
 
 [pairing]
 alpha = 0.05
@@ -65,7 +66,7 @@ term_maps = "data/derivatives/ground_truth/term_maps"
 
 
 def run_demo(out: Path, *, n_subjects: int = 10, n_timepoints: int = 200, seed: int = 0, quick: bool = False,
-             progress: bool = True) -> ExperimentResult:
+             identify: str = "ica", progress: bool = True) -> ExperimentResult:
     """Generate (or reuse) the embedded dataset under ``out/data``, write ``out/experiment.toml`` and run it.
 
     Parameters
@@ -76,6 +77,8 @@ def run_demo(out: Path, *, n_subjects: int = 10, n_timepoints: int = 200, seed: 
         Size and seed of the simulated dataset.
     quick : bool, default=False
         Tiny sizes (5 subjects, 60 volumes, few epochs) for a smoke test.
+    identify : {"ica", "none"}, default="ica"
+        ``[embedding] identify``: identified FBNs, or the paper's raw weights.
     progress : bool, default=True
 
     Returns
@@ -99,9 +102,54 @@ def run_demo(out: Path, *, n_subjects: int = 10, n_timepoints: int = 200, seed: 
         _io.write_json(stamp, params)
     movies = "".join(f'[[movies]]\nrun = "{r}"\npath = "data/stimuli/task-movie_run-{r}.mp4"\noffset = 0.0\n\n'
                      for r in range(1, n_runs + 1))
-    text = DEMO_CONFIG.format(seed=seed, movies=movies, n_networks=8 if quick else 16, n_epochs=20 if quick else 100)
+    text = DEMO_CONFIG.format(seed=seed, movies=movies, n_networks=8 if quick else 16, n_epochs=20 if quick else 100,
+                              identify=identify)
     _io.write_text(out / "experiment.toml", text)
     return run_experiment(load_config(out / "experiment.toml"), out, progress=progress)
+
+
+def demo_figures(result: ExperimentResult) -> dict[str, object]:
+    """The figures the README and docs quote from a demo run, as plain numbers (for a JSON record and its test).
+
+    Returns
+    -------
+    dict
+        ``spatial_r`` and ``span_r`` per planted network, their median and minimum; ``temporal_r`` per
+        driven network (test-mean, mean over runs) and its minimum; ``shift_found``: per (layer, run) of
+        EfficientNet-Lite0, the share of planted driven networks whose FBN pairs significantly (shift
+        test); ``n_pairs`` and ``n_significant_shift`` / ``n_significant_naive`` over every Eq.2 pair;
+        ``control_rate``: the share of FBNs significant against the other run's movie; ``mean_pcc`` range;
+        ``term_hits``: planted networks whose best FBN is described first by that network's term map.
+    """
+    import numpy as np
+
+    rec, det, summary = result.recovery, result.detection, result.summary
+    driven = rec[rec["kind"] == "stimulus"]
+    temporal = driven.filter(like="temporal_r_run-").mean(axis=1)
+    lite = det[(det["model"] == "efficientnet_lite0") & (det["fbn_role"] == "best_of_planted")]
+    figures: dict[str, object] = {
+        "spatial_r": dict(zip(rec["network"], rec["spatial_r"].round(4), strict=True)),
+        "span_r": dict(zip(rec["network"], rec["span_r"].round(4), strict=True)),
+        "median_spatial_r": float(rec["spatial_r"].median()), "min_spatial_r": float(rec["spatial_r"].min()),
+        "temporal_r": dict(zip(driven["network"], temporal.round(4), strict=True)),
+        "min_temporal_r": float(temporal.min()),
+        "shift_found": {f"{row.layer}/run-{row.run}": float(row.share_shift) for row in lite.itertuples()},
+        "n_pairs": int(summary["n_fbns"].sum()),
+        "n_significant_shift": int(summary["n_significant_shift"].sum()),
+        "n_significant_naive": int(summary["n_significant_naive"].sum()),
+        "control_significant": int(summary["control_n_significant"].sum()),
+        "control_rate": float(summary["control_n_significant"].sum() / summary["n_fbns"].sum()),
+        "mean_pcc_min": float(summary["mean_pcc"].min()), "mean_pcc_max": float(summary["mean_pcc"].max()),
+    }
+    if result.annotation is not None:
+        from syncact.simulate.bold import DEFAULT_NETWORKS
+
+        fbns = result.annotation.fbns
+        first = fbns[(fbns["source"] == "terms") & (fbns["rank"] == 1)].set_index("unit")["term"]
+        planted = {net.name: net.term for net in DEFAULT_NETWORKS}
+        figures["term_hits"] = int(np.sum([first.get(f"FBN-{row.spatial_fbn:02d}") == planted[row.network]
+                                           for row in rec.itertuples()]))
+    return figures
 
 
 RSA_SETS = ("natural", "residual", "synthesized")

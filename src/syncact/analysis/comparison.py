@@ -172,7 +172,9 @@ def compare_methods(
         if on_fit is not None:
             on_fit(method, k, model)
         history = model.history_
+        identification = getattr(model, "identification_", None)
         fits.append({"method": method, "n_networks": k, "fit_seconds": seconds,
+                     "identify_seconds": identification.seconds if identification is not None else np.nan,
                      "epochs": len(history.train_loss) if history is not None else np.nan,
                      "validation_loss": float(np.nanmin(history.validation_loss)) if history is not None
                      and np.isfinite(history.validation_loss).any() else np.nan})

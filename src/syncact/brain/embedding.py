@@ -617,11 +617,12 @@ class FBNEmbedding(BrainNetworks):
                 variance += (z**2).sum(axis=0)
         variance /= np.linalg.norm(found.mixing @ raw, axis=1) ** 2  # along each unit-norm map
         order = np.argsort(-variance, kind="stable")
-        self.identification_ = Identification(found.mixing[order], found.negentropy[order], found.restart)
-        reparametrise(self._model, self.identification_.mixing, self.temporal)
+        mixing = found.mixing[order]
+        reparametrise(self._model, mixing, self.temporal)
+        self.identification_ = Identification(mixing, found.negentropy[order], found.restart, time.perf_counter() - tic)
         self._set_maps()
         logger.info("identified %d FBNs (FastICA restart %d) in %.2f s.", len(order), found.restart,
-                    time.perf_counter() - tic)
+                    self.identification_.seconds)
 
     def _check_basis(self, basis: torch.Tensor | np.ndarray, shapes: list[tuple[int, int]]) -> torch.Tensor:
         """A given subspace basis as float32, checked against ``n_components`` and the runs' voxels and rank."""
@@ -769,7 +770,7 @@ class FBNEmbedding(BrainNetworks):
                 "n_voxels": self.n_voxels_, "params": params,
                 "identification": None if ident is None else {"mixing": torch.from_numpy(ident.mixing),
                                                               "negentropy": torch.from_numpy(ident.negentropy),
-                                                              "restart": ident.restart}}
+                                                              "restart": ident.restart, "seconds": ident.seconds}}
 
     def save(self, path: str | Path) -> Path:
         """Write :meth:`state_dict` to ``path`` atomically (``.pt``)."""
@@ -794,7 +795,7 @@ class FBNEmbedding(BrainNetworks):
         model.eval()
         emb._model, emb.basis_, emb.n_voxels_ = model, state["basis"], int(state["n_voxels"])
         emb.identification_ = None if ident is None else Identification(
-            ident["mixing"].numpy(), ident["negentropy"].numpy(), int(ident["restart"]))
+            ident["mixing"].numpy(), ident["negentropy"].numpy(), int(ident["restart"]), float(ident.get("seconds", 0.0)))
         emb._set_maps()
         if ident is None:  # raw maps keep the signs they were saved with
             raw = emb.maps_ * emb.signs_[:, None]
