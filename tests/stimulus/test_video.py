@@ -8,10 +8,10 @@ from syncact.exceptions import CorruptFileError, MissingFileError, StimulusError
 from syncact.stimulus import Frames, iter_sync_frames, movie_duration, sync_frames, sync_key
 
 
-def _write_movie(path, times, size=(64, 48)):
-    """Frames whose gray level encodes their index, shown at the given presentation times (s)."""
+def _write_movie(path, times, size=(64, 48), fmt="mp4"):
+    """Frames whose colour encodes their index, shown at the given presentation times (s) of the container."""
     tb = Fraction(1, 1000)
-    with av.open(str(path), "w", format="mp4") as container:
+    with av.open(str(path), "w", format=fmt) as container:
         stream = container.add_stream("libx264", rate=30)
         stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
         stream.time_base = tb
@@ -68,7 +68,7 @@ def test_offset_aligns_late_start_and_resize(tmp_path):
 def test_movie_shorter_than_scan_names_both_durations(tmp_path):
     path = tmp_path / "short.mp4"
     _write_movie(path, np.arange(20) * 0.25)  # 5 s
-    with pytest.raises(StimulusError, match=r"lasts 4\.\d\d s but the scan needs 8\.00 s"):
+    with pytest.raises(StimulusError, match=r"lasts 5\.00 s but the scan needs 8\.00 s"):
         sync_frames(path, tr=1.0, n_timepoints=8)
     assert 4.75 <= movie_duration(path) <= 5.0
 
@@ -92,14 +92,86 @@ def test_frames_roundtrip(tmp_path):
     assert back.tr == 1.0 and back.source == str(path)
 
 
-def test_windows_without_a_frame_repeat_the_previous_one(tmp_path, caplog):
-    """Frames every 2.5 s at TR 1 s: empty windows (also leading ones, after an offset) repeat a frame."""
+def _on_screen(times, duration, points, *, at_end):
+    """Reference: the index of the frame on screen just before (``at_end``) or at each point, on the movie's
+    clock (first frame at 0), -1 when the movie has ended."""
+    times = np.asarray(times) - times[0]
+    out = []
+    for p in points:
+        started = np.flatnonzero(times < p - 1e-6) if at_end else np.flatnonzero(times <= p + 1e-6)
+        ended = p > times[-1] + duration + 1e-6 if at_end else p >= times[-1] + duration - 1e-6
+        out.append(-1 if ended or not started.size else int(started[-1]))
+    return np.array(out)
+
+
+def test_windows_without_a_frame_start_keep_the_frame_on_screen(tmp_path, caplog):
+    """Frames every 2.5 s at TR 1 s: a window with no frame of its own keeps the frame shown through it,
+    also the first windows after an offset (frame 0 is still on screen then)."""
     path = tmp_path / "slow.mp4"
     _write_movie(path, np.arange(6) * 2.5)  # frames at 0, 2.5, 5, 7.5, 10, 12.5
     frames = sync_frames(path, tr=1.0, n_timepoints=8, offset=0.5)
-    # windows [0.5+t, 1.5+t): frame 1 (2.5 s) falls in window 2, frame 2 (5 s) in window 4, frame 3 in 7
-    np.testing.assert_array_equal(_index(frames), [1, 1, 1, 1, 2, 2, 2, 3])
-    assert "5 TR windows hold no frame" in caplog.text
+    # window ends 1.5, 2.5 (frame 1 starts on that edge: it belongs to the next window), 3.5, ..., 8.5
+    np.testing.assert_array_equal(_index(frames), [0, 0, 1, 1, 2, 2, 2, 3])
+    assert "5 TR windows hold no frame start" in caplog.text
+
+
+# 60 frames at irregular intervals, on the writer's millisecond clock
+VFR = np.round(np.cumsum(np.r_[0.0, np.random.default_rng(3).uniform(0.02, 0.4, size=59)]), 3)
+
+
+@pytest.mark.parametrize("policy", ["last", "first"])
+@pytest.mark.parametrize("tr, offset", [(1.0, 0.0), (0.7, 1.3), (0.1, 0.35), (0.25, 0.0)])
+def test_vfr_frames_are_exact_window_by_window(tmp_path, tr, offset, policy):
+    """Every window of a variable-frame-rate movie gets exactly the frame on screen at its end (last) or start
+    (first), including TR shorter than the frame interval and the last windows that the last frame covers."""
+    path = tmp_path / "vfr.mp4"
+    duration = 0.1
+    _write_movie(path, VFR)  # the encoder gives the last frame the previous interval as its duration
+    end = VFR[-1] + (VFR[-1] - VFR[-2])
+    n = int(np.floor((end - offset) / tr + 1e-9))  # every window the movie covers, the last ones included
+    frames = sync_frames(path, tr=tr, n_timepoints=n, offset=offset, policy=policy)
+    points = offset + (np.arange(n) + (policy == "last")) * tr
+    expected = _on_screen(VFR, duration, points, at_end=policy == "last")
+    expected[expected < 0] = len(VFR) - 1  # the last frame stays on screen for its duration
+    np.testing.assert_array_equal(_index(frames), expected)
+    np.testing.assert_allclose(frames.times, VFR[expected], atol=1e-3)
+    with pytest.raises(StimulusError, match="lasts .* but the scan needs"):
+        sync_frames(path, tr=tr, n_timepoints=n + int(np.ceil(0.5 / tr)) + 1, offset=offset, policy=policy)
+
+
+@pytest.mark.parametrize("fmt, suffix", [("matroska", "mkv"), ("mpegts", "ts"), ("mp4", "mp4")])
+def test_a_stream_that_starts_late_is_read_on_its_own_clock(tmp_path, fmt, suffix):
+    """Containers whose first timestamp is not 0 (MPEG-TS, stream-copied trims): the first frame is time 0."""
+    late, zero = tmp_path / f"late.{suffix}", tmp_path / f"zero.{suffix}"
+    _write_movie(late, 3.0 + VFR, fmt=fmt)
+    _write_movie(zero, VFR, fmt=fmt)
+    a = sync_frames(late, tr=0.5, n_timepoints=12, offset=0.2)
+    b = sync_frames(zero, tr=0.5, n_timepoints=12, offset=0.2)
+    np.testing.assert_array_equal(_index(a), _index(b))
+    np.testing.assert_array_equal(_index(a), _on_screen(VFR, 0.1, 0.2 + (np.arange(12) + 1) * 0.5, at_end=True))
+    np.testing.assert_allclose(a.times, b.times, atol=1e-3)
+    assert movie_duration(late) == pytest.approx(movie_duration(zero), abs=0.02)
+
+
+def test_a_still_frame_spanning_the_offset_is_kept(tmp_path):
+    """Frames before the offset are not dropped: the one still on screen when the scan starts is kept."""
+    path = tmp_path / "still.mp4"
+    _write_movie(path, [0.0, 2.6, 3.0, 4.1, 5.0, 6.0])
+    frames = sync_frames(path, tr=1.0, n_timepoints=4, offset=1.0)  # windows [1,2) [2,3) [3,4) [4,5)
+    np.testing.assert_array_equal(_index(frames), [0, 1, 2, 3])
+    first = sync_frames(path, tr=1.0, n_timepoints=4, offset=1.0, policy="first")  # on screen at 1, 2, 3, 4
+    np.testing.assert_array_equal(_index(first), [0, 0, 2, 2])
+
+
+def test_the_last_frame_covers_the_last_windows(tmp_path):
+    """One frame per second for 10 s, TR 0.5 s: the 20th window [9.5, 10) shows the last frame; no false
+    'movie lasts X but the scan needs Y' error when X >= Y."""
+    path = tmp_path / "slow.mp4"
+    _write_movie(path, np.arange(10.0))
+    frames = sync_frames(path, tr=0.5, n_timepoints=20)
+    np.testing.assert_array_equal(_index(frames), np.repeat(np.arange(10), 2))
+    with pytest.raises(StimulusError, match=r"lasts 10\.00 s but the scan needs 10\.50 s"):
+        sync_frames(path, tr=0.5, n_timepoints=21)
 
 
 def test_stream_equals_array_and_can_stop_early(tmp_path):

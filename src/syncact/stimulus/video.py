@@ -1,9 +1,13 @@
 """Decode a movie with PyAV and keep one frame per fMRI time point (TR window).
 
-The frame for time point ``t`` is the last frame whose presentation time lies in the window
-``[offset + t * TR, offset + (t + 1) * TR)``. Times come from the container's timestamps, so variable
-frame rate movies work. Decoding is sequential: the file is read once from the start, never seeked per
-frame, and only the frames that are kept are converted to RGB.
+Times are on the movie's own clock: its first frame is shown at time 0, whatever the container's
+timestamps start at (MPEG-TS streams and stream-copied trims start later), and each frame stays on
+screen until the next one starts (the last one for its own duration). Time point ``t`` covers the window
+``[offset + t * TR, offset + (t + 1) * TR)``; with ``policy="last"`` (the paper) it keeps the frame on
+screen at the end of its window -- the last frame that starts in it, or the frame still on screen from
+before when none does -- and with ``"first"`` the frame on screen at its start. Timestamps are used, so
+variable frame rate movies work. Decoding is sequential: the file is read once from the start, never
+seeked per frame, and only the frames that are kept are converted to RGB.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from syncact.exceptions import CorruptFileError, StimulusError
 logger = logging.getLogger(__name__)
 
 POLICIES = ("last", "first")
-# A frame whose timestamp is within this many seconds of a window edge is taken to lie on the edge.
+# Seconds: a frame that starts within this of a window edge starts on the edge (it belongs to the later window).
 _TIME_EPS = 1e-6
 
 
@@ -38,7 +42,7 @@ class Frames:
     images : ndarray of shape (n_timepoints, height, width, 3), dtype uint8
         RGB frame shown for each time point.
     times : ndarray of shape (n_timepoints,)
-        Presentation time (seconds, movie clock) of each kept frame.
+        Presentation time of each kept frame in seconds on the movie's clock (its first frame at 0).
     tr : float
         Repetition time in seconds.
     offset : float
@@ -102,20 +106,20 @@ def movie_duration(path: str | Path) -> float:
     Returns
     -------
     float
-        Time at which the last frame stops being shown.
+        Time at which the last frame stops being shown, on the movie's clock (its first frame at 0).
     """
     path = check_file(path, "movie")
     container = _open(path)
     try:
         stream = container.streams.video[0]
-        end = 0.0
+        first, end = math.inf, -math.inf
         for packet in container.demux(stream):
             if packet.pts is None:
                 continue
             start = float(packet.pts * packet.time_base)
             dur = float(packet.duration * packet.time_base) if packet.duration else 0.0
-            end = max(end, start + dur)
-        return end
+            first, end = min(first, start), max(end, start + dur)
+        return end - first if math.isfinite(first) else 0.0
     finally:
         container.close()
 
@@ -161,24 +165,28 @@ def iter_sync_frames(
             return frame.to_ndarray(format="rgb24")
         return frame.to_ndarray(format="rgb24", width=width, height=height, interpolation="AREA")
 
+    # window j is sampled at its end ("last") or start ("first"); the frame on screen there is the last one
+    # that starts before it ("last": before the edge; "first": at the edge or before)
+    shift = 1 if policy == "last" else 0
+
+    def sampled_before(j: int, t: float) -> bool:
+        """Whether a frame starting at ``t`` comes after window ``j``'s sample point (so it is not the one kept)."""
+        point = offset + (j + shift) * tr
+        return t >= point - _TIME_EPS if policy == "last" else t > point + _TIME_EPS
+
     emitted = 0  # windows yielded so far
-    n_gaps = 0
-    previous: tuple[np.ndarray, float] | None = None
+    n_held = 0  # windows in which no frame starts (the frame from before is kept)
+    current = None  # [av frame, time, rgb image or None]: the frame on screen
+    start = None  # the container's time of the first frame: the movie clock's 0
+    last_time, last_duration = -math.inf, 0.0
 
-    def complete(index: int, image: np.ndarray, t: float) -> Iterator[tuple[int, np.ndarray, float]]:
-        """Yield window ``index`` and, before it, any window that got no frame of its own (repeated frame)."""
-        nonlocal emitted, n_gaps, previous
-        fill = previous or (image, t)  # leading empty windows take the first frame
-        for j in range(emitted, index):
-            n_gaps += 1
-            yield j, fill[0], fill[1]
-        previous = (image, t)
-        emitted = index + 1
-        yield index, image, t
+    def keep(j: int) -> tuple[int, np.ndarray, float]:
+        nonlocal n_held
+        if current[2] is None:
+            current[2] = to_rgb(current[0])
+        n_held += policy == "last" and current[1] < offset + j * tr - _TIME_EPS
+        return j, current[2], current[1]
 
-    pending = None  # (window index, av frame, time) waiting to learn whether it is the last of its window
-    last_time = -math.inf
-    last_duration = 0.0
     container = _open(path)
     bar = tqdm(total=n_timepoints, desc=f"frames {path.name}", unit="TR", disable=_io.bar_disabled(progress), leave=False)
     try:
@@ -188,54 +196,47 @@ def iter_sync_frames(
             for frame in container.decode(stream):
                 if frame.pts is None or frame.time is None:
                     raise StimulusError(f"movie {str(path)!r} has a frame without a timestamp; remux it (ffmpeg -i IN -c copy OUT).")
-                t = float(frame.time)
+                start = float(frame.time) if start is None else start
+                t = float(frame.time) - start
+                # how long this frame stays on screen if it is the last: its duration, or the interval before it
+                # when that is longer (some encoders write the nominal rate's duration on every frame)
+                interval = t - last_time if math.isfinite(last_time) else 0.0
+                last_duration = max(float(frame.duration * frame.time_base) if frame.duration else 0.0, interval)
                 last_time = t
-                last_duration = float(frame.duration * frame.time_base) if frame.duration else last_duration
-                index = math.floor((t - offset) / tr + _TIME_EPS)
-                if index < 0:
-                    continue
-                if index >= n_timepoints:
+                while current is not None and emitted < n_timepoints and sampled_before(emitted, t):
+                    bar.update(1)
+                    yield keep(emitted)
+                    emitted += 1
+                if emitted == n_timepoints:
                     break
-                if policy == "first":
-                    if index >= emitted:
-                        for item in complete(index, to_rgb(frame), t):
-                            bar.update(1)
-                            yield item
-                    continue
-                if pending is not None and pending[0] != index:
-                    for item in complete(pending[0], to_rgb(pending[1]), pending[2]):
-                        bar.update(1)
-                        yield item
-                pending = (index, frame, t)
+                current = [frame, t, None]
         except (OSError, ValueError) as exc:
             if isinstance(exc, StimulusError):
                 raise
             raise CorruptFileError(f"movie {str(path)!r} could not be decoded past {last_time:.2f} s ({exc}).") from exc
-        if pending is not None:
-            for item in complete(pending[0], to_rgb(pending[1]), pending[2]):
-                bar.update(1)
-                yield item
+        # the movie ended: its last frame stays on screen for last_duration
+        movie_end = last_time + last_duration
+        while current is not None and emitted < n_timepoints and offset + (emitted + 1) * tr <= movie_end + _TIME_EPS:
+            bar.update(1)
+            yield keep(emitted)
+            emitted += 1
     finally:
         bar.close()
         container.close()
 
-    if emitted == 0:
-        raise StimulusError(
-            f"movie {str(path)!r} has no frame after offset={offset:g} s (its last frame is at {last_time:.2f} s); "
-            "check the offset."
-        )
+    if current is None:
+        raise StimulusError(f"movie {str(path)!r} has no frame to decode; check that it is a complete video file.")
     if emitted < n_timepoints:
-        movie_end = last_time + last_duration
         scan_end = offset + n_timepoints * tr
         raise StimulusError(
             f"movie {str(path)!r} lasts {movie_end:.2f} s but the scan needs {scan_end:.2f} s "
-            f"({n_timepoints} TRs x {tr:g} s from offset {offset:g} s); its frames stop in TR window "
-            f"{emitted} of {n_timepoints}. Pass fewer time points (drop the last volumes) or the right movie."
+            f"({n_timepoints} TRs x {tr:g} s from offset {offset:g} s); it covers {emitted} of {n_timepoints} "
+            "TR windows. Pass fewer time points (drop the last volumes) or the right movie."
         )
-    if n_gaps:
+    if n_held:
         logger.warning(
-            "%s: %d TR windows hold no frame (frame interval longer than TR=%g s); the previous frame is repeated.",
-            path.name, n_gaps, tr,
+            "%s: %d TR windows hold no frame start (frame interval longer than TR=%g s); the frame on screen "
+            "from before is kept.", path.name, n_held, tr,
         )
 
 
