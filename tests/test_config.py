@@ -53,7 +53,13 @@ def test_defaults_resolve_paths_and_roundtrip(tmp_path):
     ("[embedding]\nmethod = 'ica'\n", UnknownNameError, "embedding.method='ica'.*canica"),
     ("[embedding]\nlr_schedule = 'step'\n", UnknownNameError, "lr_schedule='step'"),
     ("[sweep]\nmethods = ['lt', 'nmf']\n", UnknownNameError, "sweep.methods='nmf'"),
-    ("[sweep]\nn_networks = 64\n", ConfigError, "n_networks must be a non-empty list"),
+    ("[sweep]\nn_networks = 64\n", ConfigError, "n_networks must be a list of integers, got int 64"),
+    ("[sweep]\nn_networks = []\n", ConfigError, "n_networks must be a non-empty list"),
+    ("[frames]\nsize = '32x24'\n", ConfigError, r"\[frames\] size must be a list of 2 integers .*'32x24'"),
+    ("[frames]\nsize = [32, 24, 3]\n", ConfigError, r"\[frames\] size must be a list of 2 integers"),
+    ("[embedding]\nn_epochs = 'ten'\n", ConfigError, r"\[embedding\] n_epochs must be an integer"),
+    ("[embedding]\nlearning_rate = true\n", ConfigError, r"\[embedding\] learning_rate must be a number"),
+    ("[data2]\nx = 1\n", ConfigError, "unknown top-level key"),
     ("[sweep]\nn_networks = [64, 0]\n", ConfigError, "sweep.n_networks"),
     ("[pairing]\nhrf = 'boxcar'\n", UnknownNameError, "pairing.hrf"),
     ("[embedding]\nsplit = [0.5, 0.5, 0.5]\n", ConfigError, "summing to 1"),
@@ -64,6 +70,14 @@ def test_defaults_resolve_paths_and_roundtrip(tmp_path):
 def test_bad_values_are_named(tmp_path, extra, error, match):
     with pytest.raises(error, match=match):
         load_config(_write(tmp_path, BASE + extra))
+
+
+@pytest.mark.parametrize(("top", "match"), [("seed = 'zero'", "seed must be an integer, got str 'zero'"),
+                                            ("name = 3", "name must be a string"),
+                                            ("cache = false", "cache must be a string")])
+def test_bad_top_level_values_are_named(tmp_path, top, match):
+    with pytest.raises(ConfigError, match=match):
+        load_config(_write(tmp_path, top + "\n" + BASE.replace('name = "t"\n', "")))
 
 
 def test_unknown_model_and_missing_movie(tmp_path):

@@ -71,6 +71,8 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,7 +101,7 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class MovieConfig:
-    run: str
+    run: str | int
     path: Path
     offset: float = 0.0
     drop_start: int = 0
@@ -200,6 +202,59 @@ class ExperimentConfig:
         return _to_toml(_as_plain(self))
 
 
+def _describe(hint: Any) -> str:
+    """A type annotation in words: ``tuple[int, int] | None`` -> "a list of 2 integers (or omitted)"."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        kinds = [_describe(a) for a in args if a is not type(None)]
+        return " or ".join(kinds) + (" (or omitted)" if type(None) in args else "")
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"a list of {_describe(args[0]).removeprefix('a ').removeprefix('an ')}s"
+        return f"a list of {len(args)} {_describe(args[0]).removeprefix('a ').removeprefix('an ')}s"
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false", Path: "a path (string)",
+            dict: "a table"}.get(origin or hint, str(hint))
+
+
+def _coerce(value: Any, hint: Any, name: str) -> Any:
+    """``value`` as the annotated type (integral floats become ints, lists tuples), or ConfigError naming the key."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+
+    def fail() -> typing.NoReturn:
+        raise ConfigError(f"{name} must be {_describe(hint)}, got {type(value).__name__} {value!r}.")
+
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        for option in (a for a in args if a is not type(None)):
+            try:
+                return _coerce(value, option, name)
+            except ConfigError:
+                continue
+        fail()
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            fail()
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(v, args[0], f"{name}[{i}]") for i, v in enumerate(value))
+        if len(value) != len(args):
+            fail()
+        return tuple(_coerce(v, a, f"{name}[{i}]") for i, (v, a) in enumerate(zip(value, args, strict=True)))
+    if origin is dict or hint is dict:
+        return value if isinstance(value, dict) else fail()
+    if hint is bool:
+        return value if isinstance(value, bool) else fail()
+    if hint is int:
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        return value if isinstance(value, int) and not isinstance(value, bool) else fail()
+    if hint is float:
+        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else fail()
+    if hint in (str, Path):
+        return value if isinstance(value, str) else fail()
+    return value
+
+
 def _section(cls: type, raw: Any, where: str) -> Any:
     if raw is None:
         return cls()
@@ -209,8 +264,10 @@ def _section(cls: type, raw: Any, where: str) -> Any:
     unknown = sorted(set(raw) - names)
     if unknown:
         raise ConfigError(f"[{where}] has unknown key(s) {unknown}; known keys: {sorted(names)}.")
+    hints = typing.get_type_hints(cls)
+    values = {key: _coerce(value, hints[key], f"[{where}] {key}") for key, value in raw.items()}
     try:
-        return cls(**raw)
+        return cls(**values)
     except TypeError as exc:
         raise ConfigError(f"[{where}] {exc}") from exc
 
@@ -311,7 +368,8 @@ def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> ExperimentConfi
         sweep = dataclasses.replace(sweep, methods=tuple(str(m).lower() for m in sweep.methods),
                                     n_networks=tuple(int(k) for k in sweep.n_networks))
     annotation = _annotation(raw["annotation"], base) if "annotation" in raw else None
-    top = {k: raw[k] for k in ("name", "seed", "device", "cache") if k in raw}
+    hints = typing.get_type_hints(ExperimentConfig)
+    top = {k: _coerce(raw[k], hints[k], k) for k in ("name", "seed", "device", "cache") if k in raw}
     if "cache" in top:
         if not isinstance(top["cache"], str):
             raise ConfigError(f"cache must be \"default\", \"none\" or a directory path, got {top['cache']!r}.")

@@ -88,3 +88,28 @@ def test_corrupt_3d_and_mismatched_files(bids_dataset, tmp_path, builders):
     assert "another affine" in text and "target='mni152'" in text
     with pytest.raises(MissingFileError, match="no known layout"):
         detect_layout(tmp_path / "bids" / "sub-01")
+
+
+def test_truncated_and_uncompressed_short_files_are_found_by_inspect(bids_dataset, hcp_dataset):
+    """inspect checks every file against its header in O(1): a truncated .nii.gz (the gzip trailer is missing),
+    a short .nii and a truncated CIFTI are problems that name the file, before preparation reads them."""
+    import nibabel as nib
+
+    func = bids_dataset / "sub-01" / "func"
+    gz = func / "sub-01_task-movie_run-1_bold.nii.gz"
+    gz.write_bytes(gz.read_bytes()[:-2000])
+    plain = func / "sub-01_task-movie_run-2_bold.nii"
+    nib.save(nib.load(func / "sub-01_task-movie_run-2_bold.nii.gz"), plain)
+    (func / "sub-01_task-movie_run-2_bold.nii.gz").unlink()
+    plain.write_bytes(plain.read_bytes()[:-100])
+    text = "\n".join(scan_dataset(bids_dataset).problems)
+    assert "sub-01_task-movie_run-1_bold.nii.gz" in text and "truncated or corrupt" in text
+    assert "sub-01_task-movie_run-2_bold.nii" in text and "is truncated:" in text
+    cifti = next(hcp_dataset.glob("*/MNINonLinear/Results/*/*.dtseries.nii"))
+    cifti.write_bytes(cifti.read_bytes()[:-50])
+    assert any(cifti.name in p and "truncated" in p for p in scan_dataset(hcp_dataset, hcp_data="cifti").problems)
+
+
+def test_complete_files_raise_no_problem(bids_dataset, hcp_dataset):
+    assert scan_dataset(bids_dataset).problems == []
+    assert scan_dataset(hcp_dataset, hcp_data="cifti").problems == []

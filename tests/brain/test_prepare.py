@@ -140,6 +140,11 @@ def test_a_truncated_file_is_named_and_nothing_is_left_half_written(bids_dataset
     data = f.read_bytes()
     f.write_bytes(data[: len(data) // 2])  # the header reads, the volumes stop half way
     info = scan_dataset(bids_dataset)
+    assert any("sub-02_task-movie_run-2_bold.nii.gz" in p and "truncated" in p for p in info.problems)
+    with pytest.raises(DataError, match=r"1 problem\(s\)"):  # found from the gzip trailer, before anything is written
+        prepare_dataset(info, tmp_path / "q.zarr", high_pass=None)
+    assert not (tmp_path / "q.zarr").exists()
+    info.problems.clear()  # had the header check missed it, reading stops with the file named
     with pytest.raises(CorruptFileError, match="sub-02_task-movie_run-2_bold.nii.gz.*truncated or corrupt"):
         prepare_dataset(info, tmp_path / "p.zarr", high_pass=None)
     runs = sorted(p.name for p in (tmp_path / "p.zarr" / "runs").iterdir())
@@ -169,3 +174,11 @@ def test_runs_prepared_on_two_dask_workers_equal_the_serial_store(bids_dataset, 
 
     shutil.rmtree(tmp_path / "dask.zarr" / "runs" / "sub-02_run-1")
     assert PreparedStore(tmp_path / "dask.zarr").content_key() != serial.content_key()
+
+
+def test_an_all_zero_run_is_refused_with_its_file_named(bids_dataset, tmp_path):
+    f = bids_dataset / "sub-02" / "func" / "sub-02_task-movie_run-1_bold.nii.gz"
+    img = nib.load(f)
+    nib.save(nib.Nifti1Image(np.zeros(img.shape, dtype=np.int16), img.affine, img.header), f)
+    with pytest.raises(DataError, match="sub-02_task-movie_run-1_bold.nii.gz.*no voxel in the mask varies"):
+        prepare_dataset(scan_dataset(bids_dataset), tmp_path / "p.zarr", high_pass=None)

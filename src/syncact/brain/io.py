@@ -115,3 +115,36 @@ def inspect_run(path: str | Path, *, root: Path | None = None) -> BoldRun:
         n_timepoints=int(img.shape[3]),
         affine=np.asarray(img.affine),
     )
+
+
+def incomplete_file(path: str | Path) -> str | None:
+    """Why a NIfTI or CIFTI file is shorter than its header says, or None when it is complete.
+
+    O(1) per file: the header gives the size of the data (offset + voxels x volumes x bytes); a ``.gz`` file
+    ends with the size of its uncompressed content (the gzip trailer, modulo 2^32), which a truncated file
+    does not carry (its last bytes are then compressed data); an uncompressed file must be at least that long.
+    """
+    import gzip
+    import struct
+
+    path = Path(path)
+    try:
+        proxy = nib.load(path).dataobj  # the file's own data offset (a loaded header's is reset to 0)
+        expected = int(proxy.offset) + int(np.prod(proxy.shape)) * np.dtype(proxy.dtype).itemsize
+        if path.name.endswith(".gz"):
+            with open(path, "rb") as fh:
+                if fh.read(2) != b"\x1f\x8b":
+                    return f"{str(path)!r} is named .gz but is not gzip-compressed; rename or re-export it."
+                fh.seek(-4, 2)
+                stored = struct.unpack("<I", fh.read(4))[0]
+            if stored != expected % 2**32:
+                return (f"{str(path)!r} is truncated or corrupt: its header promises {expected} bytes of data but the "
+                        "gzip stream does not end there; re-download or re-export it.")
+            return None
+        size = path.stat().st_size
+    except (OSError, ValueError, EOFError, AttributeError, gzip.BadGzipFile, nib.filebasedimages.ImageFileError) as exc:
+        return f"{str(path)!r} cannot be read ({type(exc).__name__}: {exc}); re-download or re-export it."
+    if size < expected:
+        return f"{str(path)!r} is truncated: {size} bytes but its header needs {expected}; re-download or re-export it."
+    return None
+

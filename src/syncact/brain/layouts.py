@@ -36,7 +36,7 @@ import nibabel as nib
 import numpy as np
 
 from syncact._validation import check_choice, check_tr_agree
-from syncact.brain.io import inspect_run
+from syncact.brain.io import incomplete_file, inspect_run
 from syncact.exceptions import ConfigError, CorruptFileError, DataError, MissingFileError, ShapeError, SyncactError
 
 logger = logging.getLogger(__name__)
@@ -233,6 +233,11 @@ def scan_dataset(
                     check_tr_agree(str(r.path), r.tr, tr)
                 except DataError as exc:
                     info.problems.append(str(exc))
+    for r in info.runs:
+        if r.kind in ("nifti", "cifti"):
+            problem = incomplete_file(r.path)
+            if problem:
+                info.problems.append(problem)
     _check_consistency(info)
     return info
 

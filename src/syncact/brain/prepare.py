@@ -354,6 +354,9 @@ def prepare_run(run: RunSource, preparation: Preparation) -> dict[str, object]:
     cleaned, valid = clean_run(matrix, float(run.tr), detrend=preparation.detrend, high_pass=preparation.high_pass,
                                confounds=conf)
     del matrix
+    if not valid.any():
+        raise DataError(f"BOLD file {str(run.path)!r}: no voxel in the mask varies over time (the run is all zero or "
+                        "constant); re-export it, or leave it out of the dataset.")
     if not valid.all():
         logger.warning("%s: %d of %d voxels are constant (or all zero) and leave the group voxel set",
                        run.path.name, int((~valid).sum()), valid.size)
@@ -502,6 +505,9 @@ class PreparedStore:
             raise DataError(f"store {str(self.path)!r} holds no prepared run.")
         valid = [np.asarray(self._root[f"valid/{r['key']}"][...], dtype=bool) for r in self.runs]
         self.voxels = np.logical_and.reduce(valid)
+        if not self.voxels.any():
+            raise DataError(f"store {str(self.path)!r}: its runs share no voxel with a defined z-score (each voxel is "
+                            "constant in some run); check the mask and the runs that `syncact inspect` lists.")
         self._columns = np.flatnonzero(self.voxels)
 
     def __repr__(self) -> str:
