@@ -52,6 +52,30 @@ def test_errors_are_one_line_with_exit_code_2(tmp_path, capsys):
     assert main(["layers", "vgg99"]) == 2
 
 
+def test_bad_inputs_tried_end_with_a_named_error_and_no_output(tmp_path, capsys, rng):
+    """Cases found by trying the commands as a new user would (issue 17): each ends in one line that names
+    the file or key, exit code 2, and nothing written."""
+    import numpy as np
+
+    a_file = tmp_path / "taken"
+    a_file.write_text("mine")
+    for command in (["prepare", str(tmp_path), "--out", str(a_file)], ["demo", "--out", str(a_file)],
+                    ["embed", str(tmp_path / "s.zarr"), "--out", str(a_file / "x")]):
+        assert main(command) == 2, command
+        err = capsys.readouterr().err
+        assert err.startswith("syncact: error: --out") and str(a_file) in err and "Traceback" not in err
+    assert a_file.read_text() == "mine"
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, images=rng.random((4, 8, 8)), times=np.arange(4.0), meta=np.array('{"tr": 1.0, "offset": 0.0, '
+                                                                                    '"source": "m.mp4"}'))
+    assert main(["activations", str(bad), "--model", "resnet18", "--weights", "random", "--out", str(tmp_path / "o.npz")]) == 2
+    err = capsys.readouterr().err
+    assert str(bad) in err and "expected (n_timepoints, height, width, 3) uint8" in err
+    assert not (tmp_path / "o.npz").exists()
+    assert main(["layers", "efficientnet-lite0"]) == 0  # PyPI spelling of a registered model
+    assert "last_conv" in capsys.readouterr().out
+
+
 def test_console_script_entry_point():
     out = subprocess.run([sys.executable, "-m", "syncact.cli", "models"], capture_output=True, text=True, check=True)
     assert "efficientnet_lite0" in out.stdout and "resnet18" in out.stdout

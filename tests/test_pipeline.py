@@ -122,7 +122,29 @@ def test_runs_of_different_length_or_missing_stop_the_run(tiny_dataset, tmp_path
     config = dataclasses.replace(raw, data=dataclasses.replace(raw.data, bids=root))
     with pytest.raises(DataError, match=r"run 2 is missing for subject\(s\) 03"):
         run_experiment(config, tmp_path / "run", progress=False)
-    assert not (tmp_path / "run" / "prepared.zarr").exists()
+    assert not (tmp_path / "run").exists()  # refused before the run directory is written
+    movies = tuple(dataclasses.replace(m, drop_start=10**6) for m in raw.movies)
+    with pytest.raises(ConfigError, match="drop_start=1000000 and drop_end=0 leave 0"):
+        run_experiment(dataclasses.replace(raw, movies=movies), tmp_path / "run2", progress=False)
+    assert not (tmp_path / "run2").exists()
+
+
+def test_a_run_directory_of_another_configuration_is_not_overwritten(tiny_dataset, tmp_path):
+    import dataclasses
+
+    from syncact.pipeline import _claim_run_dir
+
+    config = _config(tiny_dataset)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.resolved.toml").write_text(config.to_toml())
+    _claim_run_dir(tmp_path / "run", config, overwrite=False)  # the same configuration: a rerun reuses its units
+    other = dataclasses.replace(config, seed=3, embedding=dataclasses.replace(config.embedding, n_networks=4))
+    with pytest.raises(ConfigError, match=r"another configuration \(changed: embedding.n_networks, seed\).*--overwrite"):
+        _claim_run_dir(tmp_path / "run", other, overwrite=False)
+    _claim_run_dir(tmp_path / "run", other, overwrite=True)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match="is a file, not a folder"):
+        run_experiment(config, tmp_path / "file", progress=False)
 
 def test_dropped_volumes_and_training_segments(tiny_dataset, tmp_path):
     """HCP-style clips: 5 volumes dropped at each end; training on 20-volume segments; store reused."""

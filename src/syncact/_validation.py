@@ -37,6 +37,20 @@ def close_matches(value: str, choices: Iterable[str], n: int = 3) -> str:
     return f" Did you mean {', '.join(repr(f) for f in found)}?" if found else ""
 
 
+def check_output_dir(path: str | Path, what: str) -> Path:
+    """Return ``path`` as a Path, raising ConfigError when it exists and is not a directory (nothing is created)."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{what} {str(path)!r} is a file, not a folder; choose a folder (new or one this command "
+                          "wrote) and nothing existing is touched.")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(f"{what} {str(path)!r} lies under {str(parent)!r}, which is a file; choose another folder.")
+            break
+    return path
+
+
 def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
     """Raise UnknownNameError unless ``value`` is one of ``choices`` (naming the close matches)."""
     choices = list(choices)

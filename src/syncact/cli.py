@@ -119,7 +119,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     out = Path(args.out) if args.out else Path("results") / config.name
     result = run_experiment(config, out, progress=not args.no_progress, resume=args.resume, workers=args.workers,
-                            scheduler=args.scheduler)
+                            scheduler=args.scheduler, overwrite=args.overwrite)
     _print_summary(result, started)
     return 0
 
@@ -462,6 +462,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", help="address of an existing Dask scheduler (e.g. tcp://host:8786; dask-jobqueue)")
     p.add_argument("--resume", action="store_true", help="continue the embedding's training from the run directory's "
                    "checkpoint (after a kill); the final weights equal an uninterrupted run's")
+    p.add_argument("--overwrite", action="store_true", help="replace the results of another configuration's run in --out "
+                   "(refused without it)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=_cmd_run)
 
@@ -634,9 +636,19 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
+        if getattr(args, "out", None) and args.func is not _cmd_activations:  # a folder: refuse a file there first
+            from syncact._validation import check_output_dir
+
+            check_output_dir(args.out, "--out")
         return args.func(args)
     except (SyncactError, FileExistsError) as exc:
         print(f"syncact: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the file system refused: name the path, no traceback
+        if exc.filename is None:
+            raise
+        print(f"syncact: error: cannot use {exc.filename!s}: {exc.strerror or exc}; check the path and its permissions.",
+              file=sys.stderr)
         return 2
 
 

@@ -71,13 +71,12 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from syncact._validation import check_choice, check_file, check_fractions, check_positive
 from syncact.exceptions import ConfigError

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import tomllib
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -37,6 +38,7 @@ import pandas as pd
 import torch
 
 from syncact import _io
+from syncact._validation import check_output_dir
 from syncact.analysis import (
     Fit,
     GroundTruth,
@@ -138,7 +140,8 @@ def _group_runs(runs: list[RunSource], config: ExperimentConfig) -> dict[str, li
 
 
 def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: bool = True,
-                   resume: bool = False, workers: int | None = None, scheduler: str | None = None) -> ExperimentResult:
+                   resume: bool = False, workers: int | None = None, scheduler: str | None = None,
+                   overwrite: bool = False) -> ExperimentResult:
     """Run the Sync-ACT pipeline and write a run directory with tables, maps and an HTML report.
 
     Parameters
@@ -160,18 +163,17 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
         Either way the tables are identical to an in-process run (maps to float rounding); finished units
         (``units/``) are reused.
 
+    overwrite : bool, default=False
+        Replace the results of a finished run of another configuration in ``out_dir`` (refused without it).
+
     Returns
     -------
     ExperimentResult
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_output_dir(out_dir, "run directory")
     timings: dict[str, float] = {}
-    _io.write_text(out / "config.resolved.toml", config.to_toml())
-    record_run(out / "units", "started")  # `syncact units --prune` keeps what this run uses
-    torch.manual_seed(config.seed)
-
     tic = time.perf_counter()
+    # everything about the data is checked before the run directory is touched
     dc = config.data
     info = scan_dataset(dc.bids, layout=dc.layout, task=dc.task, space=dc.space, hcp_data=dc.hcp_data).check()
     if info.runs[0].kind != "nifti":
@@ -182,12 +184,18 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
     tr = float(info.tr)
     movies = {m.run: m for m in config.movies}
     kept = {label: _kept_rows(group[0], movies[label]) for label, group in by_run.items()}
+    for label in by_run:
+        if not Path(movies[label].path).is_file():
+            raise ConfigError(f"[[movies]] run {label}: movie file {str(movies[label].path)!r} is missing.")
+    _claim_run_dir(out, config, overwrite=overwrite)
+    _io.write_text(out / "config.resolved.toml", config.to_toml())
+    record_run(out / "units", "started")  # `syncact units --prune` keeps what this run uses
+    torch.manual_seed(config.seed)
+
     plan = Plan()  # one unit per run: movies decode in parallel on a cluster
     for label in by_run:
         movie, (start, stop) = movies[label], kept[label]
         movie_file = Path(movie.path)
-        if not movie_file.is_file():
-            raise ConfigError(f"[[movies]] run {label}: movie file {str(movie_file)!r} is missing.")
         st = movie_file.stat()
         plan.add(f"frames/run-{label}", frames_unit, movie=movie_file, movie_size=st.st_size, movie_mtime_ns=st.st_mtime_ns,
                  tr=tr, n_timepoints=stop - start, offset=movie.offset + start * tr, size=config.frames.size,
@@ -465,6 +473,31 @@ def _sweep(config: ExperimentConfig, out: Path, train: StoreRuns, val: StoreRuns
         with _io.atomic_path(out / "figures" / f"{name}.png") as tmp:
             tmp.write_bytes(png)
     return comparison
+
+
+def _claim_run_dir(out: Path, config: ExperimentConfig, *, overwrite: bool) -> None:
+    """Refuse a run directory that holds a run of another configuration, unless ``overwrite``."""
+    previous = out / "config.resolved.toml"
+    if not previous.is_file() or overwrite:
+        return
+    try:
+        old = tomllib.loads(previous.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{str(previous)!r} cannot be read ({exc}); choose a new run directory or pass --overwrite.") from exc
+    new = tomllib.loads(config.to_toml())
+    changed = sorted(_changed_keys(old, new))
+    if changed:
+        raise ConfigError(f"run directory {str(out)!r} holds the results of another configuration (changed: "
+                          f"{', '.join(changed[:6])}); choose a new run directory, or pass --overwrite "
+                          "(run_experiment(..., overwrite=True)) to replace them.")
+
+
+def _changed_keys(old: object, new: object, where: str = "") -> list[str]:
+    """Dotted keys whose values differ between two parsed TOML documents."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [k for key in sorted(set(old) | set(new))
+                for k in _changed_keys(old.get(key), new.get(key), f"{where}.{key}" if where else key)]
+    return [] if old == new else [where or "(root)"]
 
 
 def _network_params(config: ExperimentConfig, mask_img: object) -> dict[str, object]:

@@ -192,6 +192,9 @@ def get_adapter(name: str) -> ModelAdapter:
     prefix, sep, rest = name.partition(":")
     if sep and prefix in _RESOLVERS:
         return _RESOLVERS[prefix](rest)
+    spelled = name.lower().replace("-", "_")  # PyPI and paper spellings: "efficientnet-lite0", "ResNet-50"
+    if name not in _REGISTRY and spelled in _REGISTRY:
+        return _REGISTRY[spelled]
     if name not in _REGISTRY:
         prefixes = "".join(f" or '{p}:<name>'" for p in sorted(_RESOLVERS))
         raise UnknownNameError(

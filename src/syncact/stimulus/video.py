@@ -75,9 +75,18 @@ class Frames:
         try:
             with np.load(path) as data:
                 meta = json.loads(str(data["meta"]))
-                return cls(images=data["images"], times=data["times"], **meta)
-        except (OSError, ValueError, KeyError) as exc:
-            raise CorruptFileError(f"frames file {str(path)!r} cannot be read ({exc}); delete it to recompute.") from exc
+                frames = cls(images=data["images"], times=data["times"], **meta)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise CorruptFileError(f"frames file {str(path)!r} cannot be read ({exc}); delete it to recompute, or write "
+                                   "it with Frames.save / `syncact run`.") from exc
+        images, times = frames.images, np.asarray(frames.times)
+        if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8 or not len(images):
+            raise CorruptFileError(f"frames file {str(path)!r} holds images of shape {images.shape} and dtype {images.dtype}; "
+                                   "expected (n_timepoints, height, width, 3) uint8 RGB frames, as Frames.save writes.")
+        if times.shape != (len(images),):
+            raise CorruptFileError(f"frames file {str(path)!r} holds {len(images)} images but {times.size} times; "
+                                   "write it again with Frames.save.")
+        return frames
 
 
 def _open(path: Path):  # noqa: ANN202 - av types
