@@ -34,7 +34,9 @@ def result(tiny_dataset, tmp_path_factory):
     pd.DataFrame({"fbn": ["FBN-00", "FBN-03"], "label": [NASTY, "faces"]}).to_csv(labels, index=False)
     annotation = {"term_maps": str(tiny_dataset.root / "derivatives" / "ground_truth" / "term_maps"), "n_perm": 200,
                   "fbn_labels": str(labels)}
-    return run_experiment(_config(tiny_dataset, annotation), tmp_path_factory.mktemp("run"), progress=False)
+    # 40 epochs: on 3 training subjects x 2 runs of 60 TRs the FBN span holds the planted maps at r ~0.2 only
+    # (the demo's 200-TR runs: 0.91-0.93), so the driven time courses come back from what training settled
+    return run_experiment(_config(tiny_dataset, annotation, n_epochs=40), tmp_path_factory.mktemp("run"), progress=False)
 
 
 def test_run_directory_is_complete(result):
@@ -328,7 +330,9 @@ def test_report_in_headless_chromium(result):
 
 def test_local_dask_cluster_gives_the_serial_tables(tiny_dataset, tmp_path):
     pytest.importorskip("distributed")
-    cfg = _config(tiny_dataset, n_epochs=3, temporal="none")
+    # raw weights: after 3 epochs the maps' variances nearly tie, and identification's order could follow a
+    # last-bit difference of the one-thread worker (identification's determinism is tested in tests/brain)
+    cfg = _config(tiny_dataset, n_epochs=3, temporal="none", identify="none")
     cfg = parse_config({**_raw(cfg), "data": {"bids": str(tiny_dataset.root), "prepared": str(tmp_path / "p.zarr")}})
     serial = run_experiment(cfg, tmp_path / "serial", progress=False)
     # the Dask run prepares its own store (one unit per run): same data, so the same keys and tables
@@ -340,8 +344,10 @@ def test_local_dask_cluster_gives_the_serial_tables(tiny_dataset, tmp_path):
     for key, pairing in serial.pairings.items():
         pd.testing.assert_frame_equal(pairing.eq2, on_dask.pairings[key].eq2)
     assert len(list((tmp_path / "dask" / "units" / "extract").rglob("*.pkl"))) == 4  # 2 models x 2 runs
-    pairs = sorted(p.name for p in (tmp_path / "dask" / "units" / "pair").rglob("*.pkl"))
-    assert pairs == sorted(p.name for p in (tmp_path / "serial" / "units" / "pair").rglob("*.pkl")) and len(pairs) == 6
+    # pairing units are keyed by their inputs, FBN activations included, whose last bits may differ on a
+    # one-thread worker: count them, and compare what they computed (the tables above)
+    assert len(list((tmp_path / "dask" / "units" / "pair").rglob("*.pkl"))) == 6
+    assert len(list((tmp_path / "serial" / "units" / "pair").rglob("*.pkl"))) == 6
     # the fit ran on a one-thread worker: BLAS sums in another order, so the maps agree to float rounding
     np.testing.assert_allclose(on_dask.embedding.maps_, serial.embedding.maps_, rtol=1e-6, atol=1e-9)
     assert [p.name.split(".")[0] for p in (tmp_path / "dask" / "units" / "embed").rglob("*.pkl")] == ["K8"]

@@ -51,6 +51,14 @@ def check_output_dir(path: str | Path, what: str) -> Path:
     return path
 
 
+def check_level(name: str, value: float) -> float:
+    """Raise ConfigError unless ``value`` is a probability strictly between 0 and 1 (a level or an alpha)."""
+    check_positive(name, value)
+    if not 0 < value < 1:
+        raise ConfigError(f"{name} must lie in (0, 1) (e.g. 0.05 or 0.95), got {value!r}.")
+    return value
+
+
 def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
     """Raise UnknownNameError unless ``value`` is one of ``choices`` (naming the close matches)."""
     choices = list(choices)

@@ -57,6 +57,7 @@ Example::
     n_phase = 0                  # phase-randomised surrogates for p_phase (e.g. 1000; 0 = off)
     confidence = 0.95            # jackknife intervals over test subjects (pcc_low / pcc_high)
     max_lag = 0                  # lag scan in TRs (filter_lag / lag / pcc_lag columns beside the lag-0 pair)
+    alternative = "greater"      # every test one-sided (positive coupling, the paper's argmax); or "two-sided" (|r|)
 
     [annotation]                 # optional: describe both sides of every pair and score their agreement
     atlases = ["dosenbach_2010", "seitzman_2018"]   # coordinate atlases bundled with nilearn
@@ -78,7 +79,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from syncact._validation import check_choice, check_file, check_fractions, check_positive
+from syncact._validation import check_choice, check_file, check_fractions, check_level, check_positive
 from syncact.exceptions import ConfigError
 
 
@@ -159,6 +160,7 @@ class PairingConfig:
     n_phase: int = 0
     confidence: float = 0.95
     max_lag: int = 0
+    alternative: str = "greater"
 
 
 @dataclass(frozen=True)
@@ -283,6 +285,7 @@ def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> ExperimentConfi
     from syncact.brain.identify import IDENTIFY_METHODS
     from syncact.stimulus.video import POLICIES
     from syncact.sync.hrf import HRF_MODELS
+    from syncact.sync.pairing import ALTERNATIVES
 
     known = {"name", "seed", "device", "cache", "data", "movies", "models", "frames", "embedding", "pairing", "sweep",
              "annotation"}
@@ -348,6 +351,8 @@ def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> ExperimentConfi
         embedding = dataclasses.replace(embedding, model=str(model))
     pairing = _section(PairingConfig, raw.get("pairing"), "pairing")
     check_choice("pairing.hrf", pairing.hrf, ("none", *HRF_MODELS))
+    check_choice("pairing.alternative", pairing.alternative, ALTERNATIVES)
+    check_level("pairing.alpha", pairing.alpha)
     check_positive("pairing.n_phase", pairing.n_phase, integer=True, allow_zero=True)
     check_positive("pairing.max_lag", pairing.max_lag, integer=True, allow_zero=True)
     if not 0 < pairing.confidence < 1:

@@ -461,7 +461,8 @@ def _sweep(config: ExperimentConfig, out: Path, train: StoreRuns, val: StoreRuns
     comparison = compare_methods(
         train, val if len(val) else None, test, filters, methods=sweep.methods, n_networks=sweep.n_networks,
         params=_network_params(config, store.mask_img()), groups=train.groups, fitted=fitted,
-        pairing={"alpha": config.pairing.alpha, "min_shift": config.pairing.min_shift, "hrf": config.pairing.hrf, "tr": tr},
+        pairing={"alpha": config.pairing.alpha, "min_shift": config.pairing.min_shift, "hrf": config.pairing.hrf, "tr": tr,
+                 "alternative": config.pairing.alternative},
         normalize=sweep.normalize, truth=truth, progress=progress, on_fit=save_maps)
     for name in ("fits", "ablation", "k_sweep", "matching", "recovery"):
         table = getattr(comparison, name)
@@ -609,7 +610,7 @@ def pair_unit(fbn: np.ndarray, fbn_names: list[str], filters: np.ndarray, filter
     """
     pc = pairing
     result = pair(fbn, filters, fbn_names=fbn_names, filter_names=filter_names, min_shift=pc.min_shift, alpha=pc.alpha,
-                  hrf=pc.hrf, tr=tr, n_phase=pc.n_phase, seed=seed, max_lag=pc.max_lag)
+                  hrf=pc.hrf, tr=tr, n_phase=pc.n_phase, seed=seed, max_lag=pc.max_lag, alternative=pc.alternative)
     extra: dict[str, object] = {}
     if subjects.shape[0] >= 3:  # jackknife intervals over test subjects: pcc_low/high on Eq.2, the mean's on the row
         paired = filters if pc.hrf == "none" else hrf_convolve(filters, tr, pc.hrf)
@@ -622,7 +623,8 @@ def pair_unit(fbn: np.ndarray, fbn_names: list[str], filters: np.ndarray, filter
         # the FBNs against the next run's movie: nothing links them, so the share of significant pairs here
         # estimates the false-positive rate of the whole pipeline
         n = min(len(control_filters), len(fbn))
-        control = pair(fbn[:n], control_filters[:n], min_shift=pc.min_shift, alpha=pc.alpha, hrf=pc.hrf, tr=tr)
+        control = pair(fbn[:n], control_filters[:n], min_shift=pc.min_shift, alpha=pc.alpha, hrf=pc.hrf, tr=tr,
+                       alternative=pc.alternative)
         extra.update({"control_movie_run": control_run, "control_mean_pcc": control.mean_pcc,
                       "control_n_significant": int(control.eq2["significant"].sum())})
     return result, extra

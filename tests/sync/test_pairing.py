@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from syncact.exceptions import ConfigError
+from syncact.exceptions import ConfigError, UnknownNameError
 from syncact.simulate.bold import ar1
 from syncact.sync import hrf_convolve, pair
 
@@ -24,9 +24,31 @@ def test_eq1_eq2_pairs_and_planted_partners(rng):
     assert p.r.shape == (5, 50)
     assert p.eq2.loc[0, "p_shift"] < 0.01 and p.eq2.loc[3, "p_shift"] < 0.01
     assert p.mean_pcc == pytest.approx(p.eq2["pcc"].mean())
-    # p_naive is exactly scipy's pearsonr p-value of the chosen pair
-    expected = stats.pearsonr(fbns[:, 0], filters[:, 7])[1]
+    # p_naive is exactly scipy's pearsonr p-value of the chosen pair, for the same alternative
+    expected = stats.pearsonr(fbns[:, 0], filters[:, 7], alternative="greater")[1]
     assert p.eq2.loc[0, "p_naive"] == pytest.approx(expected, rel=1e-6)
+    assert p.params["alternative"] == "greater"
+
+
+def test_every_test_answers_the_same_alternative(rng):
+    """A strongly anti-correlated partner: one-sided ("greater", the default) tests find no positive pair for
+    it, two-sided ones pick it by |r| and call it significant, all tests of decisions() agreeing."""
+    n = 300
+    filters = _smooth(rng, n, 30)
+    fbn = -filters[:, [5]] + 0.3 * _smooth(rng, n, 1)
+    greater, both = pair(fbn, filters), pair(fbn, filters, alternative="two-sided")
+    assert greater.eq2.loc[0, "filter_index"] != 5 and greater.eq2.loc[0, "pcc"] > 0
+    # the selection-corrected tests find no positive coupling (naive and edf ignore the pick of the best of 30)
+    assert not greater.decisions().loc["FBN-0", ["shift", "fdr_shift"]].any()
+    row = both.eq2.iloc[0]
+    assert row["filter_index"] == 5 and row["pcc"] < -0.9
+    assert row["p_naive"] == pytest.approx(stats.pearsonr(fbn[:, 0], filters[:, 5])[1], rel=1e-6)
+    assert both.decisions().loc["FBN-0"].all()
+    with pytest.raises(UnknownNameError, match="alternative='less'"):
+        pair(fbn, filters, alternative="less")
+    for alpha in (0.0, 1.0, 1.5):
+        with pytest.raises(ConfigError, match="alpha must"):
+            pair(fbn, filters, alpha=alpha)
 
 
 def test_shift_test_is_calibrated_on_null_data_and_naive_is_not():

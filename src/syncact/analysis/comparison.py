@@ -183,7 +183,8 @@ def compare_methods(
         fits[-1]["n_empty"] = max(k - idx.size for idx in live.values())
         for (name, weights, layer, run), filt in filters.items():
             acts = activations[run][:, live[run]]
-            result = pair(acts, filt, min_shift=pairing.get("min_shift"), alpha=pairing.get("alpha", 0.05), hrf=hrf, tr=tr)
+            result = pair(acts, filt, min_shift=pairing.get("min_shift"), alpha=pairing.get("alpha", 0.05), hrf=hrf, tr=tr,
+                          alternative=pairing.get("alternative", "greater"))
             paired = filt if hrf == "none" else hrf_convolve(np.asarray(filt, dtype=np.float64), tr, hrf)
             table = paired_scores(acts, paired, result.eq2["filter_index"].to_numpy(), normalize=normalize)
             table["fbn_index"] = live[run]

@@ -3,10 +3,14 @@
 Eq.2 (FBN -> filter, the paper's main mode): ``pair(k) = argmax_f r(b_k, a_f)``.
 Eq.1 (filter -> FBN): ``pair(f) = argmax_k r(b_k, a_f)``.
 
-Two p-values per pair, side by side:
+Every test of a pair answers the same question, set by ``alternative``: ``"greater"`` (the default;
+pairs are picked by their largest positive r, the paper's argmax, and tested for a positive coupling) or
+``"two-sided"`` (pairs are picked by their largest ``|r|`` and tested for a coupling of either sign).
+The p-values, side by side:
 
 ``p_naive``
-    Pearson's parametric p-value of the chosen pair alone (what ``scipy.stats.pearsonr`` gives). It
+    Pearson's parametric p-value of the chosen pair alone (what ``scipy.stats.pearsonr`` gives, with
+    the same ``alternative``). It
     ignores that the pair was picked as the best of many candidates and that fMRI series are
     autocorrelated, so it is far too small; reported for comparison with the paper.
 ``p_edf``
@@ -17,8 +21,11 @@ Two p-values per pair, side by side:
     A circular-shift max-statistic test. The FBN series is rolled by every lag ``s`` with
     ``min_shift <= s <= T - min_shift`` (which keeps the autocorrelation of both series and breaks
     their alignment), the best correlation over all candidates is taken at each lag exactly as for
-    the observed pair, and ``p = (1 + #{null >= observed}) / (1 + n_lags)``. It is exact for the
-    "picked the best of F" selection and respects autocorrelation. All lags come from one FFT.
+    the observed pair, and ``p = (1 + #{null >= observed}) / (1 + n_lags)``. It accounts for the
+    "picked the best of F" selection and keeps each series' autocorrelation, but it is approximate: the
+    shifts are a few hundred correlated draws, the excluded short lags leave out part of the null, and
+    a slow drift shared by a run stays aligned under every shift (calibration in docs/statistics.md:
+    0.038-0.072 at alpha 0.05 on 200-TR runs). All lags come from one FFT.
 
 ``p_phase`` (optional, ``n_phase`` > 0)
     The same max-statistic test with phase-randomised FBN series as the null.
@@ -38,11 +45,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from syncact._validation import check_choice, check_positive, check_same_length
+from syncact._validation import check_choice, check_level, check_positive, check_same_length
 from syncact.exceptions import ConfigError, ShapeError
 from syncact.sync.correlation import circular_correlation, standardize
 from syncact.sync.hrf import HRF_MODELS, hrf_convolve
-from syncact.sync.significance import autocorrelation, edf_p_value, effective_n
+from syncact.sync.significance import autocorrelation, edf_p_value, effective_n, t_p_value
 
 _BLOCK_BYTES = 256 * 2**20
 TESTS = {"naive": "p_naive", "edf": "p_edf", "shift": "p_shift", "fdr_shift": "q_shift", "phase": "p_phase",
@@ -50,11 +57,12 @@ TESTS = {"naive": "p_naive", "edf": "p_edf", "shift": "p_shift", "fdr_shift": "q
 """The tests of a pair, by name, and the Eq.2 column each one reads."""
 
 
-def naive_p_value(r: np.ndarray, n: int) -> np.ndarray:
-    """Two-sided parametric p-value of Pearson's r for ``n`` independent samples (as scipy's pearsonr)."""
-    r = np.clip(np.asarray(r, dtype=np.float64), -1 + 1e-15, 1 - 1e-15)
-    t = r * np.sqrt((n - 2) / (1 - r**2))
-    return 2 * stats.t.sf(np.abs(t), n - 2)
+ALTERNATIVES = ("greater", "two-sided")
+
+
+def naive_p_value(r: np.ndarray, n: int, alternative: str = "two-sided") -> np.ndarray:
+    """Parametric p-value of Pearson's r for ``n`` independent samples (as scipy's pearsonr)."""
+    return t_p_value(r, np.full(np.shape(r), float(n)), alternative)
 
 
 @dataclass
@@ -184,6 +192,7 @@ def pair(
     n_phase: int = 0,
     seed: int = 0,
     max_lag: int = 0,
+    alternative: str = "greater",
 ) -> Pairing:
     """Pair FBNs and filters by Pearson correlation (Eq.1 and Eq.2) and test every pair.
 
@@ -198,7 +207,7 @@ def pair(
     min_shift : int or None, default=None
         Smallest circular shift (in samples) used by the null; None uses ``ceil(T / 10)``.
     alpha : float, default=0.05
-        Significance level for the ``significant`` columns.
+        Significance level for the ``significant`` columns, in (0, 1).
     hrf : {"none", "glover", "spm"}, default="none"
         Convolve the filter activations with a canonical HRF before pairing ("none" is the paper).
     tr : float, optional
@@ -213,13 +222,18 @@ def pair(
         Lag scan: for each FBN, the best filter and lag with the filters leading by 0..max_lag samples,
         reported as ``filter_lag``, ``lag`` (samples) and ``pcc_lag`` beside the lag-0 pair, which is
         unchanged. ``pcc_lag`` is the best over ``max_lag + 1`` lags too: not tested (0: no scan).
+    alternative : {"greater", "two-sided"}, default="greater"
+        ``"greater"``: pairs are the largest positive r (the paper's argmax) and every test is one-sided;
+        ``"two-sided"``: pairs are the largest ``|r|`` (``pcc`` keeps its sign) and every test two-sided,
+        the max-statistic nulls taking the largest ``|r|`` too.
 
     Returns
     -------
     Pairing
     """
     check_choice("hrf", hrf, ("none", *HRF_MODELS))
-    check_positive("alpha", alpha)
+    check_choice("alternative", alternative, ALTERNATIVES)
+    check_level("alpha", alpha)
     filters = np.asarray(filter_activations, dtype=np.float64)
     if hrf != "none":
         if tr is None:
@@ -241,36 +255,40 @@ def pair(
         raise ConfigError(f"got {len(fbn_names)} FBN names for {k} FBNs and {len(filter_names)} filter names for {f} filters.")
 
     r = np.clip(b.T @ a / n, -1.0, 1.0)
+    two_sided = alternative == "two-sided"
+    score = np.abs(r) if two_sided else r  # what a pair is picked by and tested on
     null_eq2 = np.empty((k, lags.size))  # best filter of each FBN at each lag
     null_eq1 = np.full((f, lags.size), -np.inf)  # best FBN of each filter at each lag
     block = max(1, int(_BLOCK_BYTES // (8 * f * n)))
     for start in range(0, k, block):
         c = circular_correlation(b[:, start : start + block], a)[:, :, lags]  # (block, F, n_lags)
+        if two_sided:
+            np.abs(c, out=c)
         null_eq2[start : start + block] = c.max(axis=1)
         np.maximum(null_eq1, c.max(axis=0), out=null_eq1)
 
     acf_lags = max(1, n // 5)  # Pyper & Peterman: autocorrelations up to N/5
     acf_b, acf_a = autocorrelation(b, acf_lags), autocorrelation(a, acf_lags)
-    best_f = r.argmax(axis=1)
-    pcc2 = r[np.arange(k), best_f]
-    p2 = (1 + (null_eq2 >= pcc2[:, None] - 1e-12).sum(axis=1)) / (1 + lags.size)
-    best_k = r.argmax(axis=0)
-    pcc1 = r[best_k, np.arange(f)]
-    p1 = (1 + (null_eq1 >= pcc1[:, None] - 1e-12).sum(axis=1)) / (1 + lags.size)
+    best_f = score.argmax(axis=1)
+    pcc2, score2 = r[np.arange(k), best_f], score[np.arange(k), best_f]
+    p2 = (1 + (null_eq2 >= score2[:, None] - 1e-12).sum(axis=1)) / (1 + lags.size)
+    best_k = score.argmax(axis=0)
+    pcc1, score1 = r[best_k, np.arange(f)], score[best_k, np.arange(f)]
+    p1 = (1 + (null_eq1 >= score1[:, None] - 1e-12).sum(axis=1)) / (1 + lags.size)
     mean_pcc = float(pcc2.mean())
-    mean_p = float((1 + (null_eq2.mean(axis=0) >= mean_pcc - 1e-12).sum()) / (1 + lags.size))
-    mean_p1 = float((1 + (null_eq1.mean(axis=0) >= pcc1.mean() - 1e-12).sum()) / (1 + lags.size))
+    mean_p = float((1 + (null_eq2.mean(axis=0) >= score2.mean() - 1e-12).sum()) / (1 + lags.size))
+    mean_p1 = float((1 + (null_eq1.mean(axis=0) >= score1.mean() - 1e-12).sum()) / (1 + lags.size))
     check_positive("n_phase", n_phase, integer=True, allow_zero=True)
-    phase_null = _phase_null(b, a, n_phase, seed) if n_phase else None  # (K, n_phase)
+    phase_null = _phase_null(b, a, n_phase, seed, two_sided) if n_phase else None  # (K, n_phase)
 
     eq2 = pd.DataFrame({
         "fbn": fbn_names,
         "filter": [filter_names[j] for j in best_f],
         "filter_index": best_f,
         "pcc": pcc2,
-        "p_naive": naive_p_value(pcc2, n),
+        "p_naive": naive_p_value(pcc2, n, alternative),
         "n_eff": (neff2 := effective_n(acf_b, acf_a[:, best_f], n)),
-        "p_edf": edf_p_value(pcc2, neff2),
+        "p_edf": edf_p_value(pcc2, neff2, alternative),
         "p_shift": p2,
         "q_shift": stats.false_discovery_control(p2),
     })
@@ -281,7 +299,7 @@ def pair(
         scan_f, scan_lag, scan_r = _lag_scan(np.asarray(fbn_activations, dtype=np.float64), filters, max_lag)
         eq2["filter_lag"], eq2["lag"], eq2["pcc_lag"] = [filter_names[j] for j in scan_f], scan_lag, scan_r
     if phase_null is not None:
-        eq2["p_phase"] = (1 + (phase_null >= pcc2[:, None] - 1e-12).sum(axis=1)) / (1 + n_phase)
+        eq2["p_phase"] = (1 + (phase_null >= score2[:, None] - 1e-12).sum(axis=1)) / (1 + n_phase)
         eq2["q_phase"] = stats.false_discovery_control(eq2["p_phase"].to_numpy())
     eq2["significant"] = eq2["p_shift"] < alpha
     eq1 = pd.DataFrame({
@@ -289,17 +307,17 @@ def pair(
         "fbn": [fbn_names[i] for i in best_k],
         "fbn_index": best_k,
         "pcc": pcc1,
-        "p_naive": naive_p_value(pcc1, n),
+        "p_naive": naive_p_value(pcc1, n, alternative),
         "n_eff": (neff1 := effective_n(acf_b[:, best_k], acf_a, n)),
-        "p_edf": edf_p_value(pcc1, neff1),
+        "p_edf": edf_p_value(pcc1, neff1, alternative),
         "p_shift": p1,
         "q_shift": stats.false_discovery_control(p1),
     })
     eq1["significant"] = eq1["p_shift"] < alpha
     params = {"alpha": alpha, "min_shift": int(min_shift), "n_lags": int(lags.size), "hrf": hrf, "n_timepoints": n,
-              "n_phase": int(n_phase), "max_lag": int(max_lag), "mean_p_shift_eq1": mean_p1}
+              "n_phase": int(n_phase), "max_lag": int(max_lag), "mean_p_shift_eq1": mean_p1, "alternative": alternative}
     if phase_null is not None:
-        params["mean_p_phase"] = float((1 + (phase_null.mean(axis=0) >= mean_pcc - 1e-12).sum()) / (1 + n_phase))
+        params["mean_p_phase"] = float((1 + (phase_null.mean(axis=0) >= score2.mean() - 1e-12).sum()) / (1 + n_phase))
     return Pairing(r=r, eq2=eq2, eq1=eq1, mean_pcc=mean_pcc, mean_p_shift=mean_p, params=params)
 
 
@@ -342,8 +360,9 @@ def phase_surrogates(x: np.ndarray, n: int, rng: np.random.Generator) -> np.ndar
     return np.fft.irfft(spectrum[None] * np.exp(1j * phases), n=t, axis=1)
 
 
-def _phase_null(b: np.ndarray, a: np.ndarray, n_phase: int, seed: int) -> np.ndarray:
-    """Best PCC over all filters of each FBN for every phase surrogate of the FBN series: (K, n_phase)."""
+def _phase_null(b: np.ndarray, a: np.ndarray, n_phase: int, seed: int, two_sided: bool = False) -> np.ndarray:
+    """Best PCC (``|PCC|`` when ``two_sided``) over all filters of each FBN for every phase surrogate of the FBN
+    series: (K, n_phase)."""
     rng = np.random.default_rng(seed)
     n, k = b.shape
     out = np.empty((k, n_phase))
@@ -352,7 +371,8 @@ def _phase_null(b: np.ndarray, a: np.ndarray, n_phase: int, seed: int) -> np.nda
         stop = min(start + block, n_phase)
         surrogates = phase_surrogates(b, stop - start, rng)  # standardised b keeps mean 0; renormalise the scale
         surrogates /= np.sqrt((surrogates**2).mean(axis=1, keepdims=True))
-        out[:, start:stop] = np.einsum("stk,tf->skf", surrogates, a, optimize=True).max(axis=2).T / n
+        c = np.einsum("stk,tf->skf", surrogates, a, optimize=True)
+        out[:, start:stop] = (np.abs(c) if two_sided else c).max(axis=2).T / n
     return out
 
 
@@ -391,7 +411,7 @@ def subject_jackknife(subject_activations: np.ndarray, filter_activations: np.nd
     n_subjects, n, k = acts.shape
     if n_subjects < 3:
         raise ConfigError(f"the jackknife over test subjects needs at least 3 of them, got {n_subjects}.")
-    check_positive("level", level)
+    check_level("level", level)
     filt = standardize(np.asarray(filter_activations, dtype=np.float64)[:, np.asarray(filter_index, dtype=int)],
                        "filter_activations")
     check_same_length("subject_activations", acts[0], "filter_activations", filt)

@@ -59,9 +59,19 @@ def effective_n(acf_x: np.ndarray, acf_y: np.ndarray, n: int) -> np.ndarray:
     return np.clip(1.0 / np.maximum(inverse, 1e-12), 3.0, float(n))
 
 
-def edf_p_value(r: np.ndarray, n_eff: np.ndarray) -> np.ndarray:
-    """Two-sided p-value of Pearson's r with ``n_eff`` effective samples (t test, ``n_eff - 2`` dof)."""
+def t_p_value(r: np.ndarray, n: np.ndarray, alternative: str = "two-sided") -> np.ndarray:
+    """p-value of Pearson's r with ``n`` (effective) samples: t test with ``n - 2`` degrees of freedom.
+
+    ``alternative`` is ``"two-sided"`` (``|r|`` as large) or ``"greater"`` (r as large, positive coupling).
+    """
     r = np.clip(np.asarray(r, dtype=np.float64), -1 + 1e-15, 1 - 1e-15)
-    dof = np.asarray(n_eff, dtype=np.float64) - 2
+    dof = np.asarray(n, dtype=np.float64) - 2
     t = r * np.sqrt(dof / (1 - r**2))
+    if alternative == "greater":
+        return stats.t.sf(t, dof)
     return 2 * stats.t.sf(np.abs(t), dof)
+
+
+def edf_p_value(r: np.ndarray, n_eff: np.ndarray, alternative: str = "two-sided") -> np.ndarray:
+    """p-value of Pearson's r with ``n_eff`` effective samples (t test, ``n_eff - 2`` dof; see :func:`t_p_value`)."""
+    return t_p_value(r, n_eff, alternative)
