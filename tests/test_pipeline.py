@@ -91,9 +91,9 @@ def test_pairs_the_driven_networks(result):
     det = result.detection
     lite = det[(det["model"] == "efficientnet_lite0") & (det["layer"] == "last_conv")]
     by_role = lite.groupby("fbn_role")["mean_pcc"].mean()
-    assert "driven" in by_role.index
-    if "unrelated" in by_role.index:
-        assert by_role["driven"] > by_role["unrelated"]
+    assert "driven" in by_role.index and by_role["driven"] > 0.5
+    # (driven above unrelated is asserted on the demo, tests/test_demo.py: with 60 TRs and 1,280 filters the
+    # best chance correlation of an unrelated FBN reaches ~0.7 too)
     # the stimulus-driven planted networks are carried by some FBN
     rec = result.recovery[result.recovery["kind"] == "stimulus"]
     temporal = rec.filter(like="temporal_r").to_numpy()
@@ -397,7 +397,9 @@ def test_units_command_prunes_what_the_last_run_did_not_use(tiny_dataset, tmp_pa
     run = tmp_path / "run"
     run_experiment(parse_config(raw), run, progress=False)
     changed = {**raw, "embedding": {**raw["embedding"], "learning_rate": 0.02}}
-    second = run_experiment(parse_config(changed), run, progress=False)
+    with pytest.raises(ConfigError, match=r"another configuration \(changed: embedding.learning_rate\)"):
+        run_experiment(parse_config(changed), run, progress=False)
+    second = run_experiment(parse_config(changed), run, progress=False, overwrite=True)
     before = list_units(run / "units")
     assert main(["units", str(run)]) == 0
     assert "3 of " in capsys.readouterr().out  # the old fit and its 2 pairings

@@ -119,7 +119,8 @@ def demo_figures(result: ExperimentResult) -> dict[str, object]:
         EfficientNet-Lite0, the share of planted driven networks whose FBN pairs significantly (shift
         test); ``n_pairs`` and ``n_significant_shift`` / ``n_significant_naive`` over every Eq.2 pair;
         ``control_rate``: the share of FBNs significant against the other run's movie; ``mean_pcc`` range;
-        ``term_hits``: planted networks whose best FBN is described first by that network's term map.
+        ``term_hits``: planted networks whose best FBN is described first by that network's term map;
+        ``agreement_gain``: how far the semantic agreement of paired descriptions exceeds shuffled pairs.
     """
     import numpy as np
 
@@ -149,6 +150,9 @@ def demo_figures(result: ExperimentResult) -> dict[str, object]:
         planted = {net.name: net.term for net in DEFAULT_NETWORKS}
         figures["term_hits"] = int(np.sum([first.get(f"FBN-{row.spatial_fbn:02d}") == planted[row.network]
                                            for row in rec.itertuples()]))
+        agreement = result.annotation.summary
+        if {"mean_agreement", "mean_agreement_null"} <= set(agreement.columns):
+            figures["agreement_gain"] = float((agreement["mean_agreement"] - agreement["mean_agreement_null"]).mean())
     return figures
 
 
