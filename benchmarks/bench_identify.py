@@ -84,7 +84,7 @@ def main() -> None:
         planted = np.asarray(nib.load(next(truth.glob("*maps*.nii.gz"))).dataobj)[mask].T  # (n_planted, V)
         for temporal in ("none", "msa", "lstm"):
             emb = FBNEmbedding(16, temporal=temporal, n_epochs=args.epochs, seed=0).fit(train, val)
-            raw = emb.maps_ @ np.linalg.inv(emb.identification_.mixing).T  # back to the trained maps (up to sign)
+            raw = np.linalg.inv(emb.identification_.mixing) @ emb.maps_  # back to the trained maps
             r = lambda m: np.abs(np.corrcoef(np.vstack([planted, m]))[: len(planted), len(planted):]).max(axis=1)  # noqa: E731
             variants.append({"temporal": temporal, "best_validation_loss": float(np.nanmin(emb.history_.validation_loss)),
                              "first_validation_loss": float(emb.history_.validation_loss[0]),
