@@ -51,6 +51,12 @@ def test_every_test_answers_the_same_alternative(rng):
             pair(fbn, filters, alpha=alpha)
 
 
+def test_runs_shorter_than_the_calibrated_lengths_are_flagged(rng):
+    filters = _smooth(rng, 100, 10)
+    with pytest.warns(RuntimeWarning, match="100 time points.*untested"):
+        pair(_smooth(rng, 100, 2), filters)
+
+
 def test_shift_test_is_calibrated_on_null_data_and_naive_is_not():
     """Independent autocorrelated series: the max-statistic shift test keeps its level, the naive one drifts."""
     rng = np.random.default_rng(0)

@@ -38,6 +38,7 @@ The mean PCC over Eq.2 pairs gets the same treatment (``mean_p_shift``, ``mean_p
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -58,6 +59,8 @@ TESTS = {"naive": "p_naive", "edf": "p_edf", "shift": "p_shift", "fdr_shift": "q
 
 
 ALTERNATIVES = ("greater", "two-sided")
+CALIBRATED_LENGTHS = (150, 900)
+"""Run lengths (time points) over which the shift test's level was measured (benchmarks/bench_calibration_grid.py)."""
 
 
 def naive_p_value(r: np.ndarray, n: int, alternative: str = "two-sided") -> np.ndarray:
@@ -248,6 +251,10 @@ def pair(
     check_positive("min_shift", min_shift, integer=True)
     if 2 * min_shift > n:
         raise ConfigError(f"min_shift={min_shift} leaves no circular shift for {n} time points; use at most {n // 2}.")
+    if n < CALIBRATED_LENGTHS[0]:
+        warnings.warn(f"{n} time points: the circular-shift test's level was measured on runs of {CALIBRATED_LENGTHS[0]}-"
+                      f"{CALIBRATED_LENGTHS[1]} (false-positive rate 0.029-0.073 at alpha 0.05, docs/statistics.md); on "
+                      "shorter runs it is untested, so read p_shift with care.", RuntimeWarning, stacklevel=2)
     lags = np.arange(min_shift, n - min_shift + 1)
     fbn_names = list(fbn_names) if fbn_names is not None else [f"FBN-{i}" for i in range(k)]
     filter_names = list(filter_names) if filter_names is not None else [f"filter-{j}" for j in range(f)]
