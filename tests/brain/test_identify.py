@@ -54,14 +54,16 @@ def test_reparametrisation_keeps_every_reconstruction(temporal):
 @pytest.mark.parametrize("temporal", ["none", "msa", "lstm"])
 def test_identified_fit_keeps_the_trained_loss_and_recovers_networks(blobs, temporal):
     runs, tcs, maps = blobs
-    kw = dict(temporal=temporal, n_heads=2, n_epochs=100, n_components=32, seed=0)
+    # (LT+LSTM trains slowly and recovers nothing here, docs/embedding.md: its test checks exactness only)
+    kw = dict(temporal=temporal, n_heads=2, n_epochs=20 if temporal == "lstm" else 100, n_components=32, seed=0)
     raw = FBNEmbedding(6, identify="none", **kw).fit(runs[:8], runs[8:9])
-    ident = FBNEmbedding(6, **kw).fit(runs[:8], runs[8:9])
+    # identifying afterwards equals identifying in fit (test below), and keeps the raw fit to compare with
+    ident = copy.deepcopy(raw).identify_networks(runs[:8])
     # the same training, then an exact reparametrisation: every reconstruction is unchanged
     x = torch.from_numpy(runs[9]) @ raw.basis_
     before, after = _outputs(raw._model, x[None]), _outputs(ident._model, x[None])
     np.testing.assert_allclose(after, before, rtol=1e-5, atol=1e-5 * float(before.abs().max()))
-    np.testing.assert_array_equal(raw.history_.validation_loss, ident.history_.validation_loss)
+    assert ident.identification_ is not None and raw.identification_ is None
     # the identified maps lie in the span of the trained ones
     coef = np.linalg.lstsq(raw.maps_.T, ident.maps_.T, rcond=None)[0]
     np.testing.assert_allclose(raw.maps_.T @ coef, ident.maps_.T, atol=1e-6 * np.abs(ident.maps_).max())
