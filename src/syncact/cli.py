@@ -163,15 +163,16 @@ def _cmd_units(args: argparse.Namespace) -> int:
     return 0
 
 
-def _scan(args: argparse.Namespace):  # noqa: ANN202
+def _scan(args: argparse.Namespace, *, deep: bool = False):  # noqa: ANN202
     from syncact.brain import scan_dataset
 
     space = None if args.space == "any" else args.space
-    return scan_dataset(args.path, layout=args.layout, task=args.task, space=space, hcp_data=args.hcp_data, tr=args.tr)
+    return scan_dataset(args.path, layout=args.layout, task=args.task, space=space, hcp_data=args.hcp_data, tr=args.tr,
+                        deep=deep)
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
-    info = _scan(args)
+    info = _scan(args, deep=args.deep)
     print(info.summary())
     if args.runs:
         print(info.to_frame().to_string(index=False))
@@ -496,6 +497,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Scan a dataset's headers and print what was found and every problem (exit 1 if any).")
     _add_scan_arguments(p)
     p.add_argument("--runs", action="store_true", help="also list every run")
+    p.add_argument("--deep", action="store_true", help="also read every file to its end (finds damage inside a "
+                   "compressed stream; the default check is the file's size against its header)")
     p.set_defaults(func=_cmd_inspect)
 
     p = sub.add_parser("prepare", help="resample, mask, clean and z-score every run into a Zarr store",

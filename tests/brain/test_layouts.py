@@ -113,3 +113,15 @@ def test_truncated_and_uncompressed_short_files_are_found_by_inspect(bids_datase
 def test_complete_files_raise_no_problem(bids_dataset, hcp_dataset):
     assert scan_dataset(bids_dataset).problems == []
     assert scan_dataset(hcp_dataset, hcp_data="cifti").problems == []
+
+
+def test_deep_inspection_finds_damage_inside_a_compressed_stream(bids_dataset):
+    """Bytes flipped in the middle of a .nii.gz keep its size and gzip trailer: only reading it all finds it."""
+    gz = bids_dataset / "sub-02" / "func" / "sub-02_task-movie_run-2_bold.nii.gz"
+    data = bytearray(gz.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 64] = bytes(255 - b for b in data[middle : middle + 64])
+    gz.write_bytes(bytes(data))
+    assert scan_dataset(bids_dataset).problems == []  # the O(1) check cannot see it
+    problems = scan_dataset(bids_dataset, deep=True).problems
+    assert len(problems) == 1 and gz.name in problems[0] and "cannot be read to the end" in problems[0]

@@ -117,6 +117,32 @@ def inspect_run(path: str | Path, *, root: Path | None = None) -> BoldRun:
     )
 
 
+def unreadable_data(path: str | Path, *, block: int = 50) -> str | None:
+    """Why the data of a NIfTI or CIFTI file cannot be read to the end, or None when every volume reads.
+
+    The deep check behind ``syncact inspect --deep``: it decompresses and reads the whole file, ``block``
+    volumes (or rows) at a time, so it finds what :func:`incomplete_file` cannot (a damaged gzip stream whose
+    trailer is intact fails the CRC at the end of the stream; non-finite values are left to preparation).
+    """
+    import gzip
+
+    path = Path(path)
+    try:
+        if path.name.endswith(".gz"):  # decompress to the end: the gzip CRC and length are checked there
+            with gzip.open(path, "rb") as fh:
+                while fh.read(1 << 24):
+                    pass
+        proxy = nib.load(path).dataobj
+        n = proxy.shape[-1] if len(proxy.shape) == 4 else proxy.shape[0]
+        for start in range(0, n, block):
+            part = slice(start, min(start + block, n))
+            np.asarray(proxy[..., part] if len(proxy.shape) == 4 else proxy[part])
+    except Exception as exc:  # noqa: BLE001 - any failure to read is the problem to report
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0][:160]
+        return f"{str(path)!r} cannot be read to the end ({type(exc).__name__}: {reason}); re-download or re-export it."
+    return None
+
+
 def incomplete_file(path: str | Path) -> str | None:
     """Why a NIfTI or CIFTI file is shorter than its header says, or None when it is complete.
 

@@ -36,7 +36,7 @@ import nibabel as nib
 import numpy as np
 
 from syncact._validation import check_choice, check_tr_agree
-from syncact.brain.io import incomplete_file, inspect_run
+from syncact.brain.io import incomplete_file, inspect_run, unreadable_data
 from syncact.exceptions import ConfigError, CorruptFileError, DataError, MissingFileError, ShapeError, SyncactError
 
 logger = logging.getLogger(__name__)
@@ -191,6 +191,7 @@ def scan_dataset(
     space: str | None = "MNI152NLin2009cAsym",
     hcp_data: str = "volume",
     tr: float | None = None,
+    deep: bool = False,
 ) -> DatasetInfo:
     """Find every run of a dataset and check it from its header, collecting problems.
 
@@ -208,6 +209,9 @@ def scan_dataset(
         Which HCP files to use.
     tr : float, optional
         Repetition time in seconds, required for arrays; elsewhere checked against the headers.
+    deep : bool, default=False
+        Also read every NIfTI/CIFTI file to its end (:func:`syncact.brain.io.unreadable_data`): finds
+        damage inside a compressed stream that the O(1) size check cannot see, at the cost of a full read.
 
     Returns
     -------
@@ -235,7 +239,7 @@ def scan_dataset(
                     info.problems.append(str(exc))
     for r in info.runs:
         if r.kind in ("nifti", "cifti"):
-            problem = incomplete_file(r.path)
+            problem = incomplete_file(r.path) or (unreadable_data(r.path) if deep else None)
             if problem:
                 info.problems.append(problem)
     _check_consistency(info)
