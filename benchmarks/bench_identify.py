@@ -17,6 +17,7 @@ identification) and the spatial r of its raw and identified maps.
 from __future__ import annotations
 
 import argparse
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -96,6 +97,8 @@ def main() -> None:
             print(variants[-1], flush=True)
     print("record:", write_record(args.out, "identify", {"args": vars(args), "fits": fits, "voxel_scaling": scaling,
                                                         "variants": variants}))
+    if args.store is None:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

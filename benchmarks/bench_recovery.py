@@ -16,6 +16,7 @@ stability across seeds: the Hungarian-matched spatial r between the maps of ever
 from __future__ import annotations
 
 import argparse
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -118,6 +119,7 @@ def main() -> None:
               "ablation": ablation_summary.reset_index().to_dict(orient="records"),
               "fit_seconds": fit_summary.reset_index().to_dict(orient="records")}
     print("record:", write_record(args.out, "recovery", report))
+    shutil.rmtree(work, ignore_errors=True)  # the dataset and six run directories: several GB
 
 
 if __name__ == "__main__":
