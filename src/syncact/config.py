@@ -355,8 +355,7 @@ def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> ExperimentConfi
     check_level("pairing.alpha", pairing.alpha)
     check_positive("pairing.n_phase", pairing.n_phase, integer=True, allow_zero=True)
     check_positive("pairing.max_lag", pairing.max_lag, integer=True, allow_zero=True)
-    if not 0 < pairing.confidence < 1:
-        raise ConfigError(f"pairing.confidence is a level in (0, 1) (e.g. 0.95), got {pairing.confidence!r}.")
+    check_level("pairing.confidence", pairing.confidence)
     sweep = None
     if "sweep" in raw:
         sweep = _section(SweepConfig, raw["sweep"], "sweep")

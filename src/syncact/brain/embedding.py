@@ -568,13 +568,16 @@ class FBNEmbedding(BrainNetworks):
                                         bool(state["stopped"]))
         return self
 
-    def _set_maps(self) -> None:
-        """``maps_`` from the encoder (and basis); raw maps are signed by ``signs_``, identified ones are signed already."""
+    def _set_maps(self, signs: np.ndarray | None = None) -> None:
+        """``maps_`` from the encoder (and basis), times ``signs_``: the given ``signs``, else those that make raw
+        maps' peaks positive; identified maps are signed already (all ones)."""
         weights = self._model.encoder.weight.detach().cpu().double()  # (K, r)
         if self.basis_ is not None:
             weights = weights @ self.basis_.double().T  # (K, V)
         weights = weights.numpy()
-        self.signs_ = positive_peaks(weights) if self.identification_ is None else np.ones(len(weights))
+        if signs is None:
+            signs = positive_peaks(weights) if self.identification_ is None else np.ones(len(weights))
+        self.signs_ = signs
         self.maps_ = weights * self.signs_[:, None]
 
     def identify_networks(self, runs: Sequence[np.ndarray]) -> FBNEmbedding:
@@ -796,9 +799,5 @@ class FBNEmbedding(BrainNetworks):
         emb._model, emb.basis_, emb.n_voxels_ = model, state["basis"], int(state["n_voxels"])
         emb.identification_ = None if ident is None else Identification(
             ident["mixing"].numpy(), ident["negentropy"].numpy(), int(ident["restart"]), float(ident.get("seconds", 0.0)))
-        emb._set_maps()
-        if ident is None:  # raw maps keep the signs they were saved with
-            raw = emb.maps_ * emb.signs_[:, None]
-            emb.signs_ = state["signs"].numpy()
-            emb.maps_ = raw * emb.signs_[:, None]
+        emb._set_maps(state["signs"].numpy() if ident is None else None)  # raw maps keep the signs they were saved with
         return emb

@@ -6,9 +6,11 @@ dataset-level task sidecar) agree on. Dataset discovery lives in :mod:`syncact.b
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import re
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,8 +126,6 @@ def unreadable_data(path: str | Path, *, block: int = 50) -> str | None:
     volumes (or rows) at a time, so it finds what :func:`incomplete_file` cannot (a damaged gzip stream whose
     trailer is intact fails the CRC at the end of the stream; non-finite values are left to preparation).
     """
-    import gzip
-
     path = Path(path)
     try:
         if path.name.endswith(".gz"):  # decompress to the end: the gzip CRC and length are checked there
@@ -150,9 +150,6 @@ def incomplete_file(path: str | Path) -> str | None:
     ends with the size of its uncompressed content (the gzip trailer, modulo 2^32), which a truncated file
     does not carry (its last bytes are then compressed data); an uncompressed file must be at least that long.
     """
-    import gzip
-    import struct
-
     path = Path(path)
     try:
         proxy = nib.load(path).dataobj  # the file's own data offset (a loaded header's is reset to 0)
