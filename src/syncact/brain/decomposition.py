@@ -96,7 +96,7 @@ class _NilearnDecomposition(LinearNetworks):
         if shapes[0][1] != n_mask:
             raise DataError(f"runs have {shapes[0][1]} voxels but mask_img has {n_mask}; pass the mask the runs were "
                             "prepared on.")
-        masker = MultiNiftiMasker(mask_img=self.mask_img, standardize=False, detrend=False).fit()
+        masker = MultiNiftiMasker(mask_img=self.mask_img, standardize=None, detrend=False).fit()
         estimator = self._estimator(masker)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -127,7 +127,7 @@ class GroupICA(_NilearnDecomposition):
         from nilearn.decomposition import CanICA
 
         options = {"n_init": 10, "threshold": None, **self.options}
-        return CanICA(mask=masker, n_components=self.n_networks, smoothing_fwhm=None, standardize=False,
+        return CanICA(mask=masker, n_components=self.n_networks, smoothing_fwhm=None, standardize=None,
                       detrend=False, random_state=self.seed, verbose=0, **options)
 
 
@@ -139,7 +139,7 @@ class DictionaryLearning(_NilearnDecomposition):
     def _estimator(self, masker: object) -> object:
         from nilearn.decomposition import DictLearning
 
-        return DictLearning(mask=masker, n_components=self.n_networks, smoothing_fwhm=None, standardize=False,
+        return DictLearning(mask=masker, n_components=self.n_networks, smoothing_fwhm=None, standardize=None,
                             detrend=False, random_state=self.seed, verbose=0, **self.options)
 
 
