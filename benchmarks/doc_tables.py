@@ -1,0 +1,103 @@
+"""The tables that README.md and docs/ quote from benchmark records, rendered from the records themselves.
+
+A quoted table sits between two markers in the Markdown file::
+
+    <!-- table: recovery benchmarks/results/recovery-20261202-014156.json -->
+    | method | ... |
+    <!-- /table -->
+
+``tests/test_docs.py`` renders every marked table from its record and fails when the text differs, so a
+figure in the docs cannot drift from the run that measured it. After re-running a benchmark, point the
+marker at the new record and rewrite the tables in place:
+
+    .venv/bin/python benchmarks/doc_tables.py README.md docs/*.md
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MARKER = re.compile(r"<!-- table: (?P<kind>[\w-]+) (?P<record>\S+) -->\n(?P<body>.*?)<!-- /table -->", re.DOTALL)
+
+_METHODS = {"lt": "LT", "lt+lstm": "LT+LSTM", "lt+msa": "LT+MSA", "canica": "CanICA", "dictlearning": "DictLearning",
+            "pca": "PCA", "srm": "SRM"}
+_EMBEDDINGS = ("lt", "lt+lstm", "lt+msa")
+
+
+def _f(value: float, digits: int) -> str:
+    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+
+def _rows(table: list[dict], *keys: str) -> dict[tuple, dict]:
+    return {tuple(row[k] for k in keys): row for row in table}
+
+
+def recovery(record: dict) -> str:
+    """The recovery table of docs/embedding.md (``benchmarks/bench_recovery.py``)."""
+    key = ("identify", "method", "n_networks")
+    kinds = _rows(record["recovery"], *key, "kind")
+    pairing, stability, ablation = (_rows(record[name], *key) for name in ("pairing", "stability", "ablation"))
+    lines = ["| method | identify | K | spatial r, driven | spatial r, spontaneous | span r, driven / spontaneous | "
+             "temporal r, driven | mean PCC | significant | seeds: matched r ≥ 0.9 (top-7 r) | MAE | RMSE | DTW |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    order = [k for k in pairing if k[0] != "none"] + [k for k in pairing if k[0] == "none"]
+    for identify, method, k in order:
+        driven, spont = kinds[(identify, method, k, "stimulus")], kinds[(identify, method, k, "spontaneous")]
+        label = ("ica" if identify == "ica" else "none (paper)") if method in _EMBEDDINGS else "–"
+        p, s, a = pairing[(identify, method, k)], stability[(identify, method, k)], ablation[(identify, method, k)]
+        lines.append(
+            f"| {_METHODS[method]} | {label} | {k} "
+            f"| {_f(driven['spatial_r'], 2)} [{_f(driven['spatial_min'], 2)}, {_f(driven['spatial_max'], 2)}] "
+            f"| {_f(spont['spatial_r'], 2)} | {_f(driven['span_r'], 2)} / {_f(spont['span_r'], 2)} "
+            f"| {_f(driven['temporal_r'], 2)} [{_f(driven['temporal_min'], 2)}, {_f(driven['temporal_max'], 2)}] "
+            f"| {_f(p['mean_pcc'], 3)} | {_f(p['share_significant'], 2)} "
+            f"| {_f(s['n_above_0.9'], 1)} ({_f(s['top7_mean_r'], 2)}) "
+            f"| {_f(a['mae'], 3)} | {_f(a['rmse'], 3)} | {_f(a['dtw'], 2)} |")
+    return "\n".join(lines) + "\n"
+
+
+def calibration_grid(record: dict) -> str:
+    """Per-pair false-positive rate of the shift test per run length, K and layer (docs/statistics.md)."""
+    table = record["table"]
+    columns = list(dict.fromkeys((row["K"], row["layer"]) for row in table))
+    cells = _rows(table, "n_timepoints", "K", "layer")
+    se = "shift_se_movies" if "shift_se_movies" in table[0] else "shift_se"
+    lines = ["| T (TRs) | " + " | ".join(f"K = {k}, {layer}" for k, layer in columns) + " |",
+             "| --- |" + " --- |" * len(columns)]
+    for t in dict.fromkeys(row["n_timepoints"] for row in table):
+        lines.append(f"| {t} | " + " | ".join(f"{_f(cells[(t, k, layer)]['shift_rate'], 3)} "
+                                              f"({_f(cells[(t, k, layer)][se], 3)})" for k, layer in columns) + " |")
+    return "\n".join(lines) + "\n"
+
+
+RENDERERS: dict[str, Callable[[dict], str]] = {"recovery": recovery, "calibration-grid": calibration_grid}
+
+
+def quoted_tables(text: str) -> list[tuple[str, str, str, str]]:
+    """Every marked table of a Markdown text: (kind, record path, text in the file, text rendered from the record)."""
+    found = []
+    for match in MARKER.finditer(text):
+        record = json.loads((ROOT / match["record"]).read_text())
+        found.append((match["kind"], match["record"], match["body"], RENDERERS[match["kind"]](record)))
+    return found
+
+
+def rewrite(path: Path) -> bool:
+    """Re-render the marked tables of ``path`` in place; whether anything changed."""
+    text = path.read_text()
+    new = MARKER.sub(lambda m: m[0].replace(m["body"], RENDERERS[m["kind"]](json.loads((ROOT / m["record"]).read_text()))),
+                     text)
+    if new != text:
+        path.write_text(new)
+    return new != text
+
+
+if __name__ == "__main__":
+    for name in sys.argv[1:]:
+        print(f"{name}: {'rewritten' if rewrite(Path(name)) else 'unchanged'}")

@@ -1,0 +1,38 @@
+"""The figures README.md and docs/ quote are the records' figures (``benchmarks/doc_tables.py``)."""
+
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def _doc_tables():
+    spec = importlib.util.spec_from_file_location("doc_tables", ROOT / "benchmarks" / "doc_tables.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_every_record_a_page_names_exists(page):
+    for name in re.findall(r"benchmarks/results/([\w.-]+\.json)", page.read_text()):
+        assert (ROOT / "benchmarks" / "results" / name).is_file(), f"{page.name} quotes {name}, which is not recorded"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_quoted_tables_are_the_records_tables(page):
+    for kind, record, quoted, rendered in _doc_tables().quoted_tables(page.read_text()):
+        assert quoted == rendered, (f"{page.name}: the {kind} table differs from {record}; run "
+                                    f"`python benchmarks/doc_tables.py {page.relative_to(ROOT)}`")
+
+
+def test_the_tables_are_marked_where_expected():
+    # the two long tables of measured figures are held; a marker lost in an edit would silently free them
+    kinds = {kind for page in PAGES for kind, *_ in _doc_tables().quoted_tables(page.read_text())}
+    assert kinds == {"recovery", "calibration-grid"}
+    with pytest.raises(KeyError):  # an unknown kind is an error, not a table left unchecked
+        _doc_tables().quoted_tables("<!-- table: nope benchmarks/results/recovery-20261202-014156.json -->\nx\n<!-- /table -->")
