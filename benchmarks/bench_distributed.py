@@ -36,7 +36,7 @@ def _smooth(rng: np.random.Generator, t: int, m: int) -> np.ndarray:
 
 def measured_pair(**kwargs: object) -> dict:
     """A pair unit that also reports the peak memory of the process it ran in."""
-    from syncact.pipeline import pair_unit
+    from syncact.experiment.units import pair_unit
 
     pairing, extra = pair_unit(**kwargs)
     return {"summary": pairing.summary(), "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2}

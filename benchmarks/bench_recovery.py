@@ -40,7 +40,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from syncact.config import parse_config
-    from syncact.pipeline import run_experiment
+    from syncact.experiment import run_experiment
     from syncact.simulate import make_dataset
 
     work = Path(tempfile.mkdtemp(prefix="syncact-recovery-"))

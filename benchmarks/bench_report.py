@@ -20,7 +20,7 @@ from pathlib import Path
 from _harness import peak_gb, write_record
 
 from syncact.config import parse_config
-from syncact.pipeline import run_experiment
+from syncact.experiment import run_experiment
 from syncact.simulate import make_dataset
 
 MODELS = [("efficientnet_lite0", "imagenet"), ("efficientnet_lite1", "imagenet"), ("efficientnet_lite2", "imagenet"),

@@ -89,3 +89,29 @@ def test_unknown_model_and_missing_movie(tmp_path):
         load_config(_write(tmp_path, BASE.replace("movie.mp4", "nothere.mp4")))
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(_write(tmp_path, "[data\n"))
+
+
+def test_pairing_section_passes_every_option_of_pair_by_name():
+    import dataclasses
+    import inspect
+
+    import numpy as np
+
+    from syncact.config import PairingConfig
+    from syncact.sync import pair
+
+    taken = set(inspect.signature(pair).parameters)
+    section = PairingConfig(alpha=0.01, hrf="glover", n_phase=20, max_lag=2, alternative="two-sided")
+    # every field pair() takes, and only those (confidence is the jackknife's)
+    assert set(section.pair_kwargs()) == {f.name for f in dataclasses.fields(PairingConfig)} & taken
+    assert "confidence" not in section.pair_kwargs()
+    assert set(section.pair_kwargs(extras=False)) == set(section.pair_kwargs()) - set(PairingConfig.EXTRAS)
+    # a new option: a field of the same name as pair's argument reaches it with no other change
+    extended = dataclasses.make_dataclass("Extended", [("seed", int, 7)], bases=(PairingConfig,), frozen=True)
+    assert extended().pair_kwargs()["seed"] == 7
+    rng = np.random.default_rng(0)
+    fbn, filters = rng.normal(size=(60, 3)), rng.normal(size=(60, 5))
+    direct = pair(fbn, filters, tr=1.0, alpha=0.01, hrf="glover", n_phase=20, max_lag=2, alternative="two-sided")
+    via = pair(fbn, filters, tr=1.0, **section.pair_kwargs())
+    assert via.params == direct.params
+    np.testing.assert_array_equal(via.eq2["p_shift"], direct.eq2["p_shift"])

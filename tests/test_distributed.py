@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from syncact.distributed import Dep, Plan, UnitsFailed, run_plan
+from syncact.exceptions import ConfigError
 
 
 def square(x, log):  # noqa: ANN001, ANN201 - unit functions of the tests
@@ -44,7 +45,7 @@ def test_keys_follow_inputs_and_their_dependencies(tmp_path):
     assert other.units["square/a"].key != one.units["square/a"].key
     assert other.units["total"].key != one.units["total"].key  # downstream of a changed input
     assert other.units["square/b"].key == one.units["square/b"].key
-    with pytest.raises(Exception, match="not in the plan"):
+    with pytest.raises(ConfigError, match="not in the plan"):
         Plan().add("x", total, a=Dep("missing"), b=Dep("missing"), log="l")
 
 
@@ -137,7 +138,7 @@ def test_local_cluster_of_two_workers_gives_the_serial_results(tmp_path, by_valu
 
 
 def test_workers_and_scheduler_are_exclusive(tmp_path):
-    with pytest.raises(Exception, match="not both"):
+    with pytest.raises(ConfigError, match="not both"):
         run_plan(_plan(tmp_path / "log"), tmp_path / "u", workers=2, scheduler="tcp://127.0.0.1:1", progress=False)
 
 
@@ -180,7 +181,7 @@ def test_settings_stay_out_of_the_key_and_equal_units_are_computed_once(tmp_path
     result = run_plan(plan, tmp_path / "u", progress=False)
     assert result.computed == ["a", "c"]
     np.testing.assert_array_equal(result["b"]["y"], [0, 2, 4])  # the alias finds a's result
-    with pytest.raises(Exception, match="two units are named 'b'"):
+    with pytest.raises(ConfigError, match="two units are named 'b'"):
         plan.add("b", scaled, x=np.arange(4), factor=2)
 
 

@@ -36,3 +36,10 @@ def test_the_tables_are_marked_where_expected():
     assert kinds == {"recovery", "calibration-grid"}
     with pytest.raises(KeyError):  # an unknown kind is an error, not a table left unchecked
         _doc_tables().quoted_tables("<!-- table: nope benchmarks/results/recovery-20261202-014156.json -->\nx\n<!-- /table -->")
+
+
+def test_the_api_reference_is_current():
+    spec = importlib.util.spec_from_file_location("make_api", ROOT / "docs" / "make_api.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert (ROOT / "docs" / "api.md").read_text() == module.render(), "run `python docs/make_api.py`"

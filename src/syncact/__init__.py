@@ -7,7 +7,7 @@ The pipeline, stage by stage (each is also usable alone):
 ``brain.scan_dataset`` / ``brain.prepare_dataset``  any dataset layout -> a prepared Zarr store
 ``brain.FBNEmbedding``  prepared runs -> functional brain networks
 ``sync.pair``  FBN and filter activations -> Eq.1 / Eq.2 pairs with significance
-``pipeline.run_experiment``  all of the above from one config, with an HTML report
+``experiment.run_experiment``  all of the above from one config, with an HTML report (docs/architecture.md)
 """
 
 import logging

@@ -113,13 +113,14 @@ def _cmd_demo_rsa(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from syncact.config import load_config
-    from syncact.pipeline import run_experiment
+    from syncact.distributed import Executor
+    from syncact.experiment import run_experiment
 
     started = time.perf_counter()
     config = load_config(args.config)
     out = Path(args.out) if args.out else Path("results") / config.name
-    result = run_experiment(config, out, progress=not args.no_progress, resume=args.resume, workers=args.workers,
-                            scheduler=args.scheduler, overwrite=args.overwrite)
+    result = run_experiment(config, out, progress=not args.no_progress, resume=args.resume,
+                            executor=Executor(workers=args.workers, scheduler=args.scheduler), overwrite=args.overwrite)
     _print_summary(result, started)
     return 0
 

@@ -72,10 +72,11 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import tomllib
 import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,8 @@ from syncact.exceptions import ConfigError
 
 @dataclass(frozen=True)
 class DataConfig:
+    """``[data]``: the dataset, its layout, and how runs are prepared (grid, mask, cleaning, the store)."""
+
     bids: Path  # the dataset root in any layout (the name is kept from the first, BIDS-only version)
     task: str | None = None
     layout: str = "auto"
@@ -101,6 +104,8 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class MovieConfig:
+    """``[[movies]]``: the movie of one run, its offset and the volumes it does not cover."""
+
     run: str | int
     path: Path
     offset: float = 0.0
@@ -110,12 +115,16 @@ class MovieConfig:
 
 @dataclass(frozen=True)
 class FramesConfig:
+    """``[frames]``: the size frames are kept at and which frame of each TR window is kept."""
+
     size: tuple[int, int] | None = (256, 180)
     policy: str = "last"
 
 
 @dataclass(frozen=True)
 class ModelConfig:
+    """``[[models]]``: one CNN, its weights, the layers to read and the spatial reduction."""
+
     name: str
     weights: str = "imagenet"
     layers: tuple[str, ...] = ("last_conv",)
@@ -127,6 +136,8 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class EmbeddingConfig:
+    """``[embedding]``: the brain-network method, K, its training, the subject split and identification."""
+
     method: str = "sync-act"
     n_networks: int = 64
     temporal: str = "msa"
@@ -147,6 +158,8 @@ class EmbeddingConfig:
 
 @dataclass(frozen=True)
 class SweepConfig:
+    """``[sweep]``: the methods and numbers of FBNs compared side by side (the paper's ablation and K sweep)."""
+
     methods: tuple[str, ...] = ("lt", "lt+lstm", "lt+msa")
     n_networks: tuple[int, ...] = (64, 128, 256, 512)
     normalize: str = "zscore"
@@ -154,6 +167,8 @@ class SweepConfig:
 
 @dataclass(frozen=True)
 class PairingConfig:
+    """``[pairing]``: the options of :func:`syncact.sync.pair` (same names) and the jackknife ``confidence``."""
+
     alpha: float = 0.05
     min_shift: int | None = None
     hrf: str = "none"
@@ -162,9 +177,24 @@ class PairingConfig:
     max_lag: int = 0
     alternative: str = "greater"
 
+    EXTRAS = ("n_phase", "max_lag")
+    """Options that add work beyond the pairs and their shift test; the mismatched-movie control and the
+    ``[sweep]`` leave them at their defaults."""
+
+    def pair_kwargs(self, *, extras: bool = True) -> dict[str, object]:
+        """Every field that :func:`syncact.sync.pair` takes, by name: a new option of ``pair`` added to this
+        section reaches every pairing of a run (main, control, sweep) with no other change."""
+        from syncact.sync import pair
+
+        taken = inspect.signature(pair).parameters
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name in taken and (extras or f.name not in self.EXTRAS)}
+
 
 @dataclass(frozen=True)
 class AnnotationConfig:
+    """``[annotation]``: what describes FBNs (atlases, term maps, labels) and filters, and the agreement test."""
+
     atlases: tuple[str, ...] = ("dosenbach_2010", "seitzman_2018")
     label_atlases: tuple[dict[str, str], ...] = ()
     term_maps: str | None = None

@@ -17,7 +17,7 @@ import pandas as pd
 
 from syncact import _io
 from syncact.config import load_config
-from syncact.pipeline import ExperimentResult, run_experiment
+from syncact.experiment import ExperimentResult, run_experiment
 from syncact.simulate import make_dataset
 
 logger = logging.getLogger(__name__)

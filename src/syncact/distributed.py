@@ -375,6 +375,39 @@ def run_plan(plan: Plan, store: str | Path, *, workers: int | None = None, sched
     return _run_dask(plan, store, reused, workers, scheduler, progress)
 
 
+@dataclass(frozen=True)
+class Executor:
+    """Where units run: in this process (default), on a new local Dask cluster, or on an existing scheduler.
+
+    One object travels to every place that runs work, instead of a ``workers``/``scheduler`` pair.
+
+    Parameters
+    ----------
+    workers : int, optional
+        A new ``distributed.LocalCluster`` of this many single-threaded worker processes.
+    scheduler : str, optional
+        Address of an existing Dask scheduler (workers must see the unit store at the same path).
+    """
+
+    workers: int | None = None
+    scheduler: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.workers is not None and self.scheduler is not None:
+            raise ConfigError("give workers (a new local cluster) or scheduler (an existing one), not both.")
+        if self.workers is not None and (isinstance(self.workers, bool) or not isinstance(self.workers, int)
+                                         or self.workers < 1):
+            raise ConfigError(f"workers must be a positive integer, got {self.workers!r}.")
+
+    @property
+    def in_process(self) -> bool:
+        return self.workers is None and self.scheduler is None
+
+    def run(self, plan: Plan, store: str | Path, *, progress: bool = True) -> PlanResult:
+        """:func:`run_plan` on this executor."""
+        return run_plan(plan, store, workers=self.workers, scheduler=self.scheduler, progress=progress)
+
+
 def _run_serial(plan: Plan, store: Path, reused: list[str], progress: bool) -> PlanResult:
     results: dict[str, Any] = {}
     failures: list[Failure] = []

@@ -131,3 +131,18 @@ def test_network_spec_gives_one_identity_to_two_names_of_a_model():
     assert network_spec("lt", **settings) != network_spec("lt+msa", **settings)
     name, params = network_spec("pca", **settings)
     assert name == "pca" and "n_epochs" not in params  # PCA does not train
+
+
+@pytest.mark.parametrize("method", ["sync-act", "lt+lstm", "canica", "dictlearning", "pca", "srm"])
+def test_every_method_follows_scikit_learns_parameter_contract(method):
+    from sklearn.base import clone
+
+    est = make_networks(method, 5, seed=3, n_epochs=2)
+    params = est.get_params()
+    assert params["n_networks"] == 5 and params["seed"] == 3
+    twin = clone(est)  # a new unfitted estimator with the same parameters (fails if __init__ changes them)
+    assert twin is not est and twin.get_params() == params
+    assert est.set_params(n_networks=6) is est and est.n_networks == 6
+    with pytest.raises(ValueError, match="Invalid parameter"):
+        est.set_params(not_a_parameter=1)
+    assert repr(est).startswith(type(est).__name__ + "(")

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from syncact.brain.patterns import image_patterns, patterns_from_maps
-from syncact.exceptions import CorruptFileError, DataError, ShapeError
+from syncact.exceptions import CorruptFileError, DataError, MissingFileError, ShapeError
 from syncact.simulate import PlantedRegion, simulate_event_related
 
 AFFINE = np.array([[4.0, 0, 0, -24], [0, 4, 0, -24], [0, 0, 4, -16], [0, 0, 0, 1]])
@@ -54,7 +54,7 @@ def test_bad_events_are_named(experiment, tmp_path):
     bad.to_csv(path, sep="\t", index=False)
     with pytest.raises(DataError, match="image_column"):
         image_patterns(experiment.run_imgs, [path, experiment.events[1]], 2.0, mask_img=experiment.mask_img)
-    with pytest.raises(Exception, match="missing"):
+    with pytest.raises(MissingFileError, match="missing"):
         image_patterns(experiment.run_imgs, [tmp_path / "nope.tsv", experiment.events[1]], 2.0, mask_img=experiment.mask_img)
     other = experiment.events[1].rename(columns={"trial_type": "stim"})
     est = image_patterns(experiment.run_imgs, [path, other], 2.0, mask_img=experiment.mask_img,

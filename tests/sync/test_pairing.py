@@ -132,3 +132,23 @@ def test_eq1_mean_is_tested_like_the_eq2_mean(rng):
     null_rate = np.mean([pair(_smooth(rng, 200, 6, 0.5), _smooth(rng, 200, 40, 0.5)).summary()["mean_significant_eq1"]
                          for _ in range(60)])
     assert null_rate <= 0.12, null_rate
+
+
+def test_as_paired_is_what_pair_correlates():
+    from syncact.sync import as_paired
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(80, 4)).astype(np.float32)
+    assert as_paired(x).dtype == np.float64
+    np.testing.assert_array_equal(as_paired(x), x.astype(np.float64))
+    np.testing.assert_allclose(as_paired(x, hrf="spm", tr=2.0), hrf_convolve(x, 2.0, "spm"))
+    with pytest.raises(ConfigError, match="needs the repetition time"):
+        as_paired(x, hrf="glover")
+    with pytest.raises(UnknownNameError, match="hrf='boxcar' is not known"):
+        as_paired(x, hrf="boxcar", tr=1.0)
+    # pair's Eq.2 r is the correlation with the convolved filter
+    fbn = rng.normal(size=(80, 2))
+    p = pair(fbn, x, hrf="glover", tr=1.0)
+    best = p.eq2["filter_index"].to_numpy()
+    r = [np.corrcoef(fbn[:, k], as_paired(x, hrf="glover", tr=1.0)[:, best[k]])[0, 1] for k in range(2)]
+    np.testing.assert_allclose(p.eq2["pcc"], r, atol=1e-10)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from syncact.exceptions import ConfigError, DataError
 from syncact.sync import pair
 from syncact.sync.significance import autocorrelation, edf_p_value, effective_n
 
@@ -122,7 +123,7 @@ def test_jackknife_interval_covers_the_population_pcc():
     # 32 subjects); 150 draws give a standard error of 0.03, so the bound sits 3 of them below
     assert 0.72 <= np.mean(covered) <= 0.97, np.mean(covered)
     assert np.mean(naive_covered) < 0.2
-    with pytest.raises(Exception, match="at least 3 of them"):
+    with pytest.raises(ConfigError, match="at least 3 of them"):
         subject_jackknife(subjects[:2], filters, np.array([1]))
 
 
@@ -137,14 +138,14 @@ def test_lag_scan_finds_a_delayed_partner_and_leaves_pcc_alone(rng):
     row = scanned.eq2.iloc[0]
     assert row["filter_lag"] == "filter-6" and row["lag"] == 4 and row["pcc_lag"] > 0.9
     assert row["pcc"] < 0.3  # at lag 0 the partner is invisible
-    with pytest.raises(Exception, match="max_lag=200 leaves too few"):
+    with pytest.raises(ConfigError, match="max_lag=200 leaves too few"):
         pair(fbn, filters, max_lag=200)
 
 
 def test_constant_series_are_named(rng):
     filters = rng.normal(size=(50, 5))
     filters[:, 3] = 1.0
-    with pytest.raises(Exception, match=r"filter_activations has 1 constant column\(s\) with zero variance \(column 3\)"):
+    with pytest.raises(DataError, match=r"filter_activations has 1 constant column\(s\) with zero variance \(column 3\)"):
         pair(rng.normal(size=(50, 2)), filters)
-    with pytest.raises(Exception, match=r"fbn_activations has 1 constant column.*\(column 0\)"):
+    with pytest.raises(DataError, match=r"fbn_activations has 1 constant column.*\(column 0\)"):
         pair(np.column_stack([np.zeros(50), rng.normal(size=50)]), rng.normal(size=(50, 5)))

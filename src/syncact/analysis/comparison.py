@@ -34,7 +34,7 @@ from syncact.analysis.matching import match_networks
 from syncact.analysis.recovery import recovery_table
 from syncact.brain import BrainNetworks, make_networks
 from syncact.brain.subspace import principal_subspace
-from syncact.sync import hrf_convolve, pair
+from syncact.sync import as_paired, pair
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +146,8 @@ def compare_methods(
     groups : sequence of str, optional
         Subject of each training run (needed by SRM).
     pairing : mapping, optional
-        ``alpha``, ``min_shift``, ``hrf``, ``tr`` for :func:`syncact.sync.pair`.
+        Keyword arguments of :func:`syncact.sync.pair` (``alpha``, ``min_shift``, ``hrf``, ``tr``, ...), the same
+        for every fit.
     normalize : {"zscore", "minmax"}
         Normalisation of the ablation metrics.
     truth : GroundTruth, optional
@@ -161,7 +162,6 @@ def compare_methods(
     MethodComparison
     """
     params, pairing = dict(params or {}), dict(pairing or {})
-    hrf, tr = pairing.get("hrf", "none"), pairing.get("tr")
     fits, scores, sweeps, recoveries, models = [], [], [], [], {}
     combos = [(m, int(k)) for m in methods for k in n_networks]
     fitted = dict(fitted or {})
@@ -183,9 +183,8 @@ def compare_methods(
         fits[-1]["n_empty"] = max(k - idx.size for idx in live.values())
         for (name, weights, layer, run), filt in filters.items():
             acts = activations[run][:, live[run]]
-            result = pair(acts, filt, min_shift=pairing.get("min_shift"), alpha=pairing.get("alpha", 0.05), hrf=hrf, tr=tr,
-                          alternative=pairing.get("alternative", "greater"))
-            paired = filt if hrf == "none" else hrf_convolve(np.asarray(filt, dtype=np.float64), tr, hrf)
+            result = pair(acts, filt, **pairing)
+            paired = as_paired(filt, hrf=pairing.get("hrf", "none"), tr=pairing.get("tr"))
             table = paired_scores(acts, paired, result.eq2["filter_index"].to_numpy(), normalize=normalize)
             table["fbn_index"] = live[run]
             table["p_shift"] = result.eq2["p_shift"].to_numpy()

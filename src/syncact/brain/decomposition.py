@@ -77,7 +77,7 @@ class _NilearnDecomposition(LinearNetworks):
     def __init__(self, n_networks: int = 64, *, mask_img: nib.Nifti1Image | None = None, options: dict | None = None,
                  seed: int = 0, progress: bool = False) -> None:
         self.n_networks, self.mask_img, self.seed, self.progress = n_networks, mask_img, seed, progress
-        self.options = dict(options or {})
+        self.options = options  # kept as given (scikit-learn's contract); copied where used
 
     def _estimator(self, masker: object) -> object:
         raise NotImplementedError
@@ -126,7 +126,7 @@ class GroupICA(_NilearnDecomposition):
     def _estimator(self, masker: object) -> object:
         from nilearn.decomposition import CanICA
 
-        options = {"n_init": 10, "threshold": None, **self.options}
+        options = {"n_init": 10, "threshold": None, **(self.options or {})}
         return CanICA(mask=masker, n_components=self.n_networks, smoothing_fwhm=None, standardize=None,
                       detrend=False, random_state=self.seed, verbose=0, **options)
 
@@ -140,7 +140,7 @@ class DictionaryLearning(_NilearnDecomposition):
         from nilearn.decomposition import DictLearning
 
         return DictLearning(mask=masker, n_components=self.n_networks, smoothing_fwhm=None, standardize=None,
-                            detrend=False, random_state=self.seed, verbose=0, **self.options)
+                            detrend=False, random_state=self.seed, verbose=0, **(self.options or {}))
 
 
 class GroupPCA(LinearNetworks):
@@ -221,12 +221,10 @@ def network_spec(method: str, **params: object) -> tuple[str, dict[str, object]]
     params : dict
         The parameters, less those the class does not take.
     """
-    import inspect
-
     name = check_choice("method", str(method).lower(), method_names())
     if name in VARIANTS:
         name, params = "sync-act", {**params, "temporal": VARIANTS[name]}
-    accepted = set(inspect.signature(METHODS[name].__init__).parameters) - {"self", "n_networks"}
+    accepted = set(METHODS[name]._get_param_names()) - {"n_networks"}  # scikit-learn's parameter list
     dropped = sorted(set(params) - accepted)
     if dropped:
         logger.debug("method %s does not use %s", name, dropped)

@@ -12,6 +12,7 @@ import warnings
 from collections.abc import Sequence
 
 import numpy as np
+from sklearn.base import BaseEstimator
 
 from syncact.exceptions import ConfigError, ShapeError
 
@@ -22,8 +23,11 @@ def positive_peaks(maps: np.ndarray) -> np.ndarray:
     return np.where(peak < 0, -1.0, 1.0)
 
 
-class BrainNetworks:
+class BrainNetworks(BaseEstimator):
     """Base class: K spatial maps and, per run, K temporal activations.
+
+    An estimator in scikit-learn's sense: its constructor's arguments are its parameters, kept as given,
+    so ``get_params``, ``set_params`` and ``sklearn.base.clone`` work and the parameters are written once.
 
     Attributes
     ----------

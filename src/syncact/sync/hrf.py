@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from syncact._validation import check_choice, check_positive
+from syncact.exceptions import ConfigError
 
 HRF_MODELS = ("glover", "spm")
 
@@ -48,3 +49,26 @@ def hrf_convolve(x: np.ndarray, tr: float, model: str = "glover") -> np.ndarray:
     size = n + kernel.size - 1
     out = np.fft.irfft(np.fft.rfft(flat, size, axis=0) * np.fft.rfft(kernel, size)[:, None], size, axis=0)[:n]
     return out.reshape(x.shape)
+
+
+def as_paired(filter_activations: np.ndarray, *, hrf: str = "none", tr: float | None = None) -> np.ndarray:
+    """Filter activations as :func:`pair` correlates them: as given, or convolved with the canonical HRF.
+
+    Parameters
+    ----------
+    filter_activations : ndarray of shape (n_timepoints, n_filters)
+    hrf : {"none", "glover", "spm"}, default="none"
+    tr : float, optional
+        Repetition time in seconds; required when ``hrf`` is not "none".
+
+    Returns
+    -------
+    ndarray of float64, shape (n_timepoints, n_filters)
+    """
+    check_choice("hrf", hrf, ("none", *HRF_MODELS))
+    filters = np.asarray(filter_activations, dtype=np.float64)
+    if hrf == "none":
+        return filters
+    if tr is None:
+        raise ConfigError(f"hrf={hrf!r} needs the repetition time: pass tr=...")
+    return hrf_convolve(filters, tr, hrf)

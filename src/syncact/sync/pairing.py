@@ -49,7 +49,7 @@ from scipy import stats
 from syncact._validation import check_choice, check_level, check_positive, check_same_length
 from syncact.exceptions import ConfigError, ShapeError
 from syncact.sync.correlation import circular_correlation, standardize
-from syncact.sync.hrf import HRF_MODELS, hrf_convolve
+from syncact.sync.hrf import as_paired
 from syncact.sync.significance import autocorrelation, edf_p_value, effective_n, t_p_value
 
 _BLOCK_BYTES = 256 * 2**20
@@ -234,14 +234,9 @@ def pair(
     -------
     Pairing
     """
-    check_choice("hrf", hrf, ("none", *HRF_MODELS))
     check_choice("alternative", alternative, ALTERNATIVES)
     check_level("alpha", alpha)
-    filters = np.asarray(filter_activations, dtype=np.float64)
-    if hrf != "none":
-        if tr is None:
-            raise ConfigError(f"hrf={hrf!r} needs the repetition time: pass tr=...")
-        filters = hrf_convolve(filters, tr, hrf)
+    filters = as_paired(filter_activations, hrf=hrf, tr=tr)
     b = standardize(fbn_activations, "fbn_activations")
     a = standardize(filters, "filter_activations")
     check_same_length("fbn_activations", b, "filter_activations", a)

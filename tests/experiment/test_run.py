@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 
 from syncact.config import parse_config
+from syncact.distributed import Executor
 from syncact.exceptions import ConfigError
-from syncact.pipeline import run_experiment
+from syncact.experiment import run_experiment
 
 NASTY = '<img src=x onerror="alert(1)"> & </div>'  # a user label that must reach the page as text
 
@@ -131,115 +132,17 @@ def test_runs_of_different_length_or_missing_stop_the_run(tiny_dataset, tmp_path
     assert not (tmp_path / "run2").exists()
 
 
-def test_a_run_directory_of_another_configuration_is_not_overwritten(tiny_dataset, tmp_path):
-    import dataclasses
-
-    from syncact.pipeline import _claim_run_dir
-
-    config = _config(tiny_dataset)
-    (tmp_path / "run").mkdir()
-    (tmp_path / "run" / "config.resolved.toml").write_text(config.to_toml())
-    _claim_run_dir(tmp_path / "run", config, overwrite=False)  # the same configuration: a rerun reuses its units
-    other = dataclasses.replace(config, seed=3, embedding=dataclasses.replace(config.embedding, n_networks=4))
-    with pytest.raises(ConfigError, match=r"another configuration \(changed: embedding.n_networks, seed\).*--overwrite"):
-        _claim_run_dir(tmp_path / "run", other, overwrite=False)
-    _claim_run_dir(tmp_path / "run", other, overwrite=True)
+def test_a_file_is_not_a_run_directory(tiny_dataset, tmp_path):
+    # RunDirectory.claim is tested in test_layout.py; a run into a changed config: test_units_command_prunes_what_the_last_run_did_not_use
     (tmp_path / "file").write_text("x")
     with pytest.raises(ConfigError, match="is a file, not a folder"):
-        run_experiment(config, tmp_path / "file", progress=False)
-
-def test_dropped_volumes_and_training_segments(tiny_dataset, tmp_path):
-    """HCP-style clips: 5 volumes dropped at each end; training on 20-volume segments; store reused."""
-    cfg = parse_config({
-        "name": "clips",
-        "data": {"bids": str(tiny_dataset.root), "task": "movie", "prepared": str(tmp_path / "shared.zarr")},
-        "movies": [{"run": str(r), "path": str(p), "drop_start": 5, "drop_end": 5} for r, p in tiny_dataset.movies.items()],
-        "models": [{"name": "resnet18", "weights": "random", "layers": ["last_conv"]}],
-        "embedding": {"n_networks": 4, "temporal": "none", "n_epochs": 2, "n_components": 16, "segment_length": 20},
-        "pairing": {"n_phase": 49, "max_lag": 3},
-    })
-    result = run_experiment(cfg, tmp_path / "run", progress=False)
-    eq2 = result.pairings[("resnet18", "random", "last_conv", "1")].eq2
-    assert eq2["p_phase"].between(1 / 50, 1).all() and "pcc_low" not in eq2  # 2 test subjects: no interval
-    assert eq2["lag"].between(0, 3).all() and (eq2["pcc_lag"] >= eq2["pcc"] - 1e-12).all()
-    assert len(result.frames["1"]) == 50 and result.fbn_activations["1"].shape == (50, 4)
-    # the frames are those of volumes 5..54: the movie offset moved by 5 TRs
-    np.testing.assert_allclose(result.frames["1"].times[0], 5.0, atol=1.0)
-    assert (tmp_path / "shared.zarr" / "runs" / "sub-01_run-1").is_dir()
-    bad = parse_config({**{k: v for k, v in [("name", "x")]}, "data": {"bids": str(tiny_dataset.root)},
-                        "movies": [{"run": str(r), "path": str(p), "drop_start": 40, "drop_end": 30}
-                                   for r, p in tiny_dataset.movies.items()],
-                        "models": [{"name": "resnet18", "weights": "random"}]})
-    with pytest.raises(ConfigError, match="drop_start=40 and drop_end=30 leave 0"):
-        run_experiment(bad, tmp_path / "bad", progress=False)
-
-
-def test_sweep_of_variants_baselines_and_k(tiny_dataset, tmp_path):
-    """[sweep]: the three variants and four baselines at two K, through the same pairing; tables and maps written."""
-    raw = {
-        "name": "sweep",
-        "data": {"bids": str(tiny_dataset.root), "task": "movie", "prepared": str(tmp_path / "p.zarr")},
-        "movies": [{"run": str(r), "path": str(p)} for r, p in tiny_dataset.movies.items()],
-        "models": [{"name": "efficientnet_lite0", "weights": "imagenet", "layers": ["last_conv"]}],
-        "embedding": {"method": "pca", "n_networks": 4, "n_epochs": 5, "n_components": 32, "n_heads": 2},
-        "pairing": {"hrf": "glover"},
-        "sweep": {"methods": ["LT", "lt+lstm", "lt+msa", "canica", "dictlearning", "pca", "srm"], "n_networks": [4, 6]},
-    }
-    result = run_experiment(parse_config(raw), tmp_path / "run", progress=False)
-    out = result.out_dir
-    assert result.embedding.method == "pca" and not (out / "brain" / "training.csv").exists()
-    comp = result.comparison
-    methods = ["lt", "lt+lstm", "lt+msa", "canica", "dictlearning", "pca", "srm"]
-    assert list(comp.ablation["method"].unique()) == methods and set(comp.ablation["n_networks"]) == {4, 6}
-    assert {"mae", "mse", "rmse", "dtw", "pcc"} <= set(comp.ablation)
-    # z-scored series: MSE = 2 (1 - PCC) for every pair
-    np.testing.assert_allclose(comp.scores["mse"], 2 * (1 - comp.scores["pcc"]), atol=1e-9)
-    assert len(comp.k_sweep) == 7 * 2 * 2  # methods x K x runs (one model, one layer)
-    assert set(comp.recovery["kind"]) == {"spontaneous", "stimulus"} and comp.recovery["spatial_r"].between(-1, 1).all()
-    # the reference fit matches itself perfectly; K=6 fits match min(4, 6) = 4 networks
-    ref = comp.matching.iloc[0]
-    assert ref["mean_spatial_r"] == pytest.approx(1.0) and set(comp.matching["n_matched"]) == {4}
-    # the main embedding (pca, K=4) is the sweep's pca K=4 fit: one unit, fitted once
-    assert comp.models[("pca", 4)] is result.embedding
-    assert len(list((out / "units" / "embed").rglob("*.pkl"))) == 7 * 2
-    assert len(list((out / "units" / "subspace").glob("*.npz"))) == 1  # shared by the 3 variants x 2 K
-    for rel in ("tables/sweep_ablation.csv", "tables/sweep_k_sweep.csv", "tables/sweep_matching.csv",
-                "tables/sweep_recovery.csv", "tables/sweep_fits.csv", "tables/sweep_scores.parquet",
-                "sweep/maps_lt+msa_K6.nii.gz", "sweep/maps_srm_K4.nii.gz", "figures/ablation.png", "figures/k_sweep.png"):
-        assert (out / rel).is_file(), rel
-    assert "Methods and numbers of FBNs" in result.report_path.read_text()
-
-
-def test_resume_reuses_a_finished_checkpoint_and_refuses_another_configuration(tiny_dataset, tmp_path):
-    cfg = _config(tiny_dataset, n_epochs=3, temporal="none")
-    cfg = parse_config({**_raw(cfg), "data": {"bids": str(tiny_dataset.root), "prepared": str(tmp_path / "p.zarr")},
-                        "models": [{"name": "resnet18", "weights": "random", "layers": ["last_conv"]}]})
-    first = run_experiment(cfg, tmp_path / "run", progress=False)
-    assert (tmp_path / "run" / "brain" / "checkpoints" / "checkpoint.pt").is_file()
-    again = run_experiment(cfg, tmp_path / "run", progress=False, resume=True)
-    np.testing.assert_array_equal(first.embedding.maps_, again.embedding.maps_)
-    other = parse_config({**_raw(cfg), "embedding": {**_raw(cfg)["embedding"], "learning_rate": 0.02}})
-    with pytest.raises(ConfigError, match="another configuration.*learning_rate"):
-        run_experiment(other, tmp_path / "run", progress=False, resume=True)
+        run_experiment(_config(tiny_dataset), tmp_path / "file", progress=False)
 
 
 def _raw(cfg):
     import tomllib
 
     return tomllib.loads(cfg.to_toml())
-
-
-def test_accuracy_regression_is_written_with_three_imagenet_models(tmp_path):
-    from syncact.pipeline import _write_regression
-
-    summary = pd.DataFrame({"model": ["a", "b", "c", "d"], "weights": ["imagenet"] * 3 + ["random"], "layer": "x",
-                            "run": "1", "mean_pcc": [0.2, 0.3, 0.35, 0.1], "top1_accuracy": [60.0, 70.0, 75.0, None]})
-    _write_regression(summary, tmp_path, seed=0)
-    table = pd.read_csv(tmp_path / "tables" / "accuracy_regression.csv")
-    assert table.loc[0, "n_models"] == 3 and table.loc[0, "slope"] > 0
-    assert (tmp_path / "figures" / "accuracy_regression.png").stat().st_size > 1000
-    _write_regression(summary.iloc[1:], tmp_path / "two", seed=0)  # two ImageNet models: nothing written
-    assert not (tmp_path / "two").exists()
 
 
 def test_tables_command_prints_every_table_of_a_run(result, tmp_path, capsys):
@@ -337,7 +240,7 @@ def test_local_dask_cluster_gives_the_serial_tables(tiny_dataset, tmp_path):
     serial = run_experiment(cfg, tmp_path / "serial", progress=False)
     # the Dask run prepares its own store (one unit per run): same data, so the same keys and tables
     own_store = parse_config({**_raw(cfg), "data": {"bids": str(tiny_dataset.root), "prepared": str(tmp_path / "q.zarr")}})
-    on_dask = run_experiment(own_store, tmp_path / "dask", progress=False, workers=2)
+    on_dask = run_experiment(own_store, tmp_path / "dask", progress=False, executor=Executor(workers=2))
     n_runs = len(list((tmp_path / "p.zarr" / "runs").glob("sub-*")))
     assert len(list((tmp_path / "dask" / "units" / "prepare").glob("*.pkl"))) == n_runs
     pd.testing.assert_frame_equal(serial.summary, on_dask.summary)

@@ -1,0 +1,402 @@
+"""One function per stage of a run: inputs -> frames -> BOLD -> CNN features -> FBNs -> pairing.
+
+Each stage takes what the earlier ones returned, runs its units on the executor, writes its outputs
+through :class:`~syncact.experiment.layout.RunDirectory` and returns typed data for the next. The optional
+stages (recovery, annotation, sweep, cards) live in their own modules; :func:`~syncact.experiment.run_experiment`
+calls them in order.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from syncact.analysis import accuracy_regression, eq1_vs_eq2, fit_networks, layers_table, models_by_runs, shared_subspace
+from syncact.ann import Activations, default_cache_dir
+from syncact.ann.registry import LOGITS, model_key, weights_label
+from syncact.brain import (
+    BrainNetworks,
+    DatasetInfo,
+    FBNEmbedding,
+    PreparedStore,
+    RunSource,
+    Segment,
+    StoreRuns,
+    network_spec,
+    prepare_dataset,
+    scan_dataset,
+    split_subjects,
+)
+from syncact.config import ExperimentConfig, MovieConfig
+from syncact.distributed import Executor, Plan, PlanResult, UnitsFailed
+from syncact.exceptions import ConfigError, CorruptFileError, DataError, ShapeError, SyncactError
+from syncact.experiment.layout import RunDirectory
+from syncact.experiment.result import PairingKey
+from syncact.experiment.units import alive_filters, extract_unit, filter_names_of, frames_unit, pair_unit
+from syncact.report.figures import accuracy_regression_plot, training_curve
+from syncact.stimulus import Frames
+from syncact.sync import Pairing
+
+logger = logging.getLogger(__name__)
+
+
+def run_units(plan: Plan, run_dir: RunDirectory, executor: Executor, progress: bool) -> PlanResult:
+    """Run a stage's units under ``<run>/units``. When one unit alone failed on bad input (a :class:`SyncactError`:
+    config, data, files), that error is raised as it is (the message that says what to fix); else ``UnitsFailed``."""
+    try:
+        return executor.run(plan, run_dir.units, progress=progress)
+    except UnitsFailed as failed:
+        cause = failed.failures[0].exception
+        if len(failed.failures) == 1 and isinstance(cause, SyncactError):
+            raise cause from failed
+        raise
+
+
+# inputs ---------------------------------------------------------------------------------------------------
+@dataclass
+class Inputs:
+    """The checked inputs of a run: the dataset's runs grouped by label, each with its movie and kept rows."""
+
+    info: DatasetInfo
+    by_run: dict[str, list[RunSource]]
+    movies: dict[str, MovieConfig]
+    kept: dict[str, tuple[int, int]]
+
+    @property
+    def tr(self) -> float:
+        return float(self.info.tr)
+
+    @property
+    def runs(self) -> list[RunSource]:
+        return list(self.info.runs)
+
+
+def check_inputs(config: ExperimentConfig) -> Inputs:
+    """Scan the dataset and check it against the config's movies; nothing is written."""
+    dc = config.data
+    info = scan_dataset(dc.bids, layout=dc.layout, task=dc.task, space=dc.space, hcp_data=dc.hcp_data).check()
+    if info.runs[0].kind != "nifti":
+        raise ConfigError(f"the pipeline writes FBN maps as NIfTI and needs volume runs; {info.layout} gave "
+                          f"{info.runs[0].kind} data. Use hcp_data = \"volume\" (CIFTI can be prepared with `syncact prepare`).")
+    by_run = _group_runs(list(info.runs), config)
+    movies = {m.run: m for m in config.movies}
+    kept = {label: kept_rows(group[0], movies[label]) for label, group in by_run.items()}
+    for label in by_run:
+        if not Path(movies[label].path).is_file():
+            raise ConfigError(f"[[movies]] run {label}: movie file {str(movies[label].path)!r} is missing.")
+    return Inputs(info, by_run, movies, kept)
+
+
+def _group_runs(runs: list[RunSource], config: ExperimentConfig) -> dict[str, list[RunSource]]:
+    """Runs by label, each label with a movie (lengths and missing runs are checked by the layout scan)."""
+    by_run: dict[str, list[RunSource]] = defaultdict(list)
+    for run in runs:
+        by_run[run.run].append(run)
+    movies = {m.run for m in config.movies}
+    missing = sorted(set(by_run) - movies)
+    if missing:
+        raise ConfigError(f"BOLD runs {missing} have no movie; add a [[movies]] entry with run = \"{missing[0]}\" to the config.")
+    unused = sorted(movies - set(by_run))
+    if unused:
+        raise ConfigError(f"[[movies]] names run(s) {unused} but the dataset has runs {sorted(by_run)}.")
+    return dict(sorted(by_run.items(), key=lambda kv: int(kv[0]) if kv[0].isdigit() else kv[0]))
+
+
+def kept_rows(run: RunSource, movie: MovieConfig) -> tuple[int, int]:
+    """Rows of a run that the movie covers, after ``drop_start``/``drop_end``."""
+    start, stop = movie.drop_start, run.n_timepoints - movie.drop_end
+    if stop - start < 3:
+        raise ConfigError(f"run {run.run} has {run.n_timepoints} volumes; drop_start={movie.drop_start} and "
+                          f"drop_end={movie.drop_end} leave {max(stop - start, 0)}. Check [[movies]] for run {run.run}.")
+    return start, stop
+
+
+# frames ---------------------------------------------------------------------------------------------------
+@dataclass
+class FrameSet:
+    """Each run's frames, the files they are saved in and those files' SHA-256 (keys of the extraction units)."""
+
+    frames: dict[str, Frames]
+    files: dict[str, Path]
+    sha256: dict[str, str]
+
+
+def make_frames(inputs: Inputs, config: ExperimentConfig, run_dir: RunDirectory, executor: Executor,
+                progress: bool) -> FrameSet:
+    """The frame on screen at every TR of every run's movie (one unit per run)."""
+    plan = Plan()
+    for label in inputs.by_run:
+        movie, (start, stop) = inputs.movies[label], inputs.kept[label]
+        movie_file = Path(movie.path)
+        st = movie_file.stat()
+        out_file = run_dir.frames(label)
+        plan.add(f"frames/run-{label}", frames_unit, movie=movie_file, movie_size=st.st_size, movie_mtime_ns=st.st_mtime_ns,
+                 tr=inputs.tr, n_timepoints=stop - start, offset=movie.offset + start * inputs.tr, size=config.frames.size,
+                 policy=config.frames.policy, out_file=out_file, outputs=[out_file])
+    done = run_units(plan, run_dir, executor, progress)
+    files = {label: Path(done[f"frames/run-{label}"]["file"]) for label in inputs.by_run}
+    return FrameSet({label: Frames.load(path) for label, path in files.items()}, files,
+                    {label: done[f"frames/run-{label}"]["sha256"] for label in inputs.by_run})
+
+
+# BOLD -----------------------------------------------------------------------------------------------------
+@dataclass
+class BoldData:
+    """The prepared store and the runs each part of the subject split reads from it (lazily)."""
+
+    store: PreparedStore
+    split: dict[str, list[str]]
+    train: StoreRuns
+    validation: StoreRuns
+    test: dict[str, StoreRuns]
+
+    @property
+    def mask(self) -> np.ndarray:
+        return np.asarray(self.store.mask_img().dataobj, dtype=bool)
+
+    @property
+    def affine(self) -> np.ndarray:
+        return self.store.mask_img().affine
+
+
+def prepare_bold(inputs: Inputs, config: ExperimentConfig, run_dir: RunDirectory, executor: Executor,
+                 progress: bool) -> BoldData:
+    """Prepare every run into the store, split subjects, and cut the training/validation/test runs."""
+    dc = config.data
+    store = prepare_dataset(inputs.info, dc.prepared or run_dir.prepared, target=dc.target, resolution=dc.resolution,
+                            mask="template" if dc.mask == "mni152" else dc.mask, detrend=dc.detrend,
+                            high_pass=dc.high_pass or None, confounds=dc.confounds, progress=progress,
+                            workers=executor.workers, scheduler=executor.scheduler, units_dir=run_dir.units)
+    runs, kept = inputs.runs, inputs.kept
+    split = split_subjects(sorted({r.subject for r in runs}), config.embedding.split, seed=config.seed)
+    run_dir.write_json(run_dir.brain("split.json"), split)
+    dropped = any(kept[r.run] != (0, r.n_timepoints) for r in runs)  # pieces of z-scored runs are z-scored again
+    length = config.embedding.segment_length
+
+    def pieces(group: str, size: int | None, labels: set[str]) -> list[Segment]:
+        return [seg for r in runs if r.subject in split[group] and r.run in labels
+                for seg in store.segments(size, subjects=[r.subject], runs=[r.run], drop_start=kept[r.run][0],
+                                          drop_end=r.n_timepoints - kept[r.run][1])]
+
+    segmented = dropped or length is not None
+    train = store.runset(pieces("train", length, set(inputs.by_run)), zscore=segmented)
+    val = store.runset(pieces("validation", length, set(inputs.by_run)), zscore=segmented)
+    if not len(train):
+        raise ConfigError(f"segment_length={length} is longer than every run after drop_start/drop_end.")
+    test = {label: store.runset(pieces("test", None, {label}), zscore=dropped) for label in inputs.by_run}
+    return BoldData(store, split, train, val, test)
+
+
+# CNN features ---------------------------------------------------------------------------------------------
+@dataclass
+class Features:
+    """Every model's filter activations per run, the class scores kept for ``[annotation]``, and the
+    non-constant filters of each (model key, run, layer) with their layer indices."""
+
+    activations: dict[tuple[str, str], Activations]
+    logits: dict[tuple[str, str], np.ndarray]
+    alive: dict[tuple[str, str, str], tuple[np.ndarray, np.ndarray]]
+
+    @property
+    def filter_indices(self) -> dict[tuple[str, str, str], np.ndarray]:
+        return {key: indices for key, (_, indices) in self.alive.items()}
+
+
+def extract_features(frameset: FrameSet, config: ExperimentConfig, run_dir: RunDirectory, executor: Executor,
+                     progress: bool) -> Features:
+    """Every model's filter activations on every run's frames (one unit per model x run, through the cache)."""
+    cache = {"none": None, "default": default_cache_dir()}.get(config.cache, config.cache)
+    plan = Plan()
+    for spec in config.models:
+        scores = bool(config.annotation is not None and config.annotation.classes and spec.weights == "imagenet")
+        weights = weights_label(spec.weights)
+        for label in frameset.frames:
+            act_file = run_dir.activations(spec.name, weights, label)
+            plan.add(f"extract/{spec.name}/{weights}/run-{label}", extract_unit,
+                     frames_file=frameset.files[label], frames_sha256=frameset.sha256[label], spec=spec, seed=config.seed,
+                     layers=[*spec.layers, *([LOGITS] if scores else [])], device=config.device,
+                     cache=str(cache) if cache else None, out_file=act_file, outputs=[act_file])
+    done = run_units(plan, run_dir, executor, progress)
+    activations: dict[tuple[str, str], Activations] = {}
+    logits: dict[tuple[str, str], np.ndarray] = {}
+    for spec in config.models:
+        for label in frameset.frames:
+            acts = done[f"extract/{spec.name}/{weights_label(spec.weights)}/run-{label}"]
+            if LOGITS in acts.layers:
+                logits[(model_key(spec.name, spec.weights), label)] = acts.layers.pop(LOGITS)
+            activations[(model_key(spec.name, spec.weights), label)] = acts
+    alive = {(key, label, layer): alive_filters(filt)
+             for (key, label), acts in activations.items() for layer, filt in acts.layers.items()}
+    return Features(activations, logits, alive)
+
+
+# FBNs -----------------------------------------------------------------------------------------------------
+def network_params(config: ExperimentConfig, mask_img: object) -> dict[str, object]:
+    """Settings of ``[embedding]`` that change a fit, for :func:`make_networks` (each method takes those it knows)."""
+    e = config.embedding
+    return {"temporal": e.temporal, "n_heads": e.n_heads, "n_epochs": e.n_epochs, "learning_rate": e.learning_rate,
+            "batch_size": e.batch_size, "sparsity": e.sparsity, "n_components": e.n_components,
+            "lr_schedule": e.lr_schedule, "patience": e.patience, "precision": e.precision, "identify": e.identify,
+            "seed": config.seed, "device": config.device, "mask_img": mask_img}
+
+
+def fit_embeddings(bold: BoldData, config: ExperimentConfig, run_dir: RunDirectory, executor: Executor, progress: bool,
+                   resume: bool) -> PlanResult | None:
+    """Every fit as a unit: the main one (unless ``[embedding] model`` names one trained already) and the
+    ``[sweep]``'s (method, K) fits, of which the one equal to the main fit is the same unit (fitted once);
+    on a cluster they train side by side. None when there is nothing to fit."""
+    emb_cfg = config.embedding
+    plan = Plan()
+    main = (emb_cfg.method, emb_cfg.n_networks)
+    sweep = [] if config.sweep is None else [(m, int(k)) for m in config.sweep.methods for k in config.sweep.n_networks]
+    shared = network_params(config, bold.store.mask_img())
+    train, val = bold.train, bold.validation
+    for method, k in dict.fromkeys([*([] if emb_cfg.model else [main]), *sweep]):
+        name, params = network_spec(method, **shared)
+        settings = {"progress": progress}
+        if (method, k) == main:
+            settings.update(checkpoint_dir=run_dir.checkpoints, resume=resume)
+        subspace = None  # the embedding's principal subspace: one unit per n_components, shared by every K and variant
+        if name == "sync-act" and params.get("n_components") is not None:
+            subspace = plan.add(f"subspace/r{params['n_components']}", shared_subspace, train=train,
+                                n_components=params["n_components"], seed=params["seed"], settings={"progress": progress})
+        plan.add(f"embed/{method}/K{k}", fit_networks, method=name, n_networks=k, params=params, train=train,
+                 validation=val if len(val) else None, groups=train.groups, subspace=subspace, settings=settings)
+    return run_units(plan, run_dir, executor, progress) if len(plan) else None
+
+
+def main_embedding(fitted: PlanResult | None, bold: BoldData, config: ExperimentConfig) -> BrainNetworks:
+    """The run's embedding: the main fit, or the ``[embedding] model`` file (identified if saved raw)."""
+    emb_cfg = config.embedding
+    if emb_cfg.model:
+        embedding = load_pretrained(Path(emb_cfg.model), emb_cfg.n_networks, bold.store, bold.split)
+        if emb_cfg.identify == "ica" and embedding.identification_ is None:  # a model saved with raw weights
+            embedding.identify_networks(bold.train)
+    else:
+        embedding = fitted[f"embed/{emb_cfg.method}/K{emb_cfg.n_networks}"].model
+    empty = np.flatnonzero(~np.any(embedding.maps_, axis=1))
+    if empty.size:
+        raise DataError(f"[embedding] method={emb_cfg.method!r} returned {empty.size} empty network(s) {empty[:8].tolist()} "
+                        "(all-zero maps have no activation to pair); ask for fewer networks or less sparsity.")
+    return embedding
+
+
+def load_pretrained(path: Path, n_networks: int, store: PreparedStore, split: dict[str, list[str]]) -> FBNEmbedding:
+    """An embedding trained by ``syncact embed``, checked against this run's voxels, K and held-out subjects."""
+    embedding = FBNEmbedding.load(path)
+    if embedding.n_voxels_ != store.n_features:
+        raise ShapeError(f"[embedding] model {str(path)!r} was trained on {embedding.n_voxels_} voxels but the prepared "
+                         f"store {str(store.path)!r} has {store.n_features}; train it on a store prepared with the same "
+                         "data, grid and mask ([data] prepared can point at that store).")
+    if embedding.n_networks != n_networks:
+        raise ConfigError(f"[embedding] model {str(path)!r} has {embedding.n_networks} FBNs but n_networks = {n_networks}; "
+                          f"set n_networks = {embedding.n_networks}.")
+    split_file = path.parent / "split.json"
+    if not split_file.is_file():
+        logger.warning("no split.json beside %s: the test subjects cannot be checked to be held out of its training.", path)
+        return embedding
+    try:
+        trained = json.loads(split_file.read_text())
+    except (OSError, ValueError) as exc:
+        raise CorruptFileError(f"{str(split_file)!r} cannot be read as JSON ({exc}); write it again with `syncact embed`.") from exc
+    seen = sorted((set(trained.get("train", [])) | set(trained.get("validation", []))) & set(split["test"]))
+    if seen:
+        raise ConfigError(f"[embedding] model {str(path)!r} was trained on subject(s) {seen[:5]} that this run tests on; "
+                          "use the same [embedding] split and seed as `syncact embed` (--split, --seed).")
+    return embedding
+
+
+@dataclass
+class FBNActivations:
+    """The FBNs' activations on the test subjects: per subject and their mean, per run."""
+
+    per_subject: dict[str, np.ndarray]
+    mean: dict[str, np.ndarray]
+    names: list[str]
+
+
+def write_embedding(embedding: BrainNetworks, bold: BoldData, run_dir: RunDirectory) -> None:
+    """The FBN maps (NIfTI), the model file, its training curve."""
+    run_dir.write_maps(run_dir.brain("fbn_maps.nii.gz"), bold.store.unmask(embedding.maps_))
+    if isinstance(embedding, FBNEmbedding):
+        embedding.save(run_dir.brain("model.pt"))
+    if embedding.history_ is not None:
+        run_dir.write_csv(run_dir.brain("training.csv"), embedding.history_.to_frame())
+        run_dir.write_figure("training", training_curve(embedding.history_.to_frame()))
+
+
+def transform_test(embedding: BrainNetworks, bold: BoldData, run_dir: RunDirectory) -> FBNActivations:
+    """Every test subject's FBN activations and their mean, per run (written to ``brain/``)."""
+    per_subject = {label: np.stack([embedding.transform(x) for x in runs]) for label, runs in bold.test.items()}
+    mean = {label: acts.mean(axis=0) for label, acts in per_subject.items()}
+    names = [f"FBN-{k:02d}" for k in range(embedding.maps_.shape[0])]
+    for label in mean:
+        run_dir.write_fbn_activations(label, mean[label], per_subject[label],
+                                      [s.subject for s in bold.test[label].segments], names)
+    return FBNActivations(per_subject, mean, names)
+
+
+# pairing --------------------------------------------------------------------------------------------------
+def pair_fbns(fbns: FBNActivations, features: Features, config: ExperimentConfig, tr: float, run_dir: RunDirectory,
+              executor: Executor, progress: bool) -> tuple[dict[PairingKey, Pairing], pd.DataFrame]:
+    """Pair every run's FBNs with every layer's filters (one unit each) and write the pairing tables.
+
+    Returns the pairings and the summary table (one row per model x weights x layer x run).
+    """
+    labels = list(fbns.mean)
+    plan = Plan()
+    for (key, label), acts in features.activations.items():
+        model, weights = key.split("/")
+        other = labels[(labels.index(label) + 1) % len(labels)] if len(labels) > 1 else None
+        for layer in acts.layers:
+            filt, indices = features.alive[(key, label, layer)]
+            plan.add(f"pair/{model}/{weights}/{layer}/run-{label}", pair_unit, fbn=fbns.mean[label],
+                     fbn_names=fbns.names, filters=filt, filter_names=filter_names_of(indices),
+                     subjects=fbns.per_subject[label],
+                     control_filters=None if other is None else features.alive[(key, other, layer)][0],
+                     control_run=other, pairing=config.pairing, seed=config.seed, tr=tr)
+    paired = run_units(plan, run_dir, executor, progress)
+    pairings: dict[PairingKey, Pairing] = {}
+    rows = []
+    for (key, label), acts in features.activations.items():
+        model, weights = key.split("/")
+        for layer in acts.layers:
+            pairing, extra = paired[f"pair/{model}/{weights}/{layer}/run-{label}"]
+            pairings[PairingKey(model, weights, layer, label)] = pairing
+            run_dir.write_pairing(model, weights, layer, label, pairing.eq2, pairing.eq1)
+            rows.append({"model": model, "weights": weights, "layer": layer, "run": label,
+                         "top1_accuracy": acts.meta.get("top1_accuracy"), **pairing.summary(), **extra})
+    summary = pd.DataFrame(rows)
+    write_tables(summary, run_dir, config.seed)
+    return pairings, summary
+
+
+def write_tables(summary: pd.DataFrame, run_dir: RunDirectory, seed: int) -> None:
+    """The paper's tables from the summary: models x runs (Eq.2 and Eq.1), Eq.1 vs Eq.2, layers, and the
+    accuracy regression."""
+    run_dir.write_table("summary", summary)
+    run_dir.write_table("models_x_runs", models_by_runs(summary), index=True)
+    run_dir.write_table("models_x_runs_eq1", models_by_runs(summary, value="mean_pcc_eq1",
+                                                           significant="mean_significant_eq1"), index=True)
+    run_dir.write_table("eq1_vs_eq2", eq1_vs_eq2(summary))
+    run_dir.write_table("layers", layers_table(summary))
+    write_accuracy_regression(summary, run_dir, seed)
+
+
+def write_accuracy_regression(summary: pd.DataFrame, run_dir: RunDirectory, seed: int) -> None:
+    """Mean PCC on ImageNet top-1 accuracy (the paper's Fig. 7), when at least 3 ImageNet models have one."""
+    known = summary[(summary["weights"] == "imagenet") & summary["top1_accuracy"].notna()]
+    if known["model"].nunique() < 3:
+        logger.info("fewer than 3 ImageNet models with a top-1 accuracy: no accuracy regression.")
+        return
+    fit = accuracy_regression(summary, seed=seed)
+    run_dir.write_table("accuracy_regression", fit.to_frame())
+    run_dir.write_table("accuracy_points", fit.points)
+    run_dir.write_figure("accuracy_regression",
+                         accuracy_regression_plot(fit.points, fit.slope, fit.intercept, fit.r2, fit.p_value))

@@ -1,0 +1,98 @@
+"""The units a run is made of: module-level functions with plain arguments (keys of the unit store).
+
+Each is run by :func:`syncact.distributed.run_plan`, in this process or on a Dask worker; its result is
+stored under ``<run>/units`` and reused by a rerun with the same inputs.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from syncact import _io
+from syncact.ann import Activations, extract_activations, get_model
+from syncact.ann.registry import LOGITS
+from syncact.config import ModelConfig, PairingConfig
+from syncact.exceptions import DataError
+from syncact.stimulus import Frames, sync_frames
+from syncact.sync import Pairing, as_paired, pair, subject_jackknife
+
+logger = logging.getLogger(__name__)
+
+
+def frames_unit(movie: Path, movie_size: int, movie_mtime_ns: int, tr: float, n_timepoints: int, offset: float,
+                size: tuple[int, int] | None, policy: str, out_file: Path) -> dict[str, str]:
+    """Unit: the frame of every TR of one run's movie, saved to the run directory.
+
+    ``movie_size`` and ``movie_mtime_ns`` identify the movie file in the unit's key (a replaced movie is read
+    again). Returns the frames file and its SHA-256 (the key of the extraction units that read it).
+    """
+    st = Path(movie).stat()
+    if (st.st_size, st.st_mtime_ns) != (movie_size, movie_mtime_ns):
+        raise DataError(f"{movie} changed after the plan was made; run the experiment again.")
+    frames = sync_frames(movie, tr, n_timepoints, offset=offset, size=size, policy=policy, progress=False)
+    frames.save(out_file)
+    return {"file": str(out_file), "sha256": _io.file_sha256(out_file)}
+
+
+def extract_unit(frames_file: Path, frames_sha256: str, spec: ModelConfig, seed: int, layers: list[str], device: str,
+                 cache: str | None, out_file: Path) -> Activations:
+    """Unit: one model's activations on one run's frames (through the activation cache), saved to the run directory."""
+    if _io.file_sha256(frames_file) != frames_sha256:
+        raise DataError(f"{frames_file} changed after the plan was made; run the experiment again.")
+    images = Frames.load(frames_file).images
+    built = get_model(spec.name, spec.weights, seed=seed, top1_accuracy=spec.top1_accuracy)
+    acts = extract_activations(images, built, layers, reduce=spec.reduce, batch_size=spec.batch_size, device=device,
+                               precision=spec.precision, cache=cache, progress=False)
+    replace(acts, layers={k: v for k, v in acts.layers.items() if k != LOGITS}).save(out_file)
+    return acts
+
+
+def pair_unit(fbn: np.ndarray, fbn_names: list[str], filters: np.ndarray, filter_names: list[str], subjects: np.ndarray,
+              control_filters: np.ndarray | None, control_run: str | None,
+              pairing: PairingConfig, seed: int, tr: float) -> tuple[Pairing, dict[str, object]]:
+    """Unit: pair one run's FBNs with one layer's filters; jackknife interval over subjects; mismatched-movie control.
+
+    ``control_filters`` are the same layer's filters on another run's movie (None with a single run).
+    Returns the pairing and the extra summary columns (``mean_pcc_low``/``high``, ``control_*``).
+    """
+    pc = pairing
+    result = pair(fbn, filters, fbn_names=fbn_names, filter_names=filter_names, tr=tr, seed=seed, **pc.pair_kwargs())
+    extra: dict[str, object] = {}
+    if subjects.shape[0] >= 3:  # jackknife intervals over test subjects: pcc_low/high on Eq.2, the mean's on the row
+        paired = as_paired(filters, hrf=pc.hrf, tr=tr)
+        table, (low, high) = subject_jackknife(subjects, paired, result.eq2["filter_index"].to_numpy(), level=pc.confidence)
+        result.eq2["pcc_low"], result.eq2["pcc_high"] = table["pcc_low"].to_numpy(), table["pcc_high"].to_numpy()
+        extra.update({"mean_pcc_low": low, "mean_pcc_high": high})
+    else:
+        logger.info("%d test subject(s): no confidence interval over subjects (needs 3).", subjects.shape[0])
+    if control_filters is not None:
+        # the FBNs against the next run's movie: nothing links them, so the share of significant pairs here
+        # estimates the false-positive rate of the whole pipeline
+        n = min(len(control_filters), len(fbn))
+        control = pair(fbn[:n], control_filters[:n], tr=tr, **pc.pair_kwargs(extras=False))
+        extra.update({"control_movie_run": control_run, "control_mean_pcc": control.mean_pcc,
+                      "control_n_significant": int(control.eq2["significant"].sum())})
+    return result, extra
+
+
+def alive_filters(filters: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Filters that vary over the movie (a constant one has no correlation) and their indices in the layer.
+
+    Returns
+    -------
+    filters : ndarray of shape (n_timepoints, n_alive)
+    indices : ndarray of int, shape (n_alive,)
+    """
+    alive = filters.std(axis=0) > 1e-8
+    if not alive.all():
+        logger.info("%d of %d filters are constant over the movie and are left out of the pairing.", (~alive).sum(), alive.size)
+    return filters[:, alive], np.flatnonzero(alive)
+
+
+def filter_names_of(indices: np.ndarray) -> list[str]:
+    """The names filters have in tables: ``filter-<index in the layer>``."""
+    return [f"filter-{j}" for j in indices]

@@ -1,0 +1,58 @@
+"""The page helpers: embedded images decode, user text is escaped, the CSP hash is the script's."""
+
+import base64
+import hashlib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from syncact.report import data_uri, figures, html_table, render_page, script_hash
+from syncact.report.html import json_default, number
+
+
+def test_data_uri_round_trips_the_bytes():
+    png = figures.correlation_matrix(np.eye(3), "r")
+    uri = data_uri(png)
+    assert uri.startswith("data:image/png;base64,")
+    assert base64.b64decode(uri.split(",", 1)[1]) == png
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_tables_escape_user_text_and_round_numbers():
+    html = html_table(pd.DataFrame({"label": ['<img src=x onerror="alert(1)">'], "r": [0.123456789]}))
+    assert "<img" not in html and "&lt;img" in html
+    assert "0.1235" in html and "0.123456789" not in html
+
+
+def test_script_hash_is_the_csp_sha256_of_the_script():
+    script = "console.log('x');"
+    assert script_hash(script) == "sha256-" + base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+
+
+def test_json_helpers():
+    assert json_default(np.float32(0.5)) == 0.5 and json_default(np.int64(3)) == 3 and json_default(np.bool_(True)) is True
+    with pytest.raises(TypeError):
+        json_default(object())
+    assert number(None) is None and number(np.nan) is None and number(np.float64(2.0)) == 2.0
+
+
+def test_render_page_escapes_the_context(tmp_path):
+    from syncact.experiment.report import SORT_SCRIPT
+
+    path = render_page("report.html", tmp_path / "page.html", **_minimal_context('<b>"x"</b>'))
+    text = path.read_text()
+    assert "&lt;b&gt;" in text and '<b>"x"</b>' not in text
+    assert SORT_SCRIPT.strip()[:40] in text
+
+
+def _minimal_context(name: str) -> dict:
+    from syncact.experiment.report import SORT_SCRIPT
+
+    empty = html_table(pd.DataFrame({"a": [1]}))
+    return {"name": name, "config_toml": "", "summary": empty, "models_x_runs": empty, "models_x_runs_eq1": empty,
+            "eq1_vs_eq2": empty, "layers": empty, "regression": None, "recovery": None, "spatial_r": None,
+            "detection": None, "training": None, "method": "pca", "sweep": None, "fbns": [], "matrices": [],
+            "cards": [], "fbn_images": {}, "strips": {}, "traces": {}, "pair_title": "", "sort_script": SORT_SCRIPT,
+            "script_hash": script_hash(SORT_SCRIPT), "agreement": None, "timings": {}, "split": {}, "alpha": 0.05,
+            "hrf": "none", "n_lags": 10}
