@@ -44,6 +44,7 @@ def test_render_page_escapes_the_context(tmp_path):
     text = path.read_text()
     assert "&lt;b&gt;" in text and '<b>"x"</b>' not in text
     assert SORT_SCRIPT.strip()[:40] in text
+    assert "Pairing options: alpha = 0.05; hrf = none; alternative = greater." in text  # every option, by name
 
 
 def _minimal_context(name: str) -> dict:
@@ -54,5 +55,5 @@ def _minimal_context(name: str) -> dict:
             "eq1_vs_eq2": empty, "layers": empty, "regression": None, "recovery": None, "spatial_r": None,
             "detection": None, "training": None, "method": "pca", "sweep": None, "fbns": [], "matrices": [],
             "cards": [], "fbn_images": {}, "strips": {}, "traces": {}, "pair_title": "", "sort_script": SORT_SCRIPT,
-            "script_hash": script_hash(SORT_SCRIPT), "agreement": None, "timings": {}, "split": {}, "alpha": 0.05,
-            "hrf": "none", "n_lags": 10}
+            "script_hash": script_hash(SORT_SCRIPT), "agreement": None, "timings": {}, "split": {},
+            "pairing": {"alpha": 0.05, "hrf": "none", "alternative": "greater"}, "n_lags": 10}

@@ -6,6 +6,7 @@ and the run directory; it computes no statistic and runs no model.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -168,7 +169,6 @@ def write_report(result: ExperimentResult, config: ExperimentConfig, *, mask: np
                    and len(result.annotation.summary) else None),
         timings={k: f"{v:.1f} s" for k, v in result.timings.items()},
         split=result.split,
-        alpha=config.pairing.alpha,
-        hrf=config.pairing.hrf,
+        pairing=dataclasses.asdict(config.pairing),  # every [pairing] option, so a new one needs no change here
         n_lags=next(iter(result.pairings.values())).params["n_lags"],
     )
