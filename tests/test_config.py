@@ -115,3 +115,9 @@ def test_pairing_section_passes_every_option_of_pair_by_name():
     via = pair(fbn, filters, tr=1.0, **section.pair_kwargs())
     assert via.params == direct.params
     np.testing.assert_array_equal(via.eq2["p_shift"], direct.eq2["p_shift"])
+
+
+def test_pairing_fdr_is_checked(tmp_path):
+    assert load_config(_write(tmp_path, BASE + "[pairing]\nfdr = 'by'\n")).pairing.fdr == "by"
+    with pytest.raises(UnknownNameError, match="pairing.fdr"):
+        load_config(_write(tmp_path, BASE + "[pairing]\nfdr = 'holm'\n"))

@@ -58,6 +58,7 @@ Example::
     confidence = 0.95            # jackknife intervals over test subjects (pcc_low / pcc_high)
     max_lag = 0                  # lag scan in TRs (filter_lag / lag / pcc_lag columns beside the lag-0 pair)
     alternative = "greater"      # every test one-sided (positive coupling, the paper's argmax); or "two-sided" (|r|)
+    fdr = "bh"                   # q_shift: Benjamini-Hochberg, or "by" (Benjamini-Yekutieli: any dependence)
 
     [annotation]                 # optional: describe both sides of every pair and score their agreement
     atlases = ["dosenbach_2010", "seitzman_2018"]   # coordinate atlases bundled with nilearn
@@ -176,6 +177,7 @@ class PairingConfig:
     confidence: float = 0.95
     max_lag: int = 0
     alternative: str = "greater"
+    fdr: str = "bh"
 
     EXTRAS = ("n_phase", "max_lag")
     """Options that add work beyond the pairs and their shift test; the mismatched-movie control and the
@@ -315,7 +317,7 @@ def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> ExperimentConfi
     from syncact.brain.identify import IDENTIFY_METHODS
     from syncact.stimulus.video import POLICIES
     from syncact.sync.hrf import HRF_MODELS
-    from syncact.sync.pairing import ALTERNATIVES
+    from syncact.sync.pairing import ALTERNATIVES, FDR_METHODS
 
     known = {"name", "seed", "device", "cache", "data", "movies", "models", "frames", "embedding", "pairing", "sweep",
              "annotation"}
@@ -382,6 +384,7 @@ def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> ExperimentConfi
     pairing = _section(PairingConfig, raw.get("pairing"), "pairing")
     check_choice("pairing.hrf", pairing.hrf, ("none", *HRF_MODELS))
     check_choice("pairing.alternative", pairing.alternative, ALTERNATIVES)
+    check_choice("pairing.fdr", pairing.fdr, FDR_METHODS)
     check_level("pairing.alpha", pairing.alpha)
     check_positive("pairing.n_phase", pairing.n_phase, integer=True, allow_zero=True)
     check_positive("pairing.max_lag", pairing.max_lag, integer=True, allow_zero=True)

@@ -152,3 +152,22 @@ def test_as_paired_is_what_pair_correlates():
     best = p.eq2["filter_index"].to_numpy()
     r = [np.corrcoef(fbn[:, k], as_paired(x, hrf="glover", tr=1.0)[:, best[k]])[0, 1] for k in range(2)]
     np.testing.assert_allclose(p.eq2["pcc"], r, atol=1e-10)
+
+
+def test_fdr_option_adjusts_q_values_and_reaches_a_run_through_the_config():
+    from syncact.config import PairingConfig
+    from syncact.experiment.units import pair_unit
+
+    rng = np.random.default_rng(4)
+    fbn, filters = rng.normal(size=(120, 6)), rng.normal(size=(120, 30))
+    fbn[:, :3] += 0.8 * filters[:, :3]
+    bh, by = pair(fbn, filters), pair(fbn, filters, fdr="by")
+    np.testing.assert_array_equal(bh.eq2["p_shift"], by.eq2["p_shift"])  # the tests are the same, their adjustment not
+    np.testing.assert_allclose(by.eq2["q_shift"], stats.false_discovery_control(by.eq2["p_shift"], method="by"))
+    assert (by.eq2["q_shift"] >= bh.eq2["q_shift"]).all() and by.params["fdr"] == "by"
+    with pytest.raises(UnknownNameError, match="fdr='holm' is not known"):
+        pair(fbn, filters, fdr="holm")
+    # a new [pairing] field reaches the main pairing of a run with no change to the experiment package
+    result, _ = pair_unit(fbn, [f"FBN-{k}" for k in range(6)], filters, [f"filter-{j}" for j in range(30)],
+                          np.stack([fbn, fbn, fbn]), filters[::-1].copy(), "2", PairingConfig(fdr="by"), seed=0, tr=1.0)
+    np.testing.assert_allclose(result.eq2["q_shift"], by.eq2["q_shift"])

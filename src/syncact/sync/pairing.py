@@ -31,7 +31,8 @@ The p-values, side by side:
     The same max-statistic test with phase-randomised FBN series as the null.
 
 The mean PCC over Eq.2 pairs gets the same treatment (``mean_p_shift``, ``mean_p_phase``), and
-``q_shift`` / ``q_phase`` hold Benjamini-Hochberg adjusted p-values across the K pairs (FDR across FBNs).
+``q_shift`` / ``q_phase`` hold FDR-adjusted p-values across the K pairs: Benjamini-Hochberg (``fdr="bh"``,
+valid for independent or positively dependent tests) or Benjamini-Yekutieli (``fdr="by"``, any dependence).
 :meth:`Pairing.decisions` lists every test's calls side by side.
 """
 
@@ -59,6 +60,7 @@ TESTS = {"naive": "p_naive", "edf": "p_edf", "shift": "p_shift", "fdr_shift": "q
 
 
 ALTERNATIVES = ("greater", "two-sided")
+FDR_METHODS = ("bh", "by")
 CALIBRATED_LENGTHS = (150, 900)
 """Run lengths (time points) over which the shift test's level was measured (benchmarks/bench_calibration_grid.py)."""
 
@@ -196,6 +198,7 @@ def pair(
     seed: int = 0,
     max_lag: int = 0,
     alternative: str = "greater",
+    fdr: str = "bh",
 ) -> Pairing:
     """Pair FBNs and filters by Pearson correlation (Eq.1 and Eq.2) and test every pair.
 
@@ -229,12 +232,16 @@ def pair(
         ``"greater"``: pairs are the largest positive r (the paper's argmax) and every test is one-sided;
         ``"two-sided"``: pairs are the largest ``|r|`` (``pcc`` keeps its sign) and every test two-sided,
         the max-statistic nulls taking the largest ``|r|`` too.
+    fdr : {"bh", "by"}, default="bh"
+        Adjustment of ``q_shift`` / ``q_phase`` (scipy's ``false_discovery_control``): Benjamini-Hochberg, or
+        Benjamini-Yekutieli, which holds under any dependence between the K tests (FBNs that share filters).
 
     Returns
     -------
     Pairing
     """
     check_choice("alternative", alternative, ALTERNATIVES)
+    check_choice("fdr", fdr, FDR_METHODS)
     check_level("alpha", alpha)
     filters = as_paired(filter_activations, hrf=hrf, tr=tr)
     b = standardize(fbn_activations, "fbn_activations")
@@ -292,7 +299,7 @@ def pair(
         "n_eff": (neff2 := effective_n(acf_b, acf_a[:, best_f], n)),
         "p_edf": edf_p_value(pcc2, neff2, alternative),
         "p_shift": p2,
-        "q_shift": stats.false_discovery_control(p2),
+        "q_shift": stats.false_discovery_control(p2, method=fdr),
     })
     check_positive("max_lag", max_lag, integer=True, allow_zero=True)
     if max_lag:
@@ -302,7 +309,7 @@ def pair(
         eq2["filter_lag"], eq2["lag"], eq2["pcc_lag"] = [filter_names[j] for j in scan_f], scan_lag, scan_r
     if phase_null is not None:
         eq2["p_phase"] = (1 + (phase_null >= score2[:, None] - 1e-12).sum(axis=1)) / (1 + n_phase)
-        eq2["q_phase"] = stats.false_discovery_control(eq2["p_phase"].to_numpy())
+        eq2["q_phase"] = stats.false_discovery_control(eq2["p_phase"].to_numpy(), method=fdr)
     eq2["significant"] = eq2["p_shift"] < alpha
     eq1 = pd.DataFrame({
         "filter": filter_names,
@@ -313,11 +320,12 @@ def pair(
         "n_eff": (neff1 := effective_n(acf_b[:, best_k], acf_a, n)),
         "p_edf": edf_p_value(pcc1, neff1, alternative),
         "p_shift": p1,
-        "q_shift": stats.false_discovery_control(p1),
+        "q_shift": stats.false_discovery_control(p1, method=fdr),
     })
     eq1["significant"] = eq1["p_shift"] < alpha
     params = {"alpha": alpha, "min_shift": int(min_shift), "n_lags": int(lags.size), "hrf": hrf, "n_timepoints": n,
-              "n_phase": int(n_phase), "max_lag": int(max_lag), "mean_p_shift_eq1": mean_p1, "alternative": alternative}
+              "n_phase": int(n_phase), "max_lag": int(max_lag), "mean_p_shift_eq1": mean_p1, "alternative": alternative,
+              "fdr": fdr}
     if phase_null is not None:
         params["mean_p_phase"] = float((1 + (phase_null.mean(axis=0) >= score2.mean() - 1e-12).sum()) / (1 + n_phase))
     return Pairing(r=r, eq2=eq2, eq1=eq1, mean_pcc=mean_pcc, mean_p_shift=mean_p, params=params)
