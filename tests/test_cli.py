@@ -153,3 +153,18 @@ def test_embed_command_in_one_process_and_on_two_with_torchrun(tiny_dataset, tmp
     assert done.returncode == 0, done.stderr[-3000:]
     assert "on 2 process(es)" in done.stdout
     np.testing.assert_allclose(FBNEmbedding.load(tmp_path / "two" / "model.pt").maps_, one.maps_, atol=1e-5)
+
+
+def test_embed_defaults_are_the_configs_and_the_estimators():
+    from syncact.brain import FBNEmbedding
+    from syncact.cli import build_parser
+    from syncact.config import EmbeddingConfig
+
+    args = build_parser().parse_args(["embed", "store.zarr", "--out", "x"])
+    config, estimator = EmbeddingConfig(), FBNEmbedding().get_params()
+    pairs = {"n_networks": "n_networks", "temporal": "temporal", "n_heads": "n_heads", "epochs": "n_epochs",
+             "lr": "learning_rate", "batch_size": "batch_size", "components": "n_components", "patience": "patience",
+             "identify": "identify"}
+    for option, name in pairs.items():
+        assert getattr(args, option) == getattr(config, name) == estimator[name], option
+    assert args.split == ",".join(f"{f:g}" for f in config.split) and args.segment_length == config.segment_length

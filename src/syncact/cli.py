@@ -426,6 +426,8 @@ def _add_model_arguments(p: argparse.ArgumentParser, default_model: str, *, laye
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from syncact.config import EmbeddingConfig  # light: the estimators (and torch) load when a command runs
+
     parser = argparse.ArgumentParser(prog="syncact", description="Couple CNN filters with functional brain networks "
                                      "from naturalistic fMRI (Sync-ACT).")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
@@ -526,17 +528,20 @@ def build_parser() -> argparse.ArgumentParser:
                        "--out emb --ddp")
     p.add_argument("store", help="a prepared store (syncact prepare)")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--n-networks", type=int, default=64, help="number K of FBNs (default 64)")
-    p.add_argument("--temporal", default="msa", choices=("msa", "lstm", "none"), help="temporal module (default msa)")
-    p.add_argument("--n-heads", type=int, default=4)
-    p.add_argument("--epochs", type=int, default=100)
-    p.add_argument("--lr", type=float, default=0.01)
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--components", type=int, default=256, help="principal subspace size (0: train on all voxels)")
-    p.add_argument("--patience", type=int, help="early stopping on the validation loss")
-    p.add_argument("--split", default="0.6,0.1,0.3", help="train,validation,test fractions of subjects")
-    p.add_argument("--segment-length", type=int, help="cut runs into pieces of this many TRs (StudyForrest: 430)")
-    p.add_argument("--identify", default="ica", choices=("ica", "none"),
+    e = EmbeddingConfig()  # the defaults of [embedding], which tests/test_cli.py ties to FBNEmbedding's
+    p.add_argument("--n-networks", type=int, default=e.n_networks, help=f"number K of FBNs (default {e.n_networks})")
+    p.add_argument("--temporal", default=e.temporal, help=f"temporal module: msa, lstm or none (default {e.temporal})")
+    p.add_argument("--n-heads", type=int, default=e.n_heads, help=f"attention heads (default {e.n_heads})")
+    p.add_argument("--epochs", type=int, default=e.n_epochs, help=f"default {e.n_epochs}")
+    p.add_argument("--lr", type=float, default=e.learning_rate, help=f"learning rate (default {e.learning_rate})")
+    p.add_argument("--batch-size", type=int, default=e.batch_size, help=f"default {e.batch_size}")
+    p.add_argument("--components", type=int, default=e.n_components,
+                   help=f"principal subspace size (default {e.n_components}; 0: train on all voxels)")
+    p.add_argument("--patience", type=int, default=e.patience, help="early stopping on the validation loss")
+    p.add_argument("--split", default=",".join(f"{f:g}" for f in e.split), help="train,validation,test fractions of subjects")
+    p.add_argument("--segment-length", type=int, default=e.segment_length,
+                   help="cut runs into pieces of this many TRs (StudyForrest: 430)")
+    p.add_argument("--identify", default=e.identify,
                    help="ica (default): spatially independent maps, absorbed exactly into the network; none: raw weights")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="device without --ddp (cpu, cuda, cuda:1)")
