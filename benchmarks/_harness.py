@@ -39,9 +39,9 @@ def write_record(out: str | Path, name: str, report: dict) -> Path:
 
 
 def timed_plan(plan, store: str | Path, workers: int | None) -> tuple[float, dict]:  # noqa: ANN001 - a distributed.Plan
-    """Run a plan of ``syncact.distributed`` into ``store`` (in-process, or on a LocalCluster of ``workers``):
+    """Run a plan of ``syncact.units`` into ``store`` (in-process, or on a LocalCluster of ``workers``):
     its wall time and every unit's result by name."""
-    from syncact.distributed import run_plan
+    from syncact.units import run_plan
 
     tic = time.perf_counter()
     done = run_plan(plan, store, workers=workers, progress=False)

@@ -2,7 +2,7 @@
 
 Run:  .venv/bin/python benchmarks/bench_distributed.py [--pairs 8] [--k 64] [--filters 1280] [--t 900]
 
-Measured with ``syncact.distributed`` (each plan into a fresh store, so nothing is reused):
+Measured with ``syncact.units`` (each plan into a fresh store, so nothing is reused):
 
 * ``pair`` units at paper scale: K FBN time courses x F filters x T = 900 time points (HCP 7T runs),
   the pipeline's ``pair_unit`` (Eq.1/Eq.2, circular-shift max-statistic null over every shift,
@@ -51,7 +51,7 @@ def measured_part(**kwargs: object) -> dict:
 
 def pair_plan(n_pairs: int, k: int, f: int, t: int):  # noqa: ANN201
     from syncact.config import PairingConfig
-    from syncact.distributed import Plan
+    from syncact.units import Plan
 
     rng = np.random.default_rng(0)
     plan = Plan()
@@ -68,8 +68,8 @@ def pair_plan(n_pairs: int, k: int, f: int, t: int):  # noqa: ANN201
 def searchlight_plan(n_images: int, n_perm: int, parts: int):  # noqa: ANN201
     from nilearn.datasets import load_mni152_brain_mask
 
-    from syncact.distributed import Plan
     from syncact.rsa.searchlight import sphere_neighbourhoods
+    from syncact.units import Plan
 
     img = load_mni152_brain_mask(resolution=4)
     mask = img.get_fdata() > 0

@@ -90,7 +90,7 @@ def main() -> None:
 
     from syncact.brain import scan_dataset
     from syncact.brain.prepare import PreparedStore, begin_store
-    from syncact.distributed import Plan
+    from syncact.units import Plan
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=8)

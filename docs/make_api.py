@@ -12,7 +12,7 @@ import inspect
 from pathlib import Path
 
 PACKAGES = ["stimulus", "ann", "brain", "sync", "rsa", "analysis", "annotate", "simulate", "report", "config",
-            "distributed", "experiment", "exceptions"]
+            "units", "experiment", "exceptions"]
 PAGE = Path(__file__).with_name("api.md")
 
 

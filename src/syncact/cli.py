@@ -113,8 +113,8 @@ def _cmd_demo_rsa(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from syncact.config import load_config
-    from syncact.distributed import Executor
     from syncact.experiment import run_experiment
+    from syncact.units import Executor
 
     started = time.perf_counter()
     config = load_config(args.config)
@@ -140,8 +140,8 @@ def _cmd_tables(args: argparse.Namespace) -> int:
 
 
 def _cmd_units(args: argparse.Namespace) -> int:
-    from syncact.distributed import list_units, prune_units, stale_units
     from syncact.exceptions import ConfigError, MissingFileError
+    from syncact.units import list_units, prune_units, stale_units
 
     store = Path(args.run_dir) / "units"
     if not store.is_dir():

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from syncact.config import parse_config
-from syncact.distributed import Executor
 from syncact.exceptions import ConfigError
 from syncact.experiment import run_experiment
+from syncact.units import Executor
 
 NASTY = '<img src=x onerror="alert(1)"> & </div>'  # a user label that must reach the page as text
 
@@ -292,7 +292,7 @@ def test_units_command_prunes_what_the_last_run_did_not_use(tiny_dataset, tmp_pa
     import json
 
     from syncact.cli import main
-    from syncact.distributed import list_units
+    from syncact.units import list_units
 
     raw = _raw(_config(tiny_dataset, n_epochs=2, temporal="none", n_components=16))
     raw = {**raw, "data": {"bids": str(tiny_dataset.root), "prepared": str(tmp_path / "p.zarr")},

@@ -13,7 +13,7 @@ For each (subject, run), one at a time, so memory holds one run whatever the num
    it into place; a rerun skips runs already written (resume after a kill).
 
 Steps 1-4 of one run are :func:`prepare_run`; with ``workers``/``scheduler`` each run is a unit of
-:mod:`syncact.distributed`, prepared on a Dask worker (runs never share a file, so workers need no lock).
+:mod:`syncact.units`, prepared on a Dask worker (runs never share a file, so workers need no lock).
 
 Voxels that are constant (or all zero) in some run cannot be z-scored; they are not an error: each run
 stores which voxels were valid and the store's voxel set is the intersection (logged, documented), so
@@ -402,7 +402,7 @@ def prepare_dataset(
         Volumes read (and resampled) at a time; bounds memory with the run length.
     progress : bool
     workers, scheduler : optional
-        Prepare the runs as units (:mod:`syncact.distributed`) on a local Dask cluster of ``workers``
+        Prepare the runs as units (:mod:`syncact.units`) on a local Dask cluster of ``workers``
         processes or on an existing scheduler (whose workers see ``out`` at the same path). Each run is
         written by one worker, atomically; the store equals one prepared in this process.
     units_dir : str or Path, optional
@@ -418,16 +418,16 @@ def prepare_dataset(
         for run in tqdm(todo, desc="prepare", unit="run", disable=bar_disabled(progress), leave=False):
             prepare_run(run, preparation)
     elif todo:
-        from syncact.distributed import run_plan
+        from syncact.units import run_plan
 
         run_plan(prepare_plan(preparation, todo), units_dir or preparation.store / "units", workers=workers,
                  scheduler=scheduler, progress=progress)
     return PreparedStore(preparation.store)
 
 
-def prepare_plan(preparation: Preparation, runs: Sequence[RunSource]):  # noqa: ANN201 - syncact.distributed.Plan
+def prepare_plan(preparation: Preparation, runs: Sequence[RunSource]):  # noqa: ANN201 - syncact.units.Plan
     """One unit ``prepare/<key>`` per run (:func:`prepare_run`), its store files declared as the unit's outputs."""
-    from syncact.distributed import Plan
+    from syncact.units import Plan
 
     plan = Plan()
     for run in runs:

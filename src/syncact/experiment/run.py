@@ -9,7 +9,6 @@ import torch
 
 from syncact._validation import check_output_dir
 from syncact.config import ExperimentConfig
-from syncact.distributed import Executor, record_run
 from syncact.experiment import stages
 from syncact.experiment.annotation import annotate_pairs
 from syncact.experiment.cards import pair_cards
@@ -18,6 +17,7 @@ from syncact.experiment.report import write_report
 from syncact.experiment.result import ExperimentResult
 from syncact.experiment.sweep import sweep_methods
 from syncact.experiment.truth import load_ground_truth, recovery_and_detection
+from syncact.units import Executor, record_run
 
 
 def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: bool = True, resume: bool = False,

@@ -34,7 +34,6 @@ from syncact.brain import (
     split_subjects,
 )
 from syncact.config import ExperimentConfig, MovieConfig
-from syncact.distributed import Executor, Plan, PlanResult, UnitsFailed
 from syncact.exceptions import ConfigError, CorruptFileError, DataError, ShapeError, SyncactError
 from syncact.experiment.layout import RunDirectory
 from syncact.experiment.result import PairingKey
@@ -42,6 +41,7 @@ from syncact.experiment.units import alive_filters, extract_unit, filter_names_o
 from syncact.report.figures import accuracy_regression_plot, training_curve
 from syncact.stimulus import Frames
 from syncact.sync import Pairing
+from syncact.units import Executor, Plan, PlanResult, UnitsFailed
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The units a run is made of: module-level functions with plain arguments (keys of the unit store).
 
-Each is run by :func:`syncact.distributed.run_plan`, in this process or on a Dask worker; its result is
+Each is run by :func:`syncact.units.run_plan`, in this process or on a Dask worker; its result is
 stored under ``<run>/units`` and reused by a rerun with the same inputs.
 """
 

@@ -424,7 +424,7 @@ def searchlight_rsa(patterns: np.ndarray, spheres: Spheres, models: LayerRDMs | 
     progress : bool, default=False
     workers : int, optional
         Split the spheres into ``n_parts`` units and run them on a local Dask cluster of this many workers
-        (:mod:`syncact.distributed`); the maps are those of an in-process run.
+        (:mod:`syncact.units`); the maps are those of an in-process run.
     scheduler : str, optional
         Run the parts on an existing Dask scheduler instead.
     n_parts : int, optional
@@ -529,10 +529,10 @@ def searchlight_part(patterns: np.ndarray, spheres: Spheres, vectors: np.ndarray
 def _run_parts(x: np.ndarray, spheres: Spheres, vectors: np.ndarray, *, metric: str, method: str, n_perm: int, seed: int,
                memory_mb: float, workers: int | None, scheduler: str | None, n_parts: int | None,
                store: str | Path | None, progress: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sphere ranges as units of :mod:`syncact.distributed`; their pieces joined, their null maxima maximised."""
+    """Sphere ranges as units of :mod:`syncact.units`; their pieces joined, their null maxima maximised."""
     import tempfile
 
-    from syncact.distributed import Plan, run_plan
+    from syncact.units import Plan, run_plan
 
     count = n_parts or (4 * workers if workers else 32)
     bounds = np.linspace(0, spheres.n_spheres, min(count, spheres.n_spheres) + 1).astype(int)

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from syncact.distributed import Dep, Plan, UnitsFailed, run_plan
 from syncact.exceptions import ConfigError
+from syncact.units import Dep, Plan, UnitsFailed, run_plan
 
 
 def square(x, log):  # noqa: ANN001, ANN201 - unit functions of the tests
@@ -74,7 +74,7 @@ def test_a_failing_unit_is_named_and_the_others_are_kept(tmp_path):
 SCRIPT = textwrap.dedent("""
     import os, signal, sys
     import numpy as np
-    from syncact.distributed import Plan, run_plan
+    from syncact.units import Plan, run_plan
 
     def step(i, prev, log):
         open(log, "a").write(f"step{i}\\n")
