@@ -69,7 +69,7 @@ def child_embedding(runs: int, timepoints: int, k: int, epochs: int, temporal: s
                     device: str = "cpu") -> dict:
     import torch
 
-    from syncact.brain import FBNEmbedding
+    from syncact.networks import FBNEmbedding
 
     data, _ = make_runs(runs, timepoints)
     floor = floor_seconds(data, k, device)
@@ -84,7 +84,7 @@ def child_embedding(runs: int, timepoints: int, k: int, epochs: int, temporal: s
 
 
 def child_nilearn(runs: int, timepoints: int, k: int, method: str) -> dict:
-    from syncact.brain import make_networks
+    from syncact.networks import make_networks
 
     data, mask_img = make_runs(runs, timepoints)
     floor = floor_seconds(data, k)

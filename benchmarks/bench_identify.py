@@ -6,7 +6,7 @@ Fits LT+MSA on the demo's training subjects (the embedded dataset, prepared on t
 and prepared here unless ``--store`` names one, e.g. ``results/demo/prepared.zarr``) and records the
 identification's wall time (FastICA restarts, ordering pass, rewriting) as a share of the rest of the fit
 (principal subspace, projection and 100 epochs) and of the 100 epochs alone. Then times
-:func:`syncact.brain.identify.independent_maps` alone on maps of 1x, 2x, 4x and 8x the voxels (the
+:func:`syncact.networks.identify.independent_maps` alone on maps of 1x, 2x, 4x and 8x the voxels (the
 trained maps tiled with noise), side by side in one process: the ratios show the growth in voxels.
 With the demo's run directory (``--run-dir``, for its planted ground truth), it also fits LT, LT+MSA and
 LT+LSTM (K = 16; LT+LSTM also with one run per optimisation step) and records each one's first and best
@@ -37,8 +37,9 @@ def main() -> None:
 
     import sklearn.decomposition  # noqa: F401 - imported once beforehand, as in the pipeline (nilearn imports it)
 
-    from syncact.brain import FBNEmbedding, PreparedStore, split_subjects
-    from syncact.brain.identify import independent_maps
+    from syncact.brain import PreparedStore
+    from syncact.networks import FBNEmbedding, split_subjects
+    from syncact.networks.identify import independent_maps
 
     if args.store is None:
         from syncact.brain import prepare_dataset, scan_dataset

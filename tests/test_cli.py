@@ -138,7 +138,7 @@ def test_embed_command_in_one_process_and_on_two_with_torchrun(tiny_dataset, tmp
     """`syncact embed` writes a loadable model; the same command under torchrun --ddp (2 CPU processes) equals it."""
     import numpy as np
 
-    from syncact.brain import FBNEmbedding
+    from syncact.networks import FBNEmbedding
 
     assert main(["prepare", str(tiny_dataset.root), "--out", str(tmp_path / "p.zarr"), "--no-progress"]) == 0
     args = ["embed", str(tmp_path / "p.zarr"), "--n-networks", "4", "--n-heads", "2", "--epochs", "3", "--components", "16",
@@ -156,9 +156,9 @@ def test_embed_command_in_one_process_and_on_two_with_torchrun(tiny_dataset, tmp
 
 
 def test_embed_defaults_are_the_configs_and_the_estimators():
-    from syncact.brain import FBNEmbedding
     from syncact.cli import build_parser
     from syncact.config import EmbeddingConfig
+    from syncact.networks import FBNEmbedding
 
     args = build_parser().parse_args(["embed", "store.zarr", "--out", "x"])
     config, estimator = EmbeddingConfig(), FBNEmbedding().get_params()

@@ -5,7 +5,7 @@ The pipeline, stage by stage (each is also usable alone):
 ``stimulus.sync_frames``  movie -> one frame per fMRI time point
 ``ann.extract_activations``  frames -> filter temporal activations (T, F) per layer
 ``brain.scan_dataset`` / ``brain.prepare_dataset``  any dataset layout -> a prepared Zarr store
-``brain.FBNEmbedding``  prepared runs -> functional brain networks
+``networks.FBNEmbedding``  prepared runs -> functional brain networks
 ``sync.pair``  FBN and filter activations -> Eq.1 / Eq.2 pairs with significance
 ``experiment.run_experiment``  all of the above from one config, with an HTML report (docs/architecture.md)
 """

@@ -198,7 +198,8 @@ def _cmd_embed(args: argparse.Namespace) -> int:
     import nibabel as nib
 
     from syncact import _io
-    from syncact.brain import FBNEmbedding, PreparedStore, init_distributed, split_subjects
+    from syncact.brain import PreparedStore
+    from syncact.networks import FBNEmbedding, init_distributed, split_subjects
 
     started = time.perf_counter()
     rank, world, device = init_distributed() if args.ddp else (0, 1, args.device)

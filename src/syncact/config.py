@@ -311,10 +311,10 @@ def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> ExperimentConfi
     from syncact.ann import get_reducer
     from syncact.ann.extract import PRECISIONS
     from syncact.ann.registry import get_adapter
-    from syncact.brain.decomposition import method_names
-    from syncact.brain.embedding import LR_SCHEDULES, TEMPORAL_MODULES
-    from syncact.brain.embedding import PRECISIONS as EMBEDDING_PRECISIONS
-    from syncact.brain.identify import IDENTIFY_METHODS
+    from syncact.networks.decomposition import method_names
+    from syncact.networks.embedding import LR_SCHEDULES, TEMPORAL_MODULES
+    from syncact.networks.embedding import PRECISIONS as EMBEDDING_PRECISIONS
+    from syncact.networks.identify import IDENTIFY_METHODS
     from syncact.stimulus.video import POLICIES
     from syncact.sync.hrf import HRF_MODELS
     from syncact.sync.pairing import ALTERNATIVES, FDR_METHODS

@@ -182,3 +182,19 @@ def test_an_all_zero_run_is_refused_with_its_file_named(bids_dataset, tmp_path):
     nib.save(nib.Nifti1Image(np.zeros(img.shape, dtype=np.int16), img.affine, img.header), f)
     with pytest.raises(DataError, match="sub-02_task-movie_run-1_bold.nii.gz.*no voxel in the mask varies"):
         prepare_dataset(scan_dataset(bids_dataset), tmp_path / "p.zarr", high_pass=None)
+
+
+def test_training_from_a_prepared_store_equals_training_in_memory(bids_dataset, tmp_path):
+    # the store's lazy runs feed the embedding exactly what the same runs in memory do
+    from syncact.brain import prepare_dataset, scan_dataset
+    from syncact.networks import FBNEmbedding
+
+    store = prepare_dataset(scan_dataset(bids_dataset), tmp_path / "p.zarr", high_pass=None)
+    segments = store.segments(12)
+    lazy = store.runset(segments)
+    assert lazy.shapes == [(12, store.n_features)] * len(segments) and lazy.groups[0] == "01"
+    memory = [np.array(x) for x in lazy]
+    for n_components in (16, None):
+        a = FBNEmbedding(4, temporal="none", n_epochs=3, batch_size=2, n_components=n_components, seed=0).fit(lazy)
+        b = FBNEmbedding(4, temporal="none", n_epochs=3, batch_size=2, n_components=n_components, seed=0).fit(memory)
+        np.testing.assert_array_equal(a.maps_, b.maps_)

@@ -263,8 +263,8 @@ def test_an_embedding_trained_by_syncact_embed_is_used_and_checked(tiny_dataset,
     a model with another K, or trained on this run's test subjects, is refused with the fix named."""
     import json
 
-    from syncact.brain import FBNEmbedding
     from syncact.cli import main
+    from syncact.networks import FBNEmbedding
 
     store, emb = tmp_path / "p.zarr", tmp_path / "emb"
     assert main(["prepare", str(tiny_dataset.root), "--out", str(store), "--no-progress"]) == 0

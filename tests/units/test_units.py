@@ -202,3 +202,23 @@ def test_lazy_data_and_images_are_keyed_by_content():
     assert key(img) == key(nib.Nifti1Image(mask.copy(), np.eye(4)))
     assert key(img) != key(nib.Nifti1Image(other, np.eye(4)))  # repr() is the same; the voxels differ
     assert key(img) != key(nib.Nifti1Image(mask, np.diag([2.0, 2.0, 2.0, 1.0])))
+
+
+def test_a_stored_result_that_no_longer_unpickles_is_computed_again(tmp_path, caplog):
+    import pickle
+
+    from syncact.units import execute_unit
+
+    plan = Plan()
+    plan.add("s", scaled, x=np.arange(3), factor=2)
+    unit = plan.units["s"]
+    path = tmp_path / f"s.{unit.key[:16]}.pkl"
+    # a pickle that names a class of a module that moved away (as after a refactor of syncact)
+    path.write_bytes(b"\x80\x04cnot_a_module\nThing\n)\x81.")
+    with pytest.raises(ImportError):
+        pickle.loads(path.read_bytes())
+    with caplog.at_level("WARNING"):
+        result = execute_unit(unit, str(tmp_path))
+    assert "cannot be read" in caplog.text
+    np.testing.assert_array_equal(result["y"], np.arange(3) * 2)
+    assert execute_unit(unit, str(tmp_path))["y"].tolist() == [0, 2, 4]  # and stored again, readable

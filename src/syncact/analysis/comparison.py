@@ -32,8 +32,8 @@ from syncact._io import bar_disabled
 from syncact.analysis.ablation import METRICS, ablation_table, paired_scores
 from syncact.analysis.matching import match_networks
 from syncact.analysis.recovery import recovery_table
-from syncact.brain import BrainNetworks, make_networks
-from syncact.brain.subspace import principal_subspace
+from syncact.networks import BrainNetworks, make_networks
+from syncact.networks.subspace import principal_subspace
 from syncact.sync import as_paired, pair
 
 logger = logging.getLogger(__name__)
@@ -73,12 +73,12 @@ def shared_subspace(train: Sequence[np.ndarray], n_components: int, seed: int = 
 def fit_networks(method: str, n_networks: int, params: Mapping[str, object], train: Sequence[np.ndarray],
                  validation: Sequence[np.ndarray] | None = None, groups: Sequence[str] | None = None,
                  subspace: Mapping[str, np.ndarray] | None = None, **settings: object) -> Fit:
-    """Build a model with :func:`syncact.brain.make_networks` and fit it; a top-level function, so it runs as a unit.
+    """Build a model with :func:`syncact.networks.make_networks` and fit it; a top-level function, so it runs as a unit.
 
     Parameters
     ----------
     method, n_networks, params
-        For :func:`~syncact.brain.make_networks` (``params``: settings that change the result).
+        For :func:`~syncact.networks.make_networks` (``params``: settings that change the result).
     train, validation, groups
         For the model's ``fit`` (an empty ``validation`` counts as none).
     subspace : mapping, optional
@@ -139,7 +139,7 @@ def compare_methods(
         Test subjects' runs; the FBN activation of a run is their mean.
     filters : mapping of (model, weights, layer, run) to ndarray of shape (n_timepoints_run, n_filters)
     methods : sequence of str
-        Names for :func:`syncact.brain.make_networks`.
+        Names for :func:`syncact.networks.make_networks`.
     n_networks : sequence of int
     params : mapping, optional
         Settings for every method (seed, n_epochs, mask_img, ...); each takes those it knows.

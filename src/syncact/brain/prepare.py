@@ -580,7 +580,7 @@ class PreparedStore:
         """A lazy sequence of the segments' (time, n_features) arrays, read from the store on access.
 
         ``zscore`` re-standardises each voxel over the segment (for pieces of runs that were z-scored
-        whole, e.g. after dropping TRs). :class:`syncact.brain.FBNEmbedding` trains from it without
+        whole, e.g. after dropping TRs). :class:`syncact.networks.FBNEmbedding` trains from it without
         holding the voxels of all runs.
         """
         return StoreRuns(self, list(segments), zscore=zscore)

@@ -7,13 +7,13 @@ import pandas as pd
 
 from syncact.ann.registry import model_key, weights_label
 from syncact.annotate import CrossAnnotation
-from syncact.brain import BrainNetworks
 from syncact.config import ExperimentConfig
 from syncact.exceptions import ConfigError
 from syncact.experiment.layout import RunDirectory
 from syncact.experiment.result import PairingKey
 from syncact.experiment.stages import Features
 from syncact.experiment.units import filter_names_of
+from syncact.networks import BrainNetworks
 from syncact.stimulus import Frames
 from syncact.sync import Pairing
 

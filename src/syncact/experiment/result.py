@@ -12,7 +12,7 @@ import pandas as pd
 from syncact.analysis import MethodComparison
 from syncact.ann import Activations
 from syncact.annotate import CrossAnnotation
-from syncact.brain import BrainNetworks
+from syncact.networks import BrainNetworks
 from syncact.stimulus import Frames
 from syncact.sync import Pairing
 

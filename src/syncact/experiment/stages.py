@@ -20,24 +20,13 @@ import pandas as pd
 from syncact.analysis import accuracy_regression, eq1_vs_eq2, fit_networks, layers_table, models_by_runs, shared_subspace
 from syncact.ann import Activations, default_cache_dir
 from syncact.ann.registry import LOGITS, model_key, weights_label
-from syncact.brain import (
-    BrainNetworks,
-    DatasetInfo,
-    FBNEmbedding,
-    PreparedStore,
-    RunSource,
-    Segment,
-    StoreRuns,
-    network_spec,
-    prepare_dataset,
-    scan_dataset,
-    split_subjects,
-)
+from syncact.brain import DatasetInfo, PreparedStore, RunSource, Segment, StoreRuns, prepare_dataset, scan_dataset
 from syncact.config import ExperimentConfig, MovieConfig
 from syncact.exceptions import ConfigError, CorruptFileError, DataError, ShapeError, SyncactError
 from syncact.experiment.layout import RunDirectory
 from syncact.experiment.result import PairingKey
 from syncact.experiment.units import alive_filters, extract_unit, filter_names_of, frames_unit, pair_unit
+from syncact.networks import BrainNetworks, FBNEmbedding, network_spec, split_subjects
 from syncact.report.figures import accuracy_regression_plot, training_curve
 from syncact.stimulus import Frames
 from syncact.sync import Pairing

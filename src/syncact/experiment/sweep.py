@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from syncact.analysis import Fit, GroundTruth, MethodComparison, compare_methods
-from syncact.brain import BrainNetworks
 from syncact.config import ExperimentConfig
 from syncact.experiment.layout import RunDirectory
 from syncact.experiment.stages import BoldData, Features, network_params
+from syncact.networks import BrainNetworks
 from syncact.report.figures import ablation_bars, k_sweep_plot
 
 

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from syncact.analysis import GroundTruth, fbn_roles, recovery_table
-from syncact.brain import BrainNetworks
 from syncact.experiment.result import PairingKey
+from syncact.networks import BrainNetworks
 from syncact.sync import Pairing
 
 logger = logging.getLogger(__name__)

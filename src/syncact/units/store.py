@@ -8,6 +8,7 @@ when the last run that used it started and finished, so results no run uses any 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import pickle
 import time
@@ -21,6 +22,8 @@ import pandas as pd
 from syncact._io import atomic_path
 from syncact.exceptions import ConfigError
 from syncact.units.plan import Dep, Unit
+
+logger = logging.getLogger(__name__)
 
 
 def _stem(store: Path, unit: Unit) -> Path:
@@ -74,8 +77,14 @@ def execute_unit(unit: Unit, store: str, shipped: Mapping[str, Any] | None = Non
     store_path = Path(store)
     found = _find(store_path, unit)
     if found is not None:
-        os.utime(found)  # used now: prune_units keeps what the last run used
-        return _read(found)
+        try:
+            result = _read(found)
+        except (ImportError, AttributeError, pickle.UnpicklingError, EOFError) as exc:
+            # a result pickled by another version of syncact whose classes moved: computed again, not fatal
+            logger.warning("unit %s: stored result %s cannot be read (%s); computing it again.", unit.name, found.name, exc)
+        else:
+            os.utime(found)  # used now: prune_units keeps what the last run used
+            return result
     results = dict(zip(unit.deps, dep_results, strict=True))
     kwargs = {k: results[v.name] if isinstance(v, Dep) else v for k, v in unit.kwargs.items()}
     kwargs.update(shipped or {})

@@ -19,7 +19,7 @@ The algebra, with row-vector time points (``Z = X W^T``, ``W`` of shape (K, V) h
 - LT+LSTM: the first LSTM layer's input weights absorb ``M^-1`` (``W_ih' = W_ih M^-1``), so the gates,
   the hidden states and the reconstruction are unchanged. An LSTM's hidden state cannot be mixed by
   ``M`` (it passes through sigmoids and tanh), so its K hidden units stay what training made them;
-  :class:`syncact.brain.FBNEmbedding` therefore reports the identified maps' own time courses
+  :class:`syncact.networks.FBNEmbedding` therefore reports the identified maps' own time courses
   ``Z'`` as the LT+LSTM FBN activations (see ``docs/method.md``).
 """
 
@@ -33,8 +33,8 @@ import torch
 from torch import nn
 
 from syncact._validation import check_positive
-from syncact.brain.networks import positive_peaks
 from syncact.exceptions import ShapeError
+from syncact.networks.base import positive_peaks
 
 IDENTIFY_METHODS = ("ica", "none")
 
@@ -91,7 +91,7 @@ def independent_maps(maps: np.ndarray, *, n_restarts: int = 5, seed: int = 0, n_
     of maps) refined on every voxel. Each identified
     map is signed so its peak is positive and scaled to the root-mean-square norm of the trained maps (so
     the network it feeds sees inputs of the size it was trained on); maps are ordered by decreasing
-    negentropy here, and :class:`~syncact.brain.FBNEmbedding` re-orders them by the variance of the
+    negentropy here, and :class:`~syncact.networks.FBNEmbedding` re-orders them by the variance of the
     training data along each map. Cost O(V K^2) per iteration: linear in voxels.
 
     Parameters
@@ -107,7 +107,7 @@ def independent_maps(maps: np.ndarray, *, n_restarts: int = 5, seed: int = 0, n_
         FastICA iterations per run at most. FastICA stops when every component has converged, but with more
         FBNs than networks the Gaussian (noise) components keep rotating among themselves, which changes no
         contrast, while the networks settle within about 25 iterations (on the demo, the maps after 50 equal
-        those after 400 at r > 0.9999, ``tests/brain/test_identify.py``).
+        those after 400 at r > 0.9999, ``tests/networks/test_identify.py``).
     n_refine : int, default=10
         FastICA iterations on every voxel from the best restart (on the demo at K = 32 the maps then equal
         those of a 400-iteration run on every voxel at r > 0.9999).

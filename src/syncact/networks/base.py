@@ -2,7 +2,7 @@
 
 A fitted model has ``maps_`` (K x voxel, each map signed so its peak is positive) and a
 ``transform(run)`` that gives the run's K temporal activations. The Sync-ACT embedding
-(:class:`syncact.brain.FBNEmbedding`) and the baselines of :mod:`syncact.brain.decomposition`
+(:class:`syncact.networks.FBNEmbedding`) and the baselines of :mod:`syncact.networks.decomposition`
 (group ICA, dictionary learning, PCA, the shared response model) all derive from :class:`BrainNetworks`.
 """
 
@@ -32,7 +32,7 @@ class BrainNetworks(BaseEstimator):
     Attributes
     ----------
     method : str
-        Name under which :func:`syncact.brain.make_networks` builds it.
+        Name under which :func:`syncact.networks.make_networks` builds it.
     maps_ : ndarray of shape (n_networks, n_voxels)
     history_ : TrainingHistory or None
         Loss per epoch for trained models, None for decompositions.

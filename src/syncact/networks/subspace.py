@@ -1,7 +1,7 @@
 """Principal subspace of many runs, computed run by run, and the projection of runs onto it.
 
 The embedding trains in the span of the top ``r`` principal directions of the stacked training runs
-(see :mod:`syncact.brain.embedding`). Two ways to get them:
+(see :mod:`syncact.networks.embedding`). Two ways to get them:
 
 * exact: eigen-decomposition of the (rows x rows) Gram matrix of the stacked runs, while the rows fit
   (``exact_max_rows``); all runs are read into memory once.

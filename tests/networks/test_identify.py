@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from syncact.brain import FBNEmbedding
-from syncact.brain.embedding import _AutoEncoder
-from syncact.brain.identify import independent_maps, reparametrise
 from syncact.exceptions import ConfigError, ShapeError
+from syncact.networks import FBNEmbedding
+from syncact.networks.embedding import _AutoEncoder
+from syncact.networks.identify import independent_maps, reparametrise
 
 
 def _blobs(rng, n_runs=10, n_t=150, side=14, k=5, noise=1.0):

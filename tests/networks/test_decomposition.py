@@ -6,8 +6,8 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from syncact.brain import FBNEmbedding, GroupICA, GroupPCA, SharedResponse, make_networks, method_names
 from syncact.exceptions import ConfigError, DataError, UnknownNameError
+from syncact.networks import FBNEmbedding, GroupICA, GroupPCA, SharedResponse, make_networks, method_names
 
 
 @pytest.fixture
@@ -30,8 +30,8 @@ def planted(rng):
 def test_canica_sees_the_runs_unchanged_and_agrees_with_an_independent_ica(planted):
     from nilearn.maskers import MultiNiftiMasker
 
-    from syncact.brain.decomposition import _RunImages
-    from syncact.brain.identify import independent_maps
+    from syncact.networks.decomposition import _RunImages
+    from syncact.networks.identify import independent_maps
 
     runs, maps, mask_img = planted
     # what is ours: the runs handed to nilearn as images come back unchanged through nilearn's own masker
@@ -44,7 +44,7 @@ def test_canica_sees_the_runs_unchanged_and_agrees_with_an_independent_ica(plant
     r = np.corrcoef(np.vstack([maps, ours.maps_]))[:3, 3:]
     assert r.max(axis=1).min() > 0.95, r
     assert np.all(ours.maps_[np.arange(3), np.abs(ours.maps_).argmax(1)] > 0)
-    # an independent ICA (scikit-learn's FastICA through syncact.brain.identify on the group PCA subspace,
+    # an independent ICA (scikit-learn's FastICA through syncact.networks.identify on the group PCA subspace,
     # not nilearn's CanICA code) gives the same maps up to order
     basis = np.linalg.svd(np.vstack(runs), full_matrices=False)[2][:3]
     other = independent_maps(basis, seed=1).mixing @ basis
@@ -124,7 +124,7 @@ def test_make_networks_names_variants_and_errors():
 
 
 def test_network_spec_gives_one_identity_to_two_names_of_a_model():
-    from syncact.brain import network_spec
+    from syncact.networks import network_spec
 
     settings = {"n_epochs": 3, "mask_img": None, "seed": 1}
     assert network_spec("LT+MSA", **settings) == network_spec("sync-act", temporal="msa", **settings)

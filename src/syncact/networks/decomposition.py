@@ -1,6 +1,6 @@
 """Baselines under the embedding's interface: group ICA, dictionary learning, PCA, shared response model.
 
-Each is a :class:`~syncact.brain.networks.BrainNetworks`: ``fit(runs, validation, groups=...)``, then
+Each is a :class:`~syncact.networks.base.BrainNetworks`: ``fit(runs, validation, groups=...)``, then
 ``maps_`` (K x voxel, peak positive) and ``transform(run)`` (time x K), so the pairing stage takes any
 of them unchanged. :func:`make_networks` builds one by name (``method=``), including the three variants
 of the Sync-ACT embedding (``"lt"``, ``"lt+lstm"``, ``"lt+msa"``).
@@ -28,10 +28,10 @@ import nibabel as nib
 import numpy as np
 
 from syncact._validation import check_choice, check_positive
-from syncact.brain.embedding import FBNEmbedding
-from syncact.brain.networks import BrainNetworks, LinearNetworks
-from syncact.brain.subspace import check_rank, principal_subspace, run_shapes
 from syncact.exceptions import ConfigError, DataError
+from syncact.networks.base import BrainNetworks, LinearNetworks
+from syncact.networks.embedding import FBNEmbedding
+from syncact.networks.subspace import check_rank, principal_subspace, run_shapes
 
 logger = logging.getLogger(__name__)
 

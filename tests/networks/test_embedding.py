@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from syncact.brain import FBNEmbedding, split_subjects
-from syncact.brain.subspace import principal_subspace
 from syncact.exceptions import ConfigError, CorruptFileError, ShapeError, UnknownNameError
+from syncact.networks import FBNEmbedding, split_subjects
+from syncact.networks.subspace import principal_subspace
 
 
 def test_split_is_seeded_and_partitions():
@@ -114,7 +114,7 @@ _TRAIN_SCRIPT = textwrap.dedent("""
     import os, signal, sys
     import numpy as np, torch
     torch.set_num_threads(1)
-    from syncact.brain import FBNEmbedding
+    from syncact.networks import FBNEmbedding
     data = np.load(sys.argv[1])
     runs = [data[f"r{i}"] for i in range(6)]
     kill_after = int(sys.argv[3])
@@ -214,24 +214,10 @@ def test_randomized_subspace_matches_the_exact_one(rng):
     assert kept(approx) > 0.995 * kept(exact)
 
 
-def test_training_from_a_prepared_store_equals_training_in_memory(bids_dataset, tmp_path):
-    from syncact.brain import prepare_dataset, scan_dataset
-
-    store = prepare_dataset(scan_dataset(bids_dataset), tmp_path / "p.zarr", high_pass=None)
-    segments = store.segments(12)
-    lazy = store.runset(segments)
-    assert lazy.shapes == [(12, store.n_features)] * len(segments) and lazy.groups[0] == "01"
-    memory = [np.array(x) for x in lazy]
-    for n_components in (16, None):
-        a = FBNEmbedding(4, temporal="none", n_epochs=3, batch_size=2, n_components=n_components, seed=0).fit(lazy)
-        b = FBNEmbedding(4, temporal="none", n_epochs=3, batch_size=2, n_components=n_components, seed=0).fit(memory)
-        np.testing.assert_array_equal(a.maps_, b.maps_)
-
-
 @pytest.mark.parametrize("temporal", ["none", "lstm", "msa"])
 def test_expanded_loss_equals_the_direct_reconstruction_error(temporal):
     """The voxel formulation's loss without reconstructions: same value and gradients as ||X - X_hat||^2."""
-    from syncact.brain.embedding import _AutoEncoder
+    from syncact.networks.embedding import _AutoEncoder
 
     torch.manual_seed(0)
     model = _AutoEncoder(300, 8, temporal, 2)
@@ -248,7 +234,7 @@ DDP_SCRIPT = textwrap.dedent("""
     import sys
     import numpy as np
     import torch
-    from syncact.brain import FBNEmbedding, init_distributed
+    from syncact.networks import FBNEmbedding, init_distributed
 
     torch.set_num_threads(1)
     rank, world, device = init_distributed()

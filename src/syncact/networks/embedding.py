@@ -19,7 +19,7 @@ added as a constant). Each step then costs O(T r) instead of O(T V), which is wh
 epochs affordable on a CPU. ``n_components=None`` trains on the voxels directly.
 
 Runs may be arrays in memory or a lazy view of a prepared store (:meth:`PreparedStore.runset`): the
-principal subspace is then computed in passes over the store (:mod:`syncact.brain.subspace`) and only
+principal subspace is then computed in passes over the store (:mod:`syncact.networks.subspace`) and only
 the projected runs (time x r per run) are held, so memory does not grow with the number of voxels;
 with ``n_components=None`` every batch is read from the store.
 
@@ -47,10 +47,10 @@ from tqdm.auto import tqdm
 
 from syncact import _io
 from syncact._validation import check_choice, check_file, check_fractions, check_positive
-from syncact.brain.identify import IDENTIFY_METHODS, Identification, independent_maps, reparametrise
-from syncact.brain.networks import BrainNetworks, positive_peaks
-from syncact.brain.subspace import check_equal_lengths, check_rank, fingerprint, principal_subspace, project_runs, run_shapes
 from syncact.exceptions import ConfigError, CorruptFileError, ShapeError
+from syncact.networks.base import BrainNetworks, positive_peaks
+from syncact.networks.identify import IDENTIFY_METHODS, Identification, independent_maps, reparametrise
+from syncact.networks.subspace import check_equal_lengths, check_rank, fingerprint, principal_subspace, project_runs, run_shapes
 
 logger = logging.getLogger(__name__)
 
@@ -345,8 +345,8 @@ class FBNEmbedding(BrainNetworks):
         the checkpoints; every process ends with the fitted model.
     identify : {"ica", "none"}, default="ica"
         After training, choose the spatially independent maps inside the span the trained encoder fixes
-        (:func:`syncact.brain.identify.independent_maps`) and rewrite the network so it reconstructs every
-        run exactly as before with them (:func:`~syncact.brain.identify.reparametrise`); maps are then
+        (:func:`syncact.networks.identify.independent_maps`) and rewrite the network so it reconstructs every
+        run exactly as before with them (:func:`~syncact.networks.identify.reparametrise`); maps are then
         ordered by the variance of the training data along each map. ``"none"`` keeps the raw trained
         weights (the paper's procedure), whose maps are an arbitrary mixture of networks.
     progress : bool, default=False
@@ -436,7 +436,7 @@ class FBNEmbedding(BrainNetworks):
             raise ConfigError("resume=True needs checkpoint_dir (where the checkpoint is).")
         if self.distributed and not (torch.distributed.is_available() and torch.distributed.is_initialized()):
             raise ConfigError("distributed=True needs an initialised torch.distributed process group: start the "
-                              "processes with torchrun and call syncact.brain.init_distributed() (or "
+                              "processes with torchrun and call syncact.networks.init_distributed() (or "
                               "torch.distributed.init_process_group) before fit.")
 
     def _autocast_dtype(self, device: torch.device) -> torch.dtype | None:
@@ -462,7 +462,7 @@ class FBNEmbedding(BrainNetworks):
             Accepted for the common interface of :class:`BrainNetworks`.
         basis : Tensor or ndarray of shape (n_voxels, r), optional
             The principal subspace of ``runs``, computed already by
-            :func:`syncact.brain.subspace.principal_subspace` with this ``n_components`` and ``seed`` (the
+            :func:`syncact.networks.subspace.principal_subspace` with this ``n_components`` and ``seed`` (the
             fits of a K sweep share one); by default it is computed here.
 
         Returns
@@ -606,7 +606,7 @@ class FBNEmbedding(BrainNetworks):
 
     def _identify(self, train: _Runs) -> None:
         """Spatially independent maps, ordered by the variance of the training runs along each, absorbed
-        exactly into the network (see :mod:`syncact.brain.identify`)."""
+        exactly into the network (see :mod:`syncact.networks.identify`)."""
         tic = time.perf_counter()
         raw = self.maps_ * self.signs_[:, None]  # the encoder's own rows
         found = independent_maps(raw, seed=self.seed)
