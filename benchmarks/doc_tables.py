@@ -15,10 +15,10 @@ marker at the new record and rewrite the tables in place:
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import re
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -99,5 +99,7 @@ def rewrite(path: Path) -> bool:
 
 
 if __name__ == "__main__":
-    for name in sys.argv[1:]:
-        print(f"{name}: {'rewritten' if rewrite(Path(name)) else 'unchanged'}")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("pages", nargs="+", type=Path, help="Markdown files whose marked tables are rendered again")
+    for page in parser.parse_args().pages:
+        print(f"{page}: {'rewritten' if rewrite(page) else 'unchanged'}")

@@ -3,10 +3,10 @@
 Functional brain networks learned from these runs live in :mod:`syncact.networks`.
 """
 
-from syncact.brain.io import BoldRun, inspect_run
-from syncact.brain.layouts import DatasetInfo, RunSource, detect_layout, scan_dataset
+from syncact.brain.io import RunSource, inspect_run
+from syncact.brain.layouts import DatasetInfo, detect_layout, scan_dataset
 from syncact.brain.masking import remove_drift, zscore_voxels
 from syncact.brain.prepare import PreparedStore, Segment, StoreRuns, prepare_dataset
 
-__all__ = ["BoldRun", "DatasetInfo", "PreparedStore", "RunSource", "Segment", "StoreRuns", "detect_layout", "inspect_run",
+__all__ = ["DatasetInfo", "PreparedStore", "RunSource", "Segment", "StoreRuns", "detect_layout", "inspect_run",
            "prepare_dataset", "remove_drift", "scan_dataset", "zscore_voxels"]

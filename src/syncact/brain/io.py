@@ -26,32 +26,42 @@ _ENTITY = re.compile(r"(sub|ses|task|run)-([a-zA-Z0-9]+)")
 
 
 @dataclass(frozen=True)
-class BoldRun:
-    """One BOLD run on disk and what its header and sidecar say.
+class RunSource:
+    """One run on disk, as far as its header tells.
 
     Attributes
     ----------
     path : Path
-        The 4D NIfTI file.
-    subject, run : str
-        BIDS labels (``run`` is "1" when the file has no run entity).
-    task : str
-    tr : float
-        Repetition time in seconds (header and sidecar agree).
-    shape : tuple of int
-        Spatial shape of the grid.
+    subject, run, task : str
+        Labels; ``run`` is the label that pairs runs of different subjects with the same movie.
+    kind : {"nifti", "cifti", "array"}
     n_timepoints : int
-    affine : ndarray of shape (4, 4)
+    tr : float or None
+        Repetition time in seconds (None for arrays until the user gives it).
+    shape : tuple of int
+        Spatial grid (x, y, z) for NIfTI; (n_grayordinates,) for CIFTI; (n_features,) for arrays.
+    affine : ndarray of shape (4, 4) or None
+    space : str or None
+        Template space when the layout says (fMRIPrep ``space-``; "MNI152NLin6Asym" for HCP volumes).
+    confounds : Path or None
+        fMRIPrep confounds table of the run.
     """
 
     path: Path
     subject: str
     run: str
-    task: str
-    tr: float
-    shape: tuple[int, int, int]
+    kind: str
     n_timepoints: int
-    affine: np.ndarray
+    tr: float | None
+    shape: tuple[int, ...]
+    affine: np.ndarray | None = None
+    task: str = ""
+    space: str | None = None
+    confounds: Path | None = None
+
+    @property
+    def key(self) -> str:
+        return f"sub-{self.subject}_run-{self.run}"
 
 
 def _sidecar_tr(path: Path, root: Path | None) -> float | None:
@@ -73,7 +83,7 @@ def _sidecar_tr(path: Path, root: Path | None) -> float | None:
     return None
 
 
-def inspect_run(path: str | Path, *, root: Path | None = None) -> BoldRun:
+def inspect_run(path: str | Path, *, root: Path | None = None) -> RunSource:
     """Read the header of one BOLD file and check it, without loading the data.
 
     Raises
@@ -107,15 +117,16 @@ def inspect_run(path: str | Path, *, root: Path | None = None) -> BoldRun:
     else:
         raise DataError(f"BOLD file {str(path)!r}: no repetition time in the header or a JSON sidecar; add RepetitionTime to its sidecar.")
     entities = dict(_ENTITY.findall(path.name))
-    return BoldRun(
+    return RunSource(
         path=path,
         subject=entities.get("sub", path.parent.parent.name.removeprefix("sub-")),
         run=entities.get("run", "1").lstrip("0") or "0",
-        task=entities.get("task", ""),
+        kind="nifti",
+        n_timepoints=int(img.shape[3]),
         tr=tr,
         shape=tuple(int(s) for s in img.shape[:3]),
-        n_timepoints=int(img.shape[3]),
         affine=np.asarray(img.affine),
+        task=entities.get("task", ""),
     )
 
 

@@ -29,14 +29,14 @@ import json
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 
 from syncact._validation import check_choice, check_tr_agree
-from syncact.brain.io import incomplete_file, inspect_run, unreadable_data
+from syncact.brain.io import RunSource, incomplete_file, inspect_run, unreadable_data
 from syncact.exceptions import ConfigError, CorruptFileError, DataError, MissingFileError, ShapeError, SyncactError
 
 logger = logging.getLogger(__name__)
@@ -45,45 +45,6 @@ LAYOUTS = ("auto", "bids", "fmriprep", "hcp", "nifti", "arrays")
 _ENTITY = re.compile(r"(sub|ses|task|run|space|res)-([a-zA-Z0-9]+)")
 _HCP_RUN = re.compile(r"tfMRI_MOVIE(\d+)_7T_(AP|PA)$")
 CIFTI_CORTEX = ("CIFTI_STRUCTURE_CORTEX_LEFT", "CIFTI_STRUCTURE_CORTEX_RIGHT")
-
-
-@dataclass(frozen=True)
-class RunSource:
-    """One run on disk, as far as its header tells.
-
-    Attributes
-    ----------
-    path : Path
-    subject, run, task : str
-        Labels; ``run`` is the label that pairs runs of different subjects with the same movie.
-    kind : {"nifti", "cifti", "array"}
-    n_timepoints : int
-    tr : float or None
-        Repetition time in seconds (None for arrays until the user gives it).
-    shape : tuple of int
-        Spatial grid (x, y, z) for NIfTI; (n_grayordinates,) for CIFTI; (n_features,) for arrays.
-    affine : ndarray of shape (4, 4) or None
-    space : str or None
-        Template space when the layout says (fMRIPrep ``space-``; "MNI152NLin6Asym" for HCP volumes).
-    confounds : Path or None
-        fMRIPrep confounds table of the run.
-    """
-
-    path: Path
-    subject: str
-    run: str
-    kind: str
-    n_timepoints: int
-    tr: float | None
-    shape: tuple[int, ...]
-    affine: np.ndarray | None = None
-    task: str = ""
-    space: str | None = None
-    confounds: Path | None = None
-
-    @property
-    def key(self) -> str:
-        return f"sub-{self.subject}_run-{self.run}"
 
 
 @dataclass
@@ -263,13 +224,8 @@ def _scan_bids(root: Path, task: str | None) -> DatasetInfo:
         raise MissingFileError(f"no BOLD runs{f' for task {task!r}' if task else ''} under {str(root)!r} "
                                "(looked for sub-*/func/*_bold.nii.gz).")
     for p in files:
-        _collect(info, lambda p=p: _from_bold(inspect_run(p, root=root), space=None, confounds=None))
+        _collect(info, lambda p=p: inspect_run(p, root=root))
     return info
-
-
-def _from_bold(b, *, space: str | None, confounds: Path | None) -> RunSource:  # noqa: ANN001 - BoldRun
-    return RunSource(path=b.path, subject=b.subject, run=b.run, kind="nifti", n_timepoints=b.n_timepoints, tr=b.tr,
-                     shape=b.shape, affine=b.affine, task=b.task, space=space, confounds=confounds)
 
 
 def _scan_fmriprep(root: Path, task: str | None, space: str | None) -> DatasetInfo:
@@ -294,7 +250,7 @@ def _scan_fmriprep(root: Path, task: str | None, space: str | None) -> DatasetIn
         if confounds is None:
             info.problems.append(f"{p.name}: no confounds table ({prefix}_desc-confounds_timeseries.tsv); "
                                  "confound regression will not be possible for this run.")
-        _collect(info, lambda p=p, c=confounds: _from_bold(inspect_run(p, root=root), space=chosen, confounds=c))
+        _collect(info, lambda p=p, c=confounds: replace(inspect_run(p, root=root), space=chosen, confounds=c))
     return info
 
 
@@ -344,9 +300,7 @@ def _scan_hcp(root: Path, hcp_data: str) -> DatasetInfo:
 
 
 def _hcp_volume(f: Path, subject: str, run: str) -> RunSource:
-    b = inspect_run(f)
-    return RunSource(path=f, subject=subject, run=run, kind="nifti", n_timepoints=b.n_timepoints, tr=b.tr, shape=b.shape,
-                     affine=b.affine, task="movie", space="MNI152NLin6Asym")
+    return replace(inspect_run(f), subject=subject, run=run, task="movie", space="MNI152NLin6Asym")
 
 
 def read_cifti_header(path: Path) -> tuple[float, int, dict[str, slice]]:
@@ -391,10 +345,8 @@ def _scan_nifti_list(listing: Path) -> DatasetInfo:
         ents = dict(_ENTITY.findall(f.name))
 
         def make(f: Path = f, ents: dict = ents, i: int = i) -> RunSource:
-            b = inspect_run(f)
-            return RunSource(path=f, subject=ents.get("sub", f"{i:02d}"), run=ents.get("run", "1").lstrip("0") or "0",
-                             kind="nifti", n_timepoints=b.n_timepoints, tr=b.tr, shape=b.shape, affine=b.affine,
-                             task=ents.get("task", ""))
+            return replace(inspect_run(f), subject=ents.get("sub", f"{i:02d}"),
+                           run=ents.get("run", "1").lstrip("0") or "0", task=ents.get("task", ""))
 
         _collect(info, make)
     return info
