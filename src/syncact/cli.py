@@ -195,10 +195,9 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
 
 
 def _cmd_embed(args: argparse.Namespace) -> int:
-    import nibabel as nib
-
     from syncact import _io
     from syncact.brain import PreparedStore
+    from syncact.experiment.stages import split_runs, write_embedding
     from syncact.networks import FBNEmbedding, init_distributed, split_subjects
 
     started = time.perf_counter()
@@ -206,18 +205,15 @@ def _cmd_embed(args: argparse.Namespace) -> int:
     store = PreparedStore(args.store)
     split = split_subjects(store.subjects, tuple(float(f) for f in args.split.split(",")), seed=args.seed)
     out = Path(args.out)
-    train = store.runset(store.segments(args.segment_length, subjects=split["train"]), zscore=args.segment_length is not None)
-    val = store.runset(store.segments(args.segment_length, subjects=split["validation"]), zscore=args.segment_length is not None)
+    order = [(r["subject"], r["run"], r["n_timepoints"]) for r in store.runs]
+    train, val, _ = split_runs(store, split, order, segment_length=args.segment_length)  # as a run cuts them
     emb = FBNEmbedding(args.n_networks, temporal=args.temporal, n_heads=args.n_heads, n_epochs=args.epochs,
                        learning_rate=args.lr, batch_size=args.batch_size, n_components=args.components or None,
                        patience=args.patience, seed=args.seed, device=device, distributed=args.ddp, identify=args.identify,
                        checkpoint_dir=out / "checkpoints", resume=args.resume, progress=not args.no_progress)
     emb.fit(train, val if len(val) else None)
     if rank == 0:
-        emb.save(out / "model.pt")
-        with _io.atomic_path(out / "fbn_maps.nii.gz") as tmp:
-            nib.save(store.unmask(emb.maps_), tmp)
-        _io.write_csv(out / "training.csv", emb.history_.to_frame())
+        write_embedding(emb, store, out)  # model.pt, fbn_maps.nii.gz, training.csv: what a run writes to brain/
         _io.write_json(out / "split.json", split)
         print(f"{out}/model.pt: K={args.n_networks}, {len(train)} training segments of {len(split['train'])} subjects on "
               f"{world} process(es), best epoch {emb.history_.best_epoch + 1}, {time.perf_counter() - started:.0f} s")

@@ -171,3 +171,15 @@ def test_fdr_option_adjusts_q_values_and_reaches_a_run_through_the_config():
     result, _ = pair_unit(fbn, [f"FBN-{k}" for k in range(6)], filters, [f"filter-{j}" for j in range(30)],
                           np.stack([fbn, fbn, fbn]), filters[::-1].copy(), "2", PairingConfig(fdr="by"), seed=0, tr=1.0)
     np.testing.assert_allclose(result.eq2["q_shift"], by.eq2["q_shift"])
+
+
+def test_layers_with_many_filters_are_warned_with_the_measured_rate():
+    import warnings
+
+    rng = np.random.default_rng(2)
+    fbn = rng.normal(size=(160, 2))
+    with pytest.warns(RuntimeWarning, match=r"1001 filters: .* measured a per-pair false-positive rate of 0.061"):
+        pair(fbn, rng.normal(size=(160, 1001)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # 160 time points and 1,000 filters: inside what was measured, no warning
+        pair(fbn, rng.normal(size=(160, 1000)))

@@ -17,6 +17,7 @@ from syncact.experiment.report import write_report
 from syncact.experiment.result import ExperimentResult
 from syncact.experiment.sweep import sweep_methods
 from syncact.experiment.truth import load_ground_truth, recovery_and_detection
+from syncact.report.figures import training_curve
 from syncact.units import Executor, record_run
 
 
@@ -72,7 +73,9 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
     fitted = stages.fit_embeddings(bold, config, run_dir, executor, progress, resume)
     embedding = stages.main_embedding(fitted, bold, config)
     fbns = stages.transform_test(embedding, bold, run_dir)
-    stages.write_embedding(embedding, bold, run_dir)
+    stages.write_embedding(embedding, bold.store, run_dir.brain(""))
+    if embedding.history_ is not None:
+        run_dir.write_figure("training", training_curve(embedding.history_.to_frame()))
     timings["embedding"] = time.perf_counter() - tic
 
     tic = time.perf_counter()

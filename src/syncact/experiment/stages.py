@@ -27,7 +27,7 @@ from syncact.experiment.layout import RunDirectory
 from syncact.experiment.result import PairingKey
 from syncact.experiment.units import alive_filters, extract_unit, filter_names_of, frames_unit, pair_unit
 from syncact.networks import BrainNetworks, FBNEmbedding, network_spec, split_subjects
-from syncact.report.figures import accuracy_regression_plot, training_curve
+from syncact.report.figures import accuracy_regression_plot
 from syncact.stimulus import Frames
 from syncact.sync import Pairing
 from syncact.units import Executor, Plan, PlanResult, UnitsFailed
@@ -162,24 +162,56 @@ def prepare_bold(inputs: Inputs, config: ExperimentConfig, run_dir: RunDirectory
                             mask="template" if dc.mask == "mni152" else dc.mask, detrend=dc.detrend,
                             high_pass=dc.high_pass or None, confounds=dc.confounds, progress=progress,
                             workers=executor.workers, scheduler=executor.scheduler, units_dir=run_dir.units)
-    runs, kept = inputs.runs, inputs.kept
-    split = split_subjects(sorted({r.subject for r in runs}), config.embedding.split, seed=config.seed)
+    split = split_subjects(sorted({r.subject for r in inputs.runs}), config.embedding.split, seed=config.seed)
     run_dir.write_json(run_dir.brain("split.json"), split)
-    dropped = any(kept[r.run] != (0, r.n_timepoints) for r in runs)  # pieces of z-scored runs are z-scored again
-    length = config.embedding.segment_length
-
-    def pieces(group: str, size: int | None, labels: set[str]) -> list[Segment]:
-        return [seg for r in runs if r.subject in split[group] and r.run in labels
-                for seg in store.segments(size, subjects=[r.subject], runs=[r.run], drop_start=kept[r.run][0],
-                                          drop_end=r.n_timepoints - kept[r.run][1])]
-
-    segmented = dropped or length is not None
-    train = store.runset(pieces("train", length, set(inputs.by_run)), zscore=segmented)
-    val = store.runset(pieces("validation", length, set(inputs.by_run)), zscore=segmented)
-    if not len(train):
-        raise ConfigError(f"segment_length={length} is longer than every run after drop_start/drop_end.")
-    test = {label: store.runset(pieces("test", None, {label}), zscore=dropped) for label in inputs.by_run}
+    order = [(r.subject, r.run, r.n_timepoints) for r in inputs.runs]
+    train, val, test = split_runs(store, split, order, segment_length=config.embedding.segment_length,
+                                  kept=inputs.kept, labels=list(inputs.by_run))
     return BoldData(store, split, train, val, test)
+
+
+def split_runs(store: PreparedStore, split: dict[str, list[str]], order: list[tuple[str, str, int]], *,
+               segment_length: int | None = None, kept: dict[str, tuple[int, int]] | None = None,
+               labels: list[str] | None = None) -> tuple[StoreRuns, StoreRuns, dict[str, StoreRuns]]:
+    """The lazy training, validation and per-run test runs of a subject split (used by a run and `syncact embed`).
+
+    Parameters
+    ----------
+    store : PreparedStore
+    split : dict
+        Subjects of ``train``, ``validation`` and ``test``.
+    order : list of (subject, run label, n_timepoints)
+        The runs, in the order their segments are listed (the order training batches are drawn from).
+    segment_length : int, optional
+        Cut training and validation runs into pieces of this many TRs (test runs stay whole).
+    kept : dict of run label to (start, stop), optional
+        Rows each run label keeps (after ``drop_start``/``drop_end``); all rows by default. Pieces of
+        z-scored runs are z-scored again.
+    labels : list of str, optional
+        Run labels in the order of the test dict (default: as they first appear in ``order``).
+
+    Returns
+    -------
+    train, validation : StoreRuns
+    test : dict of run label to StoreRuns
+    """
+    kept = kept or {}
+    rows = {(s, r): kept.get(r, (0, n)) for s, r, n in order}
+    dropped = any(rows[(s, r)] != (0, n) for s, r, n in order)
+    labels = labels or list(dict.fromkeys(r for _, r, _ in order))
+
+    def pieces(group: str, size: int | None, chosen: set[str]) -> list[Segment]:
+        return [seg for s, r, n in order if s in split[group] and r in chosen
+                for seg in store.segments(size, subjects=[s], runs=[r], drop_start=rows[(s, r)][0],
+                                          drop_end=n - rows[(s, r)][1])]
+
+    segmented = dropped or segment_length is not None
+    train = store.runset(pieces("train", segment_length, set(labels)), zscore=segmented)
+    val = store.runset(pieces("validation", segment_length, set(labels)), zscore=segmented)
+    if not len(train):
+        raise ConfigError(f"segment_length={segment_length} is longer than every run after drop_start/drop_end.")
+    test = {label: store.runset(pieces("test", None, {label}), zscore=dropped) for label in labels}
+    return train, val, test
 
 
 # CNN features ---------------------------------------------------------------------------------------------
@@ -310,14 +342,15 @@ class FBNActivations:
     names: list[str]
 
 
-def write_embedding(embedding: BrainNetworks, bold: BoldData, run_dir: RunDirectory) -> None:
-    """The FBN maps (NIfTI), the model file, its training curve."""
-    run_dir.write_maps(run_dir.brain("fbn_maps.nii.gz"), bold.store.unmask(embedding.maps_))
+def write_embedding(embedding: BrainNetworks, store: PreparedStore, folder: Path) -> None:
+    """The FBN maps (``fbn_maps.nii.gz``), the model file (``model.pt``, the embedding only) and its loss per
+    epoch (``training.csv``) in ``folder``: a run's ``brain/``, or the output of `syncact embed`."""
+    writer = RunDirectory(folder)
+    writer.write_maps(folder / "fbn_maps.nii.gz", store.unmask(embedding.maps_))
     if isinstance(embedding, FBNEmbedding):
-        embedding.save(run_dir.brain("model.pt"))
+        embedding.save(folder / "model.pt")
     if embedding.history_ is not None:
-        run_dir.write_csv(run_dir.brain("training.csv"), embedding.history_.to_frame())
-        run_dir.write_figure("training", training_curve(embedding.history_.to_frame()))
+        writer.write_csv(folder / "training.csv", embedding.history_.to_frame())
 
 
 def transform_test(embedding: BrainNetworks, bold: BoldData, run_dir: RunDirectory) -> FBNActivations:

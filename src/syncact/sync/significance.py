@@ -75,3 +75,8 @@ def t_p_value(r: np.ndarray, n: np.ndarray, alternative: str = "two-sided") -> n
 def edf_p_value(r: np.ndarray, n_eff: np.ndarray, alternative: str = "two-sided") -> np.ndarray:
     """p-value of Pearson's r with ``n_eff`` effective samples (t test, ``n_eff - 2`` dof; see :func:`t_p_value`)."""
     return t_p_value(r, n_eff, alternative)
+
+
+def naive_p_value(r: np.ndarray, n: int, alternative: str = "two-sided") -> np.ndarray:
+    """Parametric p-value of Pearson's r for ``n`` independent samples (as scipy's pearsonr)."""
+    return t_p_value(r, np.full(np.shape(r), float(n)), alternative)
