@@ -111,16 +111,22 @@ def _cmd_demo_rsa(args: argparse.Namespace) -> int:
     return 0
 
 
+def _executor(args: argparse.Namespace):  # noqa: ANN202 - syncact.units.Executor, imported when a command runs
+    """Where a command's units run, from --workers / --scheduler."""
+    from syncact.units import Executor
+
+    return Executor(workers=args.workers, scheduler=args.scheduler)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from syncact.config import load_config
     from syncact.experiment import run_experiment
-    from syncact.units import Executor
 
     started = time.perf_counter()
     config = load_config(args.config)
     out = Path(args.out) if args.out else Path("results") / config.name
     result = run_experiment(config, out, progress=not args.no_progress, resume=args.resume,
-                            executor=Executor(workers=args.workers, scheduler=args.scheduler), overwrite=args.overwrite)
+                            executor=_executor(args), overwrite=args.overwrite)
     _print_summary(result, started)
     return 0
 
@@ -188,7 +194,7 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
     print(info.summary())
     store = prepare_dataset(info, args.out, target=args.target, resolution=args.resolution, mask=args.mask,
                             detrend=not args.no_detrend, high_pass=args.high_pass or None, confounds=args.confounds,
-                            progress=not args.no_progress, workers=args.workers, scheduler=args.scheduler)
+                            progress=not args.no_progress, executor=_executor(args))
     print(f"\n{store.path}: {len(store.runs)} runs, {store.n_features} features, TR {store.tr:g} s "
           f"in {time.perf_counter() - started:.0f} s (peak memory {_peak_memory_gb():.2f} GB)")
     return 0
@@ -365,7 +371,7 @@ def _cmd_searchlight(args: argparse.Namespace) -> int:
         raise ConfigError("give the image patterns: --maps DIR (one NIfTI per image) or --bold RUN... --events TSV...")
     result = map_layers(images, names, built, args.layers, patterns, residual=args.residual, radius_mm=args.radius,
                         method=args.method, n_perm=args.perm, seed=args.seed, progress=not args.no_progress,
-                        workers=args.workers, scheduler=args.scheduler)
+                        executor=_executor(args))
     result.save(out, args.alpha)
     tables = result.tables(args.alpha)
     print(f"Layer RDM similarity (mean |r| {result.rdms.mean_abs_offdiagonal():.3f}):")

@@ -5,6 +5,7 @@ import pytest
 from syncact.brain.layouts import scan_dataset
 from syncact.brain.prepare import PreparedStore, clean_run, confound_columns, prepare_dataset, read_run, target_grid
 from syncact.exceptions import ConfigError, CorruptFileError, DataError, MissingFileError
+from syncact.units import Executor
 
 
 def test_masking_and_resampling_agree_with_nilearns_niftimasker(bids_dataset):
@@ -158,7 +159,8 @@ def test_runs_prepared_on_two_dask_workers_equal_the_serial_store(bids_dataset, 
     pytest.importorskip("distributed")
     info = scan_dataset(bids_dataset)
     serial = prepare_dataset(info, tmp_path / "serial.zarr", high_pass=None)
-    on_dask = prepare_dataset(info, tmp_path / "dask.zarr", high_pass=None, workers=2, units_dir=tmp_path / "units")
+    on_dask = prepare_dataset(info, tmp_path / "dask.zarr", high_pass=None, executor=Executor(workers=2),
+                              units_dir=tmp_path / "units")
     assert [r["key"] for r in on_dask.runs] == [r["key"] for r in serial.runs]
     np.testing.assert_array_equal(on_dask.voxels, serial.voxels)
     for r in serial.runs:

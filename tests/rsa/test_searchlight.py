@@ -12,6 +12,7 @@ from syncact.rsa.searchlight import (
     searchlight_rsa,
     sphere_neighbourhoods,
 )
+from syncact.units import Executor
 
 SHAPE = (9, 8, 7)
 
@@ -154,7 +155,7 @@ def test_parts_on_a_local_dask_cluster_give_the_in_process_maps(rng, tmp_path):
     spheres = sphere_neighbourhoods(mask, np.eye(4), 1.5)
     data, models = rng.normal(size=(9, mask.sum())), rng.normal(size=(2, 36))
     serial = searchlight_rsa(data, spheres, models, n_perm=50, seed=3)
-    parted = searchlight_rsa(data, spheres, models, n_perm=50, seed=3, workers=2, n_parts=5, store=tmp_path / "units",
+    parted = searchlight_rsa(data, spheres, models, n_perm=50, seed=3, executor=Executor(workers=2), n_parts=5, store=tmp_path / "units",
                              progress=False)
     np.testing.assert_allclose(parted.similarity, serial.similarity, atol=1e-12)
     np.testing.assert_allclose(parted.null_max, serial.null_max, atol=1e-12)

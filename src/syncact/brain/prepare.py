@@ -50,6 +50,7 @@ from syncact._validation import check_choice, check_finite, check_positive
 from syncact.brain.layouts import DatasetInfo, RunSource, array_shape, read_cifti_header
 from syncact.brain.masking import remove_drift, zscore_voxels
 from syncact.exceptions import ConfigError, CorruptFileError, DataError, MissingFileError, ShapeError
+from syncact.units import Executor
 
 logger = logging.getLogger(__name__)
 
@@ -379,8 +380,7 @@ def prepare_dataset(
     confounds: str | Sequence[str] | None = None,
     block: int = 100,
     progress: bool = False,
-    workers: int | None = None,
-    scheduler: str | None = None,
+    executor: Executor | None = None,
     units_dir: str | Path | None = None,
 ) -> PreparedStore:
     """Write every run of ``info`` to a Zarr store, one run at a time (see the module docstring).
@@ -401,12 +401,13 @@ def prepare_dataset(
     block : int, default=100
         Volumes read (and resampled) at a time; bounds memory with the run length.
     progress : bool
-    workers, scheduler : optional
-        Prepare the runs as units (:mod:`syncact.units`) on a local Dask cluster of ``workers``
-        processes or on an existing scheduler (whose workers see ``out`` at the same path). Each run is
-        written by one worker, atomically; the store equals one prepared in this process.
+    executor : Executor, optional
+        Prepare the runs as units (:mod:`syncact.units`) on a local Dask cluster
+        (``Executor(workers=N)``) or an existing scheduler (whose workers see ``out`` at the same path).
+        Each run is written by one worker, atomically; the store equals one prepared in this process
+        (the default, ``None`` or ``Executor()``).
     units_dir : str or Path, optional
-        Where the units record what they did (default ``<out>/units``); used with ``workers``/``scheduler``.
+        Where the units record what they did (default ``<out>/units``); used on Dask.
 
     Returns
     -------
@@ -414,14 +415,11 @@ def prepare_dataset(
     """
     preparation, todo = begin_store(info, out, target=target, resolution=resolution, mask=mask, detrend=detrend,
                                     high_pass=high_pass, confounds=confounds, block=block)
-    if workers is None and scheduler is None:
+    if executor is None or executor.in_process:
         for run in tqdm(todo, desc="prepare", unit="run", disable=bar_disabled(progress), leave=False):
             prepare_run(run, preparation)
     elif todo:
-        from syncact.units import run_plan
-
-        run_plan(prepare_plan(preparation, todo), units_dir or preparation.store / "units", workers=workers,
-                 scheduler=scheduler, progress=progress)
+        executor.run(prepare_plan(preparation, todo), units_dir or preparation.store / "units", progress=progress)
     return PreparedStore(preparation.store)
 
 

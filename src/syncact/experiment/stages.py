@@ -161,7 +161,7 @@ def prepare_bold(inputs: Inputs, config: ExperimentConfig, run_dir: RunDirectory
     store = prepare_dataset(inputs.info, dc.prepared or run_dir.prepared, target=dc.target, resolution=dc.resolution,
                             mask="template" if dc.mask == "mni152" else dc.mask, detrend=dc.detrend,
                             high_pass=dc.high_pass or None, confounds=dc.confounds, progress=progress,
-                            workers=executor.workers, scheduler=executor.scheduler, units_dir=run_dir.units)
+                            executor=executor, units_dir=run_dir.units)
     split = split_subjects(sorted({r.subject for r in inputs.runs}), config.embedding.split, seed=config.seed)
     run_dir.write_json(run_dir.brain("split.json"), split)
     order = [(r.subject, r.run, r.n_timepoints) for r in inputs.runs]

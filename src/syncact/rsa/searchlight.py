@@ -36,6 +36,7 @@ from syncact._io import bar_disabled
 from syncact._validation import check_choice, check_positive
 from syncact.exceptions import DataError, ShapeError
 from syncact.rsa.rdm import COMPARISONS, METRICS, LayerRDMs, compare_rdms
+from syncact.units import Executor
 
 logger = logging.getLogger(__name__)
 
@@ -398,7 +399,7 @@ class SearchlightMaps:
 def searchlight_rsa(patterns: np.ndarray, spheres: Spheres, models: LayerRDMs | np.ndarray, *,
                     layers: Sequence[str] | None = None, metric: str = "correlation", method: str = "spearman",
                     n_perm: int = 1000, seed: int = 0, memory_mb: float = 512.0, progress: bool = False,
-                    workers: int | None = None, scheduler: str | None = None, n_parts: int | None = None,
+                    executor: Executor | None = None, n_parts: int | None = None,
                     store: str | Path | None = None) -> SearchlightMaps:
     """Compare every sphere's neural RDM with each model RDM, with a max-statistic permutation test.
 
@@ -422,11 +423,9 @@ def searchlight_rsa(patterns: np.ndarray, spheres: Spheres, models: LayerRDMs | 
         Working memory per chunk of spheres (the permuted model RDMs, ``n_layers * (n_perm + 1) * n_pairs``
         floats, come on top for Spearman and Pearson).
     progress : bool, default=False
-    workers : int, optional
-        Split the spheres into ``n_parts`` units and run them on a local Dask cluster of this many workers
-        (:mod:`syncact.units`); the maps are those of an in-process run.
-    scheduler : str, optional
-        Run the parts on an existing Dask scheduler instead.
+    executor : Executor, optional
+        Split the spheres into ``n_parts`` units and run them on a local Dask cluster (``Executor(workers=N)``)
+        or an existing scheduler; in this process by default (the maps are the same).
     n_parts : int, optional
         Number of sphere ranges (default: 4 per worker, 32 with a scheduler).
     store : path, optional
@@ -454,13 +453,13 @@ def searchlight_rsa(patterns: np.ndarray, spheres: Spheres, models: LayerRDMs | 
     if not np.isfinite(vectors).all():
         raise DataError("model RDMs contain NaN or infinite values.")
     n_layers = len(names)
-    if workers is None and scheduler is None:
+    if executor is None or executor.in_process:
         part = searchlight_part(x, spheres, vectors, start=0, stop=spheres.n_spheres, metric=metric, method=method,
                                 n_perm=int(n_perm), seed=seed, memory_mb=memory_mb, progress=progress)
         similarity, exceed, null_max = part["similarity"], part["exceed"], part["null_max"]
     else:
         similarity, exceed, null_max = _run_parts(x, spheres, vectors, metric=metric, method=method, n_perm=int(n_perm),
-                                                  seed=seed, memory_mb=memory_mb, workers=workers, scheduler=scheduler,
+                                                  seed=seed, memory_mb=memory_mb, executor=executor,
                                                   n_parts=n_parts, store=store, progress=progress)
     if n_perm:
         sorted_max = np.sort(null_max, axis=1)
@@ -527,14 +526,14 @@ def searchlight_part(patterns: np.ndarray, spheres: Spheres, vectors: np.ndarray
 
 
 def _run_parts(x: np.ndarray, spheres: Spheres, vectors: np.ndarray, *, metric: str, method: str, n_perm: int, seed: int,
-               memory_mb: float, workers: int | None, scheduler: str | None, n_parts: int | None,
+               memory_mb: float, executor: Executor, n_parts: int | None,
                store: str | Path | None, progress: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sphere ranges as units of :mod:`syncact.units`; their pieces joined, their null maxima maximised."""
     import tempfile
 
-    from syncact.units import Plan, run_plan
+    from syncact.units import Plan
 
-    count = n_parts or (4 * workers if workers else 32)
+    count = n_parts or (4 * executor.workers if executor.workers else 32)
     bounds = np.linspace(0, spheres.n_spheres, min(count, spheres.n_spheres) + 1).astype(int)
     plan = Plan()
     for i, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
@@ -542,7 +541,7 @@ def _run_parts(x: np.ndarray, spheres: Spheres, vectors: np.ndarray, *, metric: 
                  start=int(start), stop=int(stop), metric=metric, method=method, n_perm=n_perm, seed=seed,
                  memory_mb=memory_mb)
     with tempfile.TemporaryDirectory(prefix="syncact-searchlight-") as tmp:
-        done = run_plan(plan, store or tmp, workers=workers, scheduler=scheduler, progress=progress)
+        done = executor.run(plan, store or tmp, progress=progress)
         parts = [done[name] for name in plan.units]
     similarity = np.concatenate([p["similarity"] for p in parts], axis=1)
     exceed = np.concatenate([p["exceed"] for p in parts], axis=1)

@@ -20,6 +20,7 @@ from syncact.exceptions import DataError
 from syncact.rsa.rdm import LayerRDMs, image_rdms
 from syncact.rsa.residual import residual_rdms
 from syncact.rsa.searchlight import SearchlightMaps, searchlight_rsa, sphere_neighbourhoods
+from syncact.units import Executor
 
 
 @dataclass
@@ -86,7 +87,7 @@ class LayerSearchlight:
 def map_layers(images: np.ndarray, names: Sequence[str], built: BuiltModel, layers: Sequence[str],
                patterns: ImagePatterns, *, residual: bool = False, radius_mm: float = 8.0, metric: str = "correlation",
                method: str = "spearman", n_perm: int = 1000, seed: int = 0, memory_mb: float = 512.0,
-               progress: bool = False, workers: int | None = None, scheduler: str | None = None) -> LayerSearchlight:
+               progress: bool = False, executor: Executor | None = None) -> LayerSearchlight:
     """Map each layer of a network to the brain with searchlight RSA.
 
     Parameters
@@ -100,8 +101,8 @@ def map_layers(images: np.ndarray, names: Sequence[str], built: BuiltModel, laye
         From :func:`syncact.brain.patterns.image_patterns` or :func:`~syncact.brain.patterns.patterns_from_maps`.
     residual : bool, default=False
         Map residual RDMs (each layer's RDM regressed on the others').
-    radius_mm, metric, method, n_perm, seed, memory_mb, progress, workers, scheduler
-        See :func:`~syncact.rsa.searchlight.searchlight_rsa` (``workers``/``scheduler`` run sphere ranges on Dask).
+    radius_mm, metric, method, n_perm, seed, memory_mb, progress, executor
+        See :func:`~syncact.rsa.searchlight.searchlight_rsa` (an ``executor`` runs sphere ranges on Dask).
 
     Returns
     -------
@@ -116,7 +117,7 @@ def map_layers(images: np.ndarray, names: Sequence[str], built: BuiltModel, laye
     mask = np.asarray(patterns.mask_img.dataobj) > 0
     spheres = sphere_neighbourhoods(mask, patterns.mask_img.affine, radius_mm)
     maps = searchlight_rsa(patterns.patterns, spheres, models, metric=metric, method=method, n_perm=n_perm, seed=seed,
-                           memory_mb=memory_mb, progress=progress, workers=workers, scheduler=scheduler)
+                           memory_mb=memory_mb, progress=progress, executor=executor)
     params = {"model": built.name, "weights": built.weights, "weights_digest": built.weights_digest, "layers": list(layers),
               "residual": residual, "radius_mm": radius_mm, "metric": metric, "method": method, "n_perm": n_perm,
               "seed": seed, "n_spheres": spheres.n_spheres, "patterns": f"{patterns.method}/{patterns.output}"}
