@@ -39,7 +39,42 @@ def test_the_tables_are_marked_where_expected():
 
 
 def test_the_api_reference_is_current():
+    assert (ROOT / "docs" / "api.md").read_text() == _api_module().render(), "run `python docs/make_api.py`"
+
+
+def test_fill_doc_writes_shared_parameters_once():
+    from syncact._docs import DOCS, fill_doc
+
+    @fill_doc
+    def f():
+        """Do it at 50%.
+
+        Parameters
+        ----------
+        %(executor)s
+        %(not_a_parameter)s
+        """
+
+    assert "50%." in f.__doc__ and "%(not_a_parameter)s" in f.__doc__  # only known names are replaced
+    first, *rest = DOCS["executor"].split("\n")
+    assert f"\n        {first}\n" in f.__doc__ and f"\n        {rest[0]}" in f.__doc__  # indented as the placeholder
+
+
+def test_no_public_docstring_keeps_a_placeholder():
+    import inspect
+
+    from syncact._docs import DOCS
+
+    make_api = _api_module()
+    for package in make_api.PACKAGES:
+        module = importlib.import_module(f"syncact.{package}")
+        for name in make_api._public(module):
+            doc = inspect.getdoc(getattr(module, name)) or ""
+            assert not any(f"%({key})s" in doc for key in DOCS), f"syncact.{package}.{name} lacks @fill_doc"
+
+
+def _api_module():
     spec = importlib.util.spec_from_file_location("make_api", ROOT / "docs" / "make_api.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    assert (ROOT / "docs" / "api.md").read_text() == module.render(), "run `python docs/make_api.py`"
+    return module

@@ -45,6 +45,7 @@ import nibabel as nib
 import numpy as np
 from tqdm.auto import tqdm
 
+from syncact._docs import fill_doc
 from syncact._io import bar_disabled
 from syncact._validation import check_choice, check_finite, check_positive
 from syncact.brain.layouts import DatasetInfo, RunSource, array_shape, read_cifti_header
@@ -368,6 +369,7 @@ def prepare_run(run: RunSource, preparation: Preparation) -> dict[str, object]:
     return {"key": run.key, "n_timepoints": run.n_timepoints, "n_valid": int(valid.sum())}
 
 
+@fill_doc
 def prepare_dataset(
     info: DatasetInfo,
     out: str | Path,
@@ -400,12 +402,8 @@ def prepare_dataset(
         fMRIPrep confound columns or presets joined by "+" (``"motion24+wm_csf"``).
     block : int, default=100
         Volumes read (and resampled) at a time; bounds memory with the run length.
-    progress : bool
-    executor : Executor, optional
-        Prepare the runs as units (:mod:`syncact.units`) on a local Dask cluster
-        (``Executor(workers=N)``) or an existing scheduler (whose workers see ``out`` at the same path).
-        Each run is written by one worker, atomically; the store equals one prepared in this process
-        (the default, ``None`` or ``Executor()``).
+    %(progress)s
+    %(executor)s
     units_dir : str or Path, optional
         Where the units record what they did (default ``<out>/units``); used on Dask.
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from syncact._docs import fill_doc
 from syncact._validation import check_output_dir
 from syncact.config import ExperimentConfig
 from syncact.experiment import stages
@@ -21,6 +22,7 @@ from syncact.report.figures import training_curve
 from syncact.units import Executor, record_run
 
 
+@fill_doc
 def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: bool = True, resume: bool = False,
                    executor: Executor | None = None, overwrite: bool = False) -> ExperimentResult:
     """Run the Sync-ACT pipeline and write a run directory with tables, maps and an HTML report.
@@ -32,17 +34,11 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
     out_dir : str or Path
         Run directory (layout: :mod:`syncact.experiment.layout`; files in it are replaced atomically,
         nothing else is touched).
-    progress : bool, default=True
-        Progress bars on the long stages.
+    %(progress)s
     resume : bool, default=False
         Continue the embedding's training from ``brain/checkpoints`` (after a kill); the result is the
         same as an uninterrupted run. Frames, the prepared store and activations resume by themselves.
-    executor : Executor, optional
-        Where the units run (preparation of each run, frames, extraction, the embedding fits of the main
-        method and the ``[sweep]``, pairing): in this process (default), a local Dask cluster
-        (``Executor(workers=N)``) or an existing scheduler (``Executor(scheduler=address)``; workers must see
-        ``out_dir`` at the same path). The tables are identical either way (maps to float rounding);
-        finished units (``units/``) are reused.
+    %(executor)s
     overwrite : bool, default=False
         Replace the results of a finished run of another configuration in ``out_dir`` (refused without it).
 

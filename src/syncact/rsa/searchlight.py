@@ -32,6 +32,7 @@ from scipy import stats
 from scipy.spatial import cKDTree
 from tqdm.auto import tqdm
 
+from syncact._docs import fill_doc
 from syncact._io import bar_disabled
 from syncact._validation import check_choice, check_positive
 from syncact.exceptions import DataError, ShapeError
@@ -396,6 +397,7 @@ class SearchlightMaps:
         return written
 
 
+@fill_doc
 def searchlight_rsa(patterns: np.ndarray, spheres: Spheres, models: LayerRDMs | np.ndarray, *,
                     layers: Sequence[str] | None = None, metric: str = "correlation", method: str = "spearman",
                     n_perm: int = 1000, seed: int = 0, memory_mb: float = 512.0, progress: bool = False,
@@ -422,10 +424,8 @@ def searchlight_rsa(patterns: np.ndarray, spheres: Spheres, models: LayerRDMs | 
     memory_mb : float, default=512
         Working memory per chunk of spheres (the permuted model RDMs, ``n_layers * (n_perm + 1) * n_pairs``
         floats, come on top for Spearman and Pearson).
-    progress : bool, default=False
-    executor : Executor, optional
-        Split the spheres into ``n_parts`` units and run them on a local Dask cluster (``Executor(workers=N)``)
-        or an existing scheduler; in this process by default (the maps are the same).
+    %(progress)s
+    %(executor)s
     n_parts : int, optional
         Number of sphere ranges (default: 4 per worker, 32 with a scheduler).
     store : path, optional
