@@ -316,8 +316,7 @@ def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> ExperimentConfi
     from syncact.networks.embedding import PRECISIONS as EMBEDDING_PRECISIONS
     from syncact.networks.identify import IDENTIFY_METHODS
     from syncact.stimulus.video import POLICIES
-    from syncact.sync.hrf import HRF_MODELS
-    from syncact.sync.pairing import ALTERNATIVES, FDR_METHODS
+    from syncact.sync.options import check_pair_options
 
     known = {"name", "seed", "device", "cache", "data", "movies", "models", "frames", "embedding", "pairing", "sweep",
              "annotation"}
@@ -382,12 +381,7 @@ def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> ExperimentConfi
                            hint="it is the model.pt that `syncact embed` writes")
         embedding = dataclasses.replace(embedding, model=str(model))
     pairing = _section(PairingConfig, raw.get("pairing"), "pairing")
-    check_choice("pairing.hrf", pairing.hrf, ("none", *HRF_MODELS))
-    check_choice("pairing.alternative", pairing.alternative, ALTERNATIVES)
-    check_choice("pairing.fdr", pairing.fdr, FDR_METHODS)
-    check_level("pairing.alpha", pairing.alpha)
-    check_positive("pairing.n_phase", pairing.n_phase, integer=True, allow_zero=True)
-    check_positive("pairing.max_lag", pairing.max_lag, integer=True, allow_zero=True)
+    check_pair_options(prefix="pairing.", **pairing.pair_kwargs())  # the pairing module owns its options' checks
     check_level("pairing.confidence", pairing.confidence)
     sweep = None
     if "sweep" in raw:

@@ -47,10 +47,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from syncact._validation import check_choice, check_level, check_positive, check_same_length
+from syncact._validation import check_level, check_positive, check_same_length
 from syncact.exceptions import ConfigError, ShapeError
 from syncact.sync.correlation import circular_correlation, standardize
 from syncact.sync.hrf import as_paired
+from syncact.sync.options import check_pair_options
 from syncact.sync.significance import autocorrelation, edf_p_value, effective_n, naive_p_value
 
 _BLOCK_BYTES = 256 * 2**20
@@ -59,8 +60,6 @@ TESTS = {"naive": "p_naive", "edf": "p_edf", "shift": "p_shift", "fdr_shift": "q
 """The tests of a pair, by name, and the Eq.2 column each one reads."""
 
 
-ALTERNATIVES = ("greater", "two-sided")
-FDR_METHODS = ("bh", "by")
 CALIBRATED_LENGTHS = (150, 900)
 """Run lengths (time points) over which the shift test's level was measured (benchmarks/bench_calibration_grid.py)."""
 LIBERAL_FILTERS = 1000  # above this many filters the shift test measured ~1 point liberal (0.061 at alpha 0.05)
@@ -236,9 +235,8 @@ def pair(
     -------
     Pairing
     """
-    check_choice("alternative", alternative, ALTERNATIVES)
-    check_choice("fdr", fdr, FDR_METHODS)
-    check_level("alpha", alpha)
+    check_pair_options(alpha=alpha, min_shift=min_shift, hrf=hrf, n_phase=n_phase, max_lag=max_lag,
+                       alternative=alternative, fdr=fdr)
     filters = as_paired(filter_activations, hrf=hrf, tr=tr)
     b = standardize(fbn_activations, "fbn_activations")
     a = standardize(filters, "filter_activations")
@@ -287,7 +285,6 @@ def pair(
     mean_pcc = float(pcc2.mean())
     mean_p = float((1 + (null_eq2.mean(axis=0) >= score2.mean() - 1e-12).sum()) / (1 + lags.size))
     mean_p1 = float((1 + (null_eq1.mean(axis=0) >= score1.mean() - 1e-12).sum()) / (1 + lags.size))
-    check_positive("n_phase", n_phase, integer=True, allow_zero=True)
     phase_null = _phase_null(b, a, n_phase, seed, two_sided) if n_phase else None  # (K, n_phase)
 
     eq2 = pd.DataFrame({
@@ -301,7 +298,6 @@ def pair(
         "p_shift": p2,
         "q_shift": stats.false_discovery_control(p2, method=fdr),
     })
-    check_positive("max_lag", max_lag, integer=True, allow_zero=True)
     if max_lag:
         if max_lag > n // 2:
             raise ConfigError(f"max_lag={max_lag} leaves too few samples of the {n} to correlate; use at most {n // 2}.")
