@@ -217,10 +217,10 @@ def test_randomized_subspace_matches_the_exact_one(rng):
 @pytest.mark.parametrize("temporal", ["none", "lstm", "msa"])
 def test_expanded_loss_equals_the_direct_reconstruction_error(temporal):
     """The voxel formulation's loss without reconstructions: same value and gradients as ||X - X_hat||^2."""
-    from syncact.networks.embedding import _AutoEncoder
+    from syncact.networks.autoencoder import AutoEncoder
 
     torch.manual_seed(0)
-    model = _AutoEncoder(300, 8, temporal, 2)
+    model = AutoEncoder(300, 8, temporal, 2)
     runs = [torch.randn(50, 300) for _ in range(3)]
     expanded = model.expanded_sse(runs)
     direct = ((model(torch.stack(runs)) - torch.stack(runs)) ** 2).sum()

@@ -6,7 +6,7 @@ import torch
 
 from syncact.exceptions import ConfigError, ShapeError
 from syncact.networks import FBNEmbedding
-from syncact.networks.embedding import _AutoEncoder
+from syncact.networks.autoencoder import AutoEncoder
 from syncact.networks.identify import independent_maps, reparametrise
 
 
@@ -39,7 +39,7 @@ def _outputs(model, x):
 def test_reparametrisation_keeps_every_reconstruction(temporal):
     """Any invertible mixing, absorbed into a (random) network, leaves its reconstructions unchanged."""
     torch.manual_seed(0)
-    model = _AutoEncoder(40, 8, temporal, 2).eval()
+    model = AutoEncoder(40, 8, temporal, 2).eval()
     x = torch.randn(3, 50, 40)
     mixing = np.random.default_rng(1).normal(size=(8, 8)) + 3 * np.eye(8)
     before, weight = _outputs(model, x), model.encoder.weight.detach().double().clone()

@@ -12,7 +12,8 @@ from syncact.networks.decomposition import (
     method_names,
     network_spec,
 )
-from syncact.networks.embedding import FBNEmbedding, TrainingHistory, init_distributed, split_subjects
+from syncact.networks.embedding import FBNEmbedding
+from syncact.networks.training import TrainingHistory, init_distributed, split_subjects
 
 __all__ = ["BrainNetworks", "DictionaryLearning", "FBNEmbedding", "GroupICA", "GroupPCA", "LinearNetworks",
            "SharedResponse", "TrainingHistory", "init_distributed", "make_networks", "method_names", "network_spec",

@@ -37,7 +37,6 @@ import math
 import pickle
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -46,246 +45,19 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from syncact import _io
-from syncact._validation import check_choice, check_file, check_fractions, check_positive
+from syncact._validation import check_choice, check_file, check_positive
 from syncact.exceptions import ConfigError, CorruptFileError, ShapeError
+from syncact.networks.autoencoder import AutoEncoder
 from syncact.networks.base import BrainNetworks, positive_peaks
 from syncact.networks.identify import IDENTIFY_METHODS, Identification, independent_maps, reparametrise
-from syncact.networks.subspace import check_equal_lengths, check_rank, fingerprint, principal_subspace, project_runs, run_shapes
+from syncact.networks.subspace import check_rank, fingerprint, principal_subspace, run_shapes
+from syncact.networks.training import TrainingHistory, TrainingRuns, sum_over_processes
 
 logger = logging.getLogger(__name__)
 
 TEMPORAL_MODULES = ("none", "lstm", "msa")
 LR_SCHEDULES = ("constant", "cosine", "plateau")
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
-
-
-def split_subjects(
-    subjects: Sequence[str], fractions: Sequence[float] = (0.6, 0.1, 0.3), *, seed: int = 0
-) -> dict[str, list[str]]:
-    """Split subjects into train / validation / test groups (60/10/30 in the paper).
-
-    Each group with a non-zero fraction gets at least one subject; the rest follow the fractions.
-
-    Parameters
-    ----------
-    subjects : sequence of str
-        Subject labels (at least 3 when every fraction is non-zero).
-    fractions : (train, validation, test), default=(0.6, 0.1, 0.3)
-    seed : int, default=0
-
-    Returns
-    -------
-    dict with keys "train", "validation", "test", each a sorted list of labels
-    """
-    fractions = check_fractions("split", fractions, 3)
-    subjects = sorted(set(subjects))
-    needed = sum(f > 0 for f in fractions)
-    if len(subjects) < needed:
-        raise ConfigError(f"split {fractions} needs at least {needed} subjects, got {len(subjects)}: {subjects}.")
-    n = len(subjects)
-    counts = [max(1, round(f * n)) if f > 0 else 0 for f in fractions]
-    while sum(counts) > n:  # take from the largest group
-        counts[int(np.argmax(counts))] -= 1
-    counts[0] += n - sum(counts)
-    order = np.random.default_rng(seed).permutation(n)
-    shuffled = [subjects[i] for i in order]
-    groups, start = {}, 0
-    for name, count in zip(("train", "validation", "test"), counts, strict=False):
-        groups[name] = sorted(shuffled[start : start + count])
-        start += count
-    return groups
-
-
-class _SelfAttention(nn.Module):
-    """Multi-head self-attention over time with a residual connection: A = Z + MHA(Z, Z, Z)."""
-
-    def __init__(self, dim: int, n_heads: int) -> None:
-        super().__init__()
-        self.attention = nn.MultiheadAttention(dim, n_heads, batch_first=True)
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        out, _ = self.attention(z, z, z, need_weights=False)
-        return z + out
-
-
-class _LSTM(nn.Module):
-    """Two stacked LSTM layers (tanh) over time, K -> K."""
-
-    def __init__(self, dim: int) -> None:
-        super().__init__()
-        self.lstm = nn.LSTM(dim, dim, num_layers=2, batch_first=True)
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.lstm(z)[0]
-
-
-def _temporal(kind: str, dim: int, n_heads: int) -> nn.Module:
-    modules = {"none": lambda: nn.Identity(), "lstm": lambda: _LSTM(dim), "msa": lambda: _SelfAttention(dim, n_heads)}
-    return modules[kind]()
-
-
-def _energy(x: torch.Tensor) -> torch.Tensor:
-    """``||x||^2`` of a (T, V) run: float32 dot products per row (no temporary), summed in float64."""
-    return torch.einsum("tv,tv->t", x, x).double().sum()
-
-
-class _AutoEncoder(nn.Module):
-    def __init__(self, n_voxels: int, n_networks: int, temporal: str, n_heads: int) -> None:
-        super().__init__()
-        self.encoder = nn.Linear(n_voxels, n_networks, bias=False)
-        self.encoder_temporal = _temporal(temporal, n_networks, n_heads)
-        self.decoder_temporal = _temporal(temporal, n_networks, n_heads)
-        self.decoder = nn.Linear(n_networks, n_voxels, bias=False)
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder_temporal(self.encoder(x))
-
-    def forward(self, x: torch.Tensor | list[torch.Tensor], expanded: bool = False) -> torch.Tensor:
-        """The reconstruction of ``x`` (batch, T, width), or with ``expanded`` the summed squared error of the
-        runs ``x`` (a list of (T, V)) by :meth:`expanded_sse`; both go through ``forward`` so DDP can wrap them."""
-        if expanded:
-            return self.expanded_sse(x)
-        return self.decoder(self.decoder_temporal(self.encode(x)))
-
-    def expanded_sse(self, runs: list[torch.Tensor]) -> torch.Tensor:
-        """``sum_i ||X_i - forward(X_i)||^2`` without forming any reconstruction.
-
-        The decoder's last step is linear, ``X_hat = H D^T`` with ``H`` (T x K) and ``D`` (V x K), so
-        ``||X - X_hat||^2 = ||X||^2 - 2 <H, X D> + <H^T H, D^T D>``: besides ``Z = X W`` it needs only
-        ``X D`` (T x K), and autograd's backward only ``X^T dZ`` and ``(dP)^T X``. Four (T x V x K)
-        products per run and no (T x V) temporary, against the floor of two products (``X W`` and
-        ``Z D^T``) of the direct form, which also materialises the reconstruction and its gradient.
-        """
-        d = self.decoder.weight  # (V, K)
-        z = torch.stack([self.encoder(x) for x in runs])  # (B, T, K)
-        p = torch.stack([x @ d for x in runs])  # (B, T, K)
-        h = self.decoder_temporal(self.encoder_temporal(z))
-        energy = sum(_energy(x) for x in runs)
-        cross = (h.float() * p.float()).sum(dtype=torch.float64)
-        gram = d.float().T @ d.float()
-        power = ((h.float().transpose(1, 2) @ h.float()) * gram).sum(dtype=torch.float64)
-        return (energy - 2 * cross + power).float()
-
-
-
-@dataclass(frozen=True)
-class TrainingHistory:
-    """Loss per epoch.
-
-    Attributes
-    ----------
-    train_loss, validation_loss : ndarray of shape (n_epochs_run,)
-        Mean reconstruction MSE per epoch (validation is NaN without validation data).
-    learning_rate : ndarray of shape (n_epochs_run,)
-        Learning rate used in each epoch.
-    seconds : ndarray of shape (n_epochs_run,)
-        Wall time of each epoch (training and validation pass).
-    best_epoch : int
-        Epoch (0-based) whose weights were kept: lowest validation loss, else the last.
-    stopped_early : bool
-        Training stopped before ``n_epochs`` because the validation loss stopped improving.
-    """
-
-    train_loss: np.ndarray
-    validation_loss: np.ndarray
-    learning_rate: np.ndarray
-    seconds: np.ndarray
-    best_epoch: int
-    stopped_early: bool = False
-
-    def to_frame(self):  # noqa: ANN201 - pandas
-        import pandas as pd
-
-        n = len(self.train_loss)
-        return pd.DataFrame({"epoch": np.arange(1, n + 1), "train_loss": self.train_loss,
-                             "validation_loss": self.validation_loss, "learning_rate": self.learning_rate, "seconds": self.seconds,
-                             "best": np.arange(n) == self.best_epoch})
-
-
-class _Runs:
-    """Training data for the loop.
-
-    With a subspace basis: the projected runs, stacked in memory, and the energy outside the span.
-    Without one (voxel formulation): the runs themselves, never stacked or copied -- arrays in memory are
-    wrapped as they are, lazy runs (a store) are read when their batch comes -- and the loss is computed
-    in its expanded form (:meth:`_AutoEncoder.expanded_sse`), which needs no (time x voxel) temporary.
-    """
-
-    def __init__(self, runs: Sequence[np.ndarray], basis: torch.Tensor | None) -> None:
-        self.expanded = basis is None
-        if self.expanded:
-            shapes = run_shapes(runs)
-            self.shape = (len(runs), check_equal_lengths([s[0] for s in shapes]), shapes[0][1])
-            self.lazy = not isinstance(runs, list | tuple)
-            self.source = runs if self.lazy else [torch.from_numpy(np.asarray(x, dtype=np.float32)) for x in runs]
-            self.residual = torch.zeros(len(runs))
-        else:
-            self.lazy = False
-            self.data, residual = project_runs(runs, basis)
-            self.residual = residual.float()
-            self.shape = tuple(self.data.shape)
-
-    def __len__(self) -> int:
-        return self.shape[0]
-
-    def batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Stacked projected runs (batch, T, r) and their summed residual energy (subspace mode)."""
-        return self.data[idx], self.residual[idx].sum()
-
-    def runs(self, idx: torch.Tensor) -> list[torch.Tensor]:
-        """The runs of a batch, each (T, V), without copies of in-memory data (voxel mode)."""
-        if self.lazy:
-            return [torch.from_numpy(np.asarray(self.source[int(i)], dtype=np.float32)) for i in idx]
-        return [self.source[int(i)] for i in idx]
-
-    def fingerprint(self) -> str:
-        if not self.expanded:
-            return fingerprint(self.data, self.residual)
-        stats = [torch.tensor([float(x.double().sum()), float(x.double().square().sum())])
-                 for x in (self.runs(torch.tensor([i]))[0] for i in range(len(self)))]
-        return fingerprint(torch.stack(stats), torch.tensor(self.shape))
-
-
-def _sum_over_processes(value: float, world: int, device: torch.device) -> float:
-    """``value`` added over the processes of the DDP group (itself with one process), in float64."""
-    if world == 1:
-        return value
-    total = torch.tensor([value], dtype=torch.float64, device=device)
-    torch.distributed.all_reduce(total)
-    return float(total[0])
-
-
-def init_distributed(backend: str | None = None) -> tuple[int, int, str]:
-    """Join the process group that ``torchrun`` describes (``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``...).
-
-    Parameters
-    ----------
-    backend : {"nccl", "gloo"}, optional
-        NCCL when CUDA is available (each process then uses GPU ``LOCAL_RANK``), else gloo (CPUs).
-
-    Returns
-    -------
-    rank, world_size : int
-    device : str
-        ``"cuda:<LOCAL_RANK>"`` or ``"cpu"``: pass it to :class:`FBNEmbedding` with ``distributed=True``.
-    """
-    import os
-
-    missing = [k for k in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT") if k not in os.environ]
-    if missing:
-        raise ConfigError(f"the environment lacks {missing}: start the processes with torchrun "
-                          "(e.g. torchrun --nproc-per-node 4 -m syncact.cli embed ...).")
-    cuda = torch.cuda.is_available()
-    backend = backend or ("nccl" if cuda else "gloo")
-    check_choice("backend", backend, ("nccl", "gloo"))
-    if backend == "nccl" and not cuda:
-        raise ConfigError("backend='nccl' needs CUDA GPUs; use backend='gloo' on CPUs.")
-    device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if backend == "nccl" else "cpu"
-    if device != "cpu":
-        torch.cuda.set_device(device)
-    if not torch.distributed.is_initialized():
-        torch.distributed.init_process_group(backend)
-    return torch.distributed.get_rank(), torch.distributed.get_world_size(), device
 
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -483,15 +255,15 @@ class FBNEmbedding(BrainNetworks):
             basis = self._check_basis(basis, shapes)
         elif self.n_components is not None:
             basis = principal_subspace(runs, self.n_components, seed=self.seed, progress=self.progress)
-        train = _Runs(runs, basis)
-        val = _Runs(validation, basis) if validation else None
+        train = TrainingRuns(runs, basis)
+        val = TrainingRuns(validation, basis) if validation else None
         n, n_timepoints, width = train.shape
         scale = float(n_timepoints * n_voxels)  # losses are reported as the MSE over all voxels
 
         generator = torch.Generator().manual_seed(self.seed)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
-            model = _AutoEncoder(width, self.n_networks, self.temporal, self.n_heads)
+            model = AutoEncoder(width, self.n_networks, self.temporal, self.n_heads)
             if self.init == "pca":  # the basis is sorted by variance: start from its K leading directions
                 with torch.no_grad():
                     eye = torch.eye(self.n_networks, width)
@@ -600,11 +372,11 @@ class FBNEmbedding(BrainNetworks):
         shapes = run_shapes(runs, "runs")
         if shapes[0][1] != self.n_voxels_:
             raise ShapeError(f"runs have {shapes[0][1]} voxels but the embedding was trained on {self.n_voxels_}.")
-        self._identify(_Runs(runs, self.basis_))
+        self._identify(TrainingRuns(runs, self.basis_))
         self.identify = "ica"
         return self
 
-    def _identify(self, train: _Runs) -> None:
+    def _identify(self, train: TrainingRuns) -> None:
         """Spatially independent maps, ordered by the variance of the training runs along each, absorbed
         exactly into the network (see :mod:`syncact.networks.identify`)."""
         tic = time.perf_counter()
@@ -638,7 +410,7 @@ class FBNEmbedding(BrainNetworks):
                              f"give {expected}; compute it with principal_subspace(runs, {self.n_components}, seed={self.seed}).")
         return basis.contiguous()
 
-    def _train_epoch(self, model: nn.Module, train: _Runs, order: torch.Tensor, optimizer: torch.optim.Optimizer,
+    def _train_epoch(self, model: nn.Module, train: TrainingRuns, order: torch.Tensor, optimizer: torch.optim.Optimizer,
                      scaler: torch.amp.GradScaler, scale: float, basis: torch.Tensor | None, device: torch.device,
                      autocast: torch.dtype | None, rank: int = 0, world: int = 1) -> float:
         """One pass over the training runs in ``order``, one Adam step per batch; returns the summed squared error.
@@ -665,7 +437,7 @@ class FBNEmbedding(BrainNetworks):
             scaler.step(optimizer)
             scaler.update()
             total += float(sse.detach()) * (weight > 0)
-        return _sum_over_processes(total, world, device)
+        return sum_over_processes(total, world, device)
 
     def _scheduler(self, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler | None:
         if self.lr_schedule == "cosine":
@@ -715,7 +487,7 @@ class FBNEmbedding(BrainNetworks):
         return payload["state"]
 
     @staticmethod
-    def _sse(model: nn.Module, data: _Runs, idx: torch.Tensor, device: torch.device,
+    def _sse(model: nn.Module, data: TrainingRuns, idx: torch.Tensor, device: torch.device,
              autocast: torch.dtype | None) -> tuple[torch.Tensor, int]:
         """Summed squared reconstruction error of the runs ``idx`` (with the energy outside the subspace)."""
         with torch.autocast(device.type, dtype=autocast or torch.float32, enabled=autocast is not None):
@@ -726,7 +498,7 @@ class FBNEmbedding(BrainNetworks):
             out = model(x)
         return torch.sum((out.float() - x) ** 2) + residual.to(device), len(idx)
 
-    def _loss(self, model: nn.Module, data: _Runs, scale: float, device: torch.device,
+    def _loss(self, model: nn.Module, data: TrainingRuns, scale: float, device: torch.device,
               autocast: torch.dtype | None, rank: int = 0, world: int = 1) -> float:
         """Mean reconstruction MSE of ``data``; with DDP each process scores its share and the sums are added."""
         model.eval()
@@ -736,7 +508,7 @@ class FBNEmbedding(BrainNetworks):
             for start in range(0, len(mine), self.batch_size):
                 sse, _ = self._sse(model, data, mine[start : start + self.batch_size], device, autocast)
                 total += float(sse)
-        return _sum_over_processes(total, world, device) / (scale * len(data))
+        return sum_over_processes(total, world, device) / (scale * len(data))
 
     def transform(self, run: np.ndarray) -> np.ndarray:
         """FBN temporal activations of one run.
@@ -791,7 +563,7 @@ class FBNEmbedding(BrainNetworks):
             ident = state.get("identification")  # files written before identification existed hold raw weights
             emb = cls(**{"identify": "none", **state["params"]})
             width = state["basis"].shape[1] if state["basis"] is not None else int(state["n_voxels"])
-            model = _AutoEncoder(width, emb.n_networks, emb.temporal, emb.n_heads)
+            model = AutoEncoder(width, emb.n_networks, emb.temporal, emb.n_heads)
             model.load_state_dict(state["network"])
         except (KeyError, RuntimeError, TypeError, pickle.UnpicklingError) as exc:
             raise CorruptFileError(f"{str(path)!r} is not an FBN embedding written by syncact ({exc}).") from exc
