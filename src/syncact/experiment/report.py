@@ -70,17 +70,22 @@ def _terms(descriptions: pd.DataFrame | None, unit: str) -> list[dict[str, objec
     return [{"source": r.source, "term": r.term, "score": number(r.score)} for r in rows.itertuples()]
 
 
-def _card(card: PairCard, result: ExperimentResult) -> dict[str, object]:
+def _agreements(result: ExperimentResult) -> dict[tuple, dict[str, float | None]]:
+    """Each annotated pair's agreement and its p-value, by (model, weights, layer, run, fbn): indexed once."""
+    if result.annotation is None:
+        return {}
+    pairs = result.annotation.pairs
+    return {(r["model"], r["weights"], r["layer"], r["run"], r["fbn"]):
+            {"agreement": number(r.get("agreement")), "p_agreement": number(r.get("p_agreement"))}
+            for r in pairs.to_dict(orient="records")}
+
+
+def _card(card: PairCard, result: ExperimentResult, agreements: dict[tuple, dict[str, float | None]]) -> dict[str, object]:
     """A card as the page (and ``report/cards.json``) shows it."""
     model, weights, layer, run = card.key
     row = card.row
     ann = result.annotation
-    extra: dict[str, float | None] = {"agreement": None, "p_agreement": None}
-    if ann is not None:
-        match = ann.pairs[(ann.pairs["model"] == model) & (ann.pairs["weights"] == weights) & (ann.pairs["layer"] == layer)
-                          & (ann.pairs["run"] == run) & (ann.pairs["fbn"] == row["fbn"])]
-        if len(match):
-            extra = {"agreement": number(match.iloc[0].get("agreement")), "p_agreement": number(match.iloc[0].get("p_agreement"))}
+    extra = agreements.get((model, weights, layer, run, row["fbn"]), {"agreement": None, "p_agreement": None})
     stem = f"{model}_{weights}_{layer}_run-{run}"
     described = ann.filters.get((model, weights, layer)) if ann is not None else None
     return {
@@ -129,8 +134,9 @@ def write_report(result: ExperimentResult, config: ExperimentConfig, *, mask: np
             matrices.append({"title": title, "img": data_uri(figures.correlation_matrix(pairing.r, title))})
     frames = result.frames[first_run]
     cards, strips, traces = [], {}, {}
+    agreements = _agreements(result)
     for card in result.cards:
-        shown = _card(card, result)
+        shown = _card(card, result, agreements)
         cards.append(shown)
         if shown["strip"] not in strips:
             strips[shown["strip"]] = data_uri(figures.frame_strip(frames.images[card.top_frames], card.heatmaps, height=90),

@@ -12,8 +12,10 @@ import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
 import pandas as pd
 
@@ -145,13 +147,18 @@ class BoldData:
     validation: StoreRuns
     test: dict[str, StoreRuns]
 
+    @cached_property
+    def mask_img(self) -> nib.Nifti1Image:
+        """The store's voxel set as a NIfTI mask, read from the store once."""
+        return self.store.mask_img()
+
     @property
     def mask(self) -> np.ndarray:
-        return np.asarray(self.store.mask_img().dataobj, dtype=bool)
+        return np.asarray(self.mask_img.dataobj, dtype=bool)
 
     @property
     def affine(self) -> np.ndarray:
-        return self.store.mask_img().affine
+        return self.mask_img.affine
 
 
 def prepare_bold(inputs: Inputs, config: ExperimentConfig, run_dir: RunDirectory, executor: Executor,
@@ -276,7 +283,7 @@ def fit_embeddings(bold: BoldData, config: ExperimentConfig, run_dir: RunDirecto
     plan = Plan()
     main = (emb_cfg.method, emb_cfg.n_networks)
     sweep = [] if config.sweep is None else [(m, int(k)) for m in config.sweep.methods for k in config.sweep.n_networks]
-    shared = network_params(config, bold.store.mask_img())
+    shared = network_params(config, bold.mask_img)
     train, val = bold.train, bold.validation
     for method, k in dict.fromkeys([*([] if emb_cfg.model else [main]), *sweep]):
         name, params = network_spec(method, **shared)

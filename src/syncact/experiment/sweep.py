@@ -23,7 +23,7 @@ def sweep_methods(config: ExperimentConfig, bold: BoldData, features: Features, 
     val = bold.validation
     comparison = compare_methods(
         bold.train, val if len(val) else None, bold.test, filters, methods=sweep.methods, n_networks=sweep.n_networks,
-        params=network_params(config, bold.store.mask_img()), groups=bold.train.groups, fitted=fitted,
+        params=network_params(config, bold.mask_img), groups=bold.train.groups, fitted=fitted,
         pairing={**config.pairing.pair_kwargs(extras=False), "tr": tr},
         normalize=sweep.normalize, truth=truth, progress=progress, on_fit=save_maps)
     for name in ("fits", "ablation", "k_sweep", "matching", "recovery"):

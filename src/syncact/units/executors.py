@@ -85,10 +85,9 @@ def run_plan(plan: Plan, store: str | Path, *, workers: int | None = None, sched
     UnitsFailed
         After every unit that could run has run, naming each failed unit and its inputs.
     """
+    Executor(workers=workers, scheduler=scheduler)  # the one check of the pair, before anything is written
     store = Path(store)
     store.mkdir(parents=True, exist_ok=True)
-    if workers is not None and scheduler is not None:
-        raise ConfigError("give workers (a new local cluster) or scheduler (an existing one), not both.")
     reused = [name for name, unit in plan.units.items() if _find(store, unit) is not None]
     if workers is None and scheduler is None:
         return _run_serial(plan, store, reused, progress)
