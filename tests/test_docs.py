@@ -78,3 +78,23 @@ def _api_module():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def test_the_calibration_prose_and_warning_quote_the_record():
+    # the pooled per-layer rates in docs/statistics.md and in pair()'s warning for layers of >1,000 filters
+    import inspect
+    import json
+
+    from syncact.sync import pairing
+
+    record = json.loads((ROOT / "benchmarks" / "results" / "calibration-grid-20261202-041703.json").read_text())
+    text = (ROOT / "docs" / "statistics.md").read_text()
+    source = inspect.getsource(pairing.pair)
+    for layer in ("block3", "last_conv"):
+        rows = [r for r in record["table"] if r["layer"] == layer]
+        pooled = sum(r["shift_rate"] * r["n_pairs"] for r in rows) / sum(r["n_pairs"] for r in rows)
+        assert f"{pooled:.3f} pooled" in text, (layer, pooled)
+        if layer == "last_conv":
+            low, high = min(r["shift_rate"] for r in rows), max(r["shift_rate"] for r in rows)
+            assert f"{pooled:.3f} ({low:.3f}-{high:.3f}" in source
+            assert f"{low:.3f}-{high:.3f} in every cell" in text
