@@ -59,11 +59,21 @@ def test_run_directory_is_complete(result):
 
 def test_report_is_self_contained(result):
     html = result.report_path.read_text()
-    assert "Models &times; runs" in html and "Recovery of the planted networks" in html
-    assert "Layers (mean PCC over runs" in html and "Eq.1 (each filter with its best FBN)" in html
+    for section in ("summary", "pairings", "layers", "truth", "fbns", "matrices", "pairs", "methods"):
+        assert f'<section id="{section}"' in html and f'<a href="#{section}">' in html, section  # in the contents
+    for table in ("t-summary", "t-tests", "t-models-runs", "t-layers", "t-eq1", "t-recovery", "t-detection", "t-peaks",
+                  "t-agreement", "t-pairs"):
+        assert f'id="{table}"' in html, table
+    assert ">mean_pcc_eq2<" not in html and ">Mean PCC, Eq.2</th>" in html  # human headers, explained on hover
     assert NASTY not in html and "&lt;img src=x onerror=&#34;alert(1)&#34;&gt; &amp; &lt;/div&gt;" in html
-    assert html.count("p_edf ") == 16 and "share_shift" in html
+    assert html.count("p_edf ") == 16
     assert html.count('class="card"') == 8 * 2  # every model's last layer
+    # each FBN map is embedded once (a CSS class shows it in the gallery and in every card of the FBN)
+    assert html.count(".m-FBN-03{background-image:url(data:image/png;base64,") == 1
+    assert html.count('class="fbnmap m-FBN-03"') == 1 + 2  # gallery + one card per model
+    for card in ("efficientnet_lite0-imagenet-last_conv-FBN-03", "resnet18-random-last_conv-FBN-03"):
+        assert f'href="#{card}"' in html  # the gallery links each FBN to its cards
+    assert 'href="#fbn-FBN-03"' in html and 'id="fbn-FBN-03"' in html
     assert "http://" not in html and "https://" not in html.replace("https://www.w3.org", "")
     import base64
     import hashlib
@@ -85,6 +95,67 @@ def test_report_is_self_contained(result):
     for card in cards:
         for path in card["files"].values():
             assert (result.out_dir / "report" / path).resolve().is_file(), path
+
+
+def test_the_summary_quotes_the_run_tables(result):
+    """Every number of the report's summary (sentences and headline tiles) is recomputed from the CSV it links to."""
+    import html as html_lib
+    import json
+    import re
+
+    from syncact.experiment.findings import AGGREGATES, select
+    from syncact.report.tables import column, format_value
+
+    page = result.report_path.read_text()
+    summary = page[page.index('<section id="summary">'):page.index('<section id="pairings">')]
+    quotes = re.findall(r'<a class="q" href="#([^"]+)" data-table="([^"]+)" data-column="([^"]+)" '
+                        r'data-aggregate="([^"]+)" data-where="([^"]*)" data-value="([^"]+)">([^<]*)</a>', summary)
+    assert len(quotes) >= 20, len(quotes)
+    tables = {}
+    for anchor, table, name, aggregate, where, value, text in quotes:
+        assert f'id="{anchor}"' in page, anchor  # the link lands on the table
+        frame = tables.setdefault(table, pd.read_csv(result.out_dir / "tables" / f"{table}.csv"))
+        rows = select(frame, json.loads(html_lib.unescape(where)))
+        expected = float(AGGREGATES[aggregate](rows[name].astype(float)))
+        assert float(value) == pytest.approx(expected, rel=1e-12, abs=1e-15), (table, name, aggregate, where)
+        kind = "count" if aggregate == "sum" else column(name).kind
+        assert html_lib.unescape(text) == format_value(expected, "number" if kind == "text" else kind)
+    totals = pd.read_csv(result.out_dir / "tables" / "summary.csv")
+    assert f">{int(totals['n_significant_shift'].sum())}</a> of <a" in summary  # the headline count, spelled out
+    assert {"Best mean PCC", "Significant pairs", "Control false positives", "Planted maps recovered"} <= set(
+        re.findall(r'<div class="label">([^<]+)</div>', summary))
+
+
+def test_methods_and_provenance_describe_the_run(result):
+    import hashlib
+    import json
+
+    from syncact import _io
+    from syncact.experiment.methods import methods_paragraphs
+
+    prov = json.loads((result.out_dir / "provenance.json").read_text())
+    resolved = (result.out_dir / "config.resolved.toml").read_bytes()
+    assert prov["config_sha256"] == hashlib.sha256(resolved).hexdigest()
+    assert [m["frames_sha256"] for m in prov["movies"]] == [
+        _io.file_sha256(result.out_dir / "frames" / f"run-{r}.npz") for r in ("1", "2")]
+    assert len(prov["bold"]) == 5 * 2 and all(b["size"] > 0 for b in prov["bold"])  # 5 subjects x 2 runs
+    assert prov["peak_memory_gb"] > 0.1 and prov["wall_s"] > 0 and {"torch", "numpy", "nilearn"} <= set(prov["packages"])
+    text = " ".join(methods_paragraphs(_config_of(result), result))
+    for fact in ("K = 8 functional brain networks", "multi-head self-attention (4 heads)", "convolved with the Glover HRF",
+                 f"{len(result.split['test'])} test subjects", "resized to 256 x 180 pixels", "(60 volumes)"):
+        assert fact in text, fact
+    page = result.report_path.read_text()
+    assert prov["config_sha256"] in page and "Methods and provenance" in page
+
+
+def _config_of(result):
+    return parse_config(_raw_toml(result.out_dir / "config.resolved.toml"))
+
+
+def _raw_toml(path):
+    import tomllib
+
+    return tomllib.loads(Path(path).read_text())
 
 
 def test_pairs_the_driven_networks(result):
@@ -183,52 +254,21 @@ def test_cross_annotation_describes_both_sides_and_scores_pairs(result):
     assert sum(hits) >= 3, (hits, rec)
 
 
-def test_report_in_headless_chromium(result):
-    """Open the report as a person would: no console error, no request leaves the page, no broken image,
-    search and sort work; a screenshot is kept in test-artifacts/."""
-    import os
-    import shutil
-    from pathlib import Path
-
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed: `make browser` (apt-get install chromium) installs it for CI")
-        pytest.skip("chromium is not installed (make browser)")
-    from playwright.sync_api import sync_playwright
-
-    artifacts = Path(os.environ.get("SYNCACT_TEST_ARTIFACTS", Path(__file__).parents[1] / "test-artifacts"))
-    artifacts.mkdir(parents=True, exist_ok=True)
-    page_url = result.report_path.resolve().as_uri()
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
-        try:
-            page = browser.new_page(viewport={"width": 1300, "height": 900})
-            problems, requests = [], []
-            page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
-            page.on("pageerror", lambda e: problems.append(str(e)))
-            page.on("request", lambda r: requests.append(r.url))
-            page.goto(page_url)
-            page.wait_for_load_state("load")
-            broken = page.evaluate("Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0))"
-                                   ".map(i => i.alt)")
-            assert page.locator("#count").inner_text() == "16 of 16 pairs"
-            page.fill("#query", "fbn-03")
-            assert page.locator("#count").inner_text() == "2 of 16 pairs"
-            page.fill("#query", "")
-            page.select_option("#sort", "pshift:-1")
-            shown = page.evaluate("Array.from(document.querySelectorAll('.card')).map(c => parseFloat(c.dataset.pshift))")
-            page.locator("#cards").scroll_into_view_if_needed()
-            page.screenshot(path=str(artifacts / "report.png"), full_page=False)
-        finally:
-            browser.close()
-    assert not problems, problems
-    assert [u for u in requests if not u.startswith("data:") and u != page_url] == []
-    assert broken == [] and page_url in requests
-    assert shown == sorted(shown)
-    assert (artifacts / "report.png").stat().st_size > 10_000
+def test_report_in_headless_chromium(result, browse):
+    """No console error, no request leaves the page, every image decodes, the summary and the contents exist, nothing
+    is wider than the viewport at 1280 px (wide tables scroll in their own box), search, sort and table sorting work;
+    screenshots of the top, a table and a card are kept in test-artifacts/."""
+    facts = browse(result.report_path, "report")
+    assert not facts["problems"], facts["problems"]
+    assert facts["outside_requests"] == []
+    assert facts["broken"] == [] and len(facts["backgrounds"]) == 8 and min(facts["backgrounds"]) > 500
+    assert facts["page_width"] <= 1280 and facts["too_wide"] == [], facts["too_wide"]
+    assert facts["toc_links"] >= 8
+    assert facts["count"] == "16 of 16 pairs" and facts["count_fbn03"] == "2 of 16 pairs"
+    assert facts["pshift_order"] == sorted(facts["pshift_order"])
+    assert facts["sorted_first_column"] == sorted(facts["sorted_first_column"])  # a header click sorts its table
+    for name in ("top", "table", "card"):
+        assert facts["screenshots"][name].stat().st_size > 10_000, name
 
 
 def test_local_dask_cluster_gives_the_serial_tables(tiny_dataset, tmp_path):

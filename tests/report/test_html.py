@@ -38,22 +38,13 @@ def test_json_helpers():
 
 
 def test_render_page_escapes_the_context(tmp_path):
-    from syncact.experiment.report import SORT_SCRIPT
+    from syncact.experiment.report import SCRIPT
 
-    path = render_page("report.html", tmp_path / "page.html", **_minimal_context('<b>"x"</b>'))
+    context = {"name": '<b>"x"</b>', "script": SCRIPT, "script_hash": script_hash(SCRIPT), "sections": [],
+               "pairing": {"alpha": 0.05, "hrf": "none", "alternative": "greater", "fdr": "bh", "confidence": 0.95},
+               "split": {}, "timings": {}, "methods": ["<i>methods</i>"], "map_css": "", "map_aspect": "6"}
+    path = render_page("report.html", tmp_path / "page.html", **context)
     text = path.read_text()
-    assert "&lt;b&gt;" in text and '<b>"x"</b>' not in text
-    assert SORT_SCRIPT.strip()[:40] in text
-    assert "Pairing options: alpha = 0.05; hrf = none; alternative = greater." in text  # every option, by name
-
-
-def _minimal_context(name: str) -> dict:
-    from syncact.experiment.report import SORT_SCRIPT
-
-    empty = html_table(pd.DataFrame({"a": [1]}))
-    return {"name": name, "config_toml": "", "summary": empty, "models_x_runs": empty, "models_x_runs_eq1": empty,
-            "eq1_vs_eq2": empty, "layers": empty, "regression": None, "recovery": None, "spatial_r": None,
-            "detection": None, "training": None, "method": "pca", "sweep": None, "fbns": [], "matrices": [],
-            "cards": [], "fbn_images": {}, "strips": {}, "traces": {}, "pair_title": "", "sort_script": SORT_SCRIPT,
-            "script_hash": script_hash(SORT_SCRIPT), "agreement": None, "timings": {}, "split": {},
-            "pairing": {"alpha": 0.05, "hrf": "none", "alternative": "greater"}, "n_lags": 10}
+    assert "&lt;b&gt;" in text and '<b>"x"</b>' not in text and "&lt;i&gt;methods" in text
+    assert SCRIPT.strip()[:40] in text
+    assert "Pairing options: alpha = 0.05; hrf = none; alternative = greater; fdr = bh; confidence = 0.95." in text

@@ -3,7 +3,7 @@ features, top frames, labels), and score how well the two sides of each pair agr
 
 from syncact.annotate.agreement import Agreement, agreement, description_text, sentence_encoder
 from syncact.annotate.cross import CrossAnnotation, cross_annotate, describe_fbns, describe_filters
-from syncact.annotate.fbns import COLUMNS, CoordinateAtlas, LabelAtlas, TermMaps, read_label_file, user_labels
+from syncact.annotate.fbns import COLUMNS, CoordinateAtlas, LabelAtlas, TermMaps, map_peaks, read_label_file, user_labels
 from syncact.annotate.filters import class_drivers, feature_drivers, top_frames
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "describe_filters",
     "description_text",
     "feature_drivers",
+    "map_peaks",
     "read_label_file",
     "sentence_encoder",
     "top_frames",

@@ -126,6 +126,41 @@ class CoordinateAtlas:
         return pd.concat(tables, ignore_index=True)
 
 
+def map_peaks(maps: np.ndarray, mask: np.ndarray, affine: np.ndarray, names: Sequence[str],
+              atlas: CoordinateAtlas | None = None) -> pd.DataFrame:
+    """Each map's peak (its largest positive value) in MNI mm and the atlas ROI whose centre is nearest to it.
+
+    A coordinate atlas has centres, not borders: the label is the nearest ROI and its distance is given,
+    so a reader sees how far the peak is from what names it (no volumetric label atlas ships offline).
+
+    Parameters
+    ----------
+    maps : ndarray of shape (n_fbns, n_voxels)
+        Maps on ``mask`` (sign fixed so that the peak is positive, as FBN maps are).
+    mask : ndarray of bool, 3D
+    affine : ndarray of shape (4, 4)
+    names : sequence of str, length n_fbns
+    atlas : CoordinateAtlas or None
+        Default: Dosenbach et al. 2010 (named regions).
+
+    Returns
+    -------
+    DataFrame
+        One row per map: ``fbn, x, y, z, region, atlas_network, distance_mm``.
+    """
+    maps = _check_maps(maps, mask)
+    if len(names) != maps.shape[0]:
+        raise ShapeError(f"{len(names)} names for {maps.shape[0]} maps.")
+    atlas = atlas or CoordinateAtlas.dosenbach_2010()
+    peaks = voxel_coordinates(mask, affine)[maps.argmax(axis=1)]  # (n_fbns, 3)
+    dist = np.linalg.norm(peaks[:, None, :] - atlas.coords[None, :, :], axis=2)
+    nearest = dist.argmin(axis=1)
+    return pd.DataFrame({"fbn": list(names), "x": peaks[:, 0], "y": peaks[:, 1], "z": peaks[:, 2],
+                         "region": [atlas.regions[i] for i in nearest],
+                         "atlas_network": [atlas.networks[i] for i in nearest],
+                         "distance_mm": dist[np.arange(len(nearest)), nearest]})
+
+
 def _load_image(path: Path, what: str) -> nib.spatialimages.SpatialImage:
     if not path.is_file():
         raise DataError(f"{what} {str(path)!r} does not exist.")

@@ -2,9 +2,12 @@
 
 Rooms, bottom to top (imports go downwards only; ``tests/test_layers.py`` holds it):
 
+- :mod:`~syncact.experiment.provenance`: :class:`Provenance` (versions, hashes, inputs' keys, wall time, memory);
+- :mod:`~syncact.experiment.findings`: the report's summary, every number quoted from a run table;
 - :mod:`~syncact.experiment.result`: :class:`ExperimentResult`, :class:`PairingKey`, :class:`PairCard`;
 - :mod:`~syncact.experiment.layout`: :class:`RunDirectory`, the one writer of the run-directory layout;
 - :mod:`~syncact.experiment.units`: the unit functions (frames, extraction, pairing) the executor runs;
+- :mod:`~syncact.experiment.methods`: a methods section written from what the run did;
 - :mod:`~syncact.experiment.stages`: one function per stage, inputs to pairing;
 - :mod:`~syncact.experiment.truth`, :mod:`~syncact.experiment.annotation`, :mod:`~syncact.experiment.sweep`,
   :mod:`~syncact.experiment.cards`: the optional stages;
@@ -12,8 +15,11 @@ Rooms, bottom to top (imports go downwards only; ``tests/test_layers.py`` holds 
 - :mod:`~syncact.experiment.run`: :func:`run_experiment`, the stages in order.
 """
 
+from syncact.experiment.findings import Findings, Quote, findings, read_tables
 from syncact.experiment.layout import RunDirectory
+from syncact.experiment.provenance import Provenance
 from syncact.experiment.result import ExperimentResult, PairCard, PairingKey
 from syncact.experiment.run import run_experiment
 
-__all__ = ["ExperimentResult", "PairCard", "PairingKey", "RunDirectory", "run_experiment"]
+__all__ = ["ExperimentResult", "Findings", "PairCard", "PairingKey", "Provenance", "Quote", "RunDirectory", "findings",
+           "read_tables", "run_experiment"]

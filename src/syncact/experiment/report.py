@@ -7,6 +7,8 @@ and the run directory; it computes no statistic and runs no model.
 from __future__ import annotations
 
 import dataclasses
+import html
+import io
 import json
 from pathlib import Path
 
@@ -14,52 +16,106 @@ import numpy as np
 import pandas as pd
 
 from syncact import _io
-from syncact.analysis import MethodComparison, eq1_vs_eq2, layers_table, models_by_runs
+from syncact.analysis import MethodComparison, eq1_vs_eq2, layers_table
 from syncact.config import ExperimentConfig
+from syncact.experiment.findings import Findings, Quote, findings, read_tables
+from syncact.experiment.methods import methods_paragraphs
 from syncact.experiment.result import ExperimentResult, PairCard
 from syncact.report import figures
-from syncact.report.html import data_uri, html_table, json_default, number, render_page, script_hash
+from syncact.report.html import data_uri, json_default, number, render_page, script_hash
+from syncact.report.tables import readable_table
 
-SORT_SCRIPT = """
-const box = document.getElementById("cards");
-const cards = Array.from(box.querySelectorAll(".card"));
-function refresh() {
-  const query = document.getElementById("query").value.trim().toLowerCase();
-  const [key, sign] = document.getElementById("sort").value.split(":");
-  const value = (card) => { const v = parseFloat(card.dataset[key]); return Number.isNaN(v) ? -Infinity : Number(sign) * v; };
-  cards.sort((a, b) => value(b) - value(a));
-  let shown = 0;
-  for (const card of cards) {
-    const match = !query || card.dataset.text.includes(query);
-    card.hidden = !match;
-    shown += match ? 1 : 0;
-    box.appendChild(card);
-  }
-  document.getElementById("count").textContent = shown + " of " + cards.length + " pairs";
+SCRIPT = """
+for (const table of document.querySelectorAll("table.sortable")) {
+  Array.from(table.tHead.rows[0].cells).forEach((th, col) => {
+    th.tabIndex = 0;
+    const sort = () => {
+      const body = table.tBodies[0];
+      const up = th.getAttribute("aria-sort") !== "ascending";
+      for (const other of table.tHead.rows[0].cells) other.removeAttribute("aria-sort");
+      th.setAttribute("aria-sort", up ? "ascending" : "descending");
+      const key = (row) => { const cell = row.cells[col]; return cell.dataset.v !== undefined ? parseFloat(cell.dataset.v) : cell.textContent; };
+      const rows = Array.from(body.rows).sort((a, b) => {
+        const x = key(a), y = key(b);
+        const order = typeof x === "number" && typeof y === "number" ? x - y : String(x).localeCompare(String(y), undefined, {numeric: true});
+        return up ? order : -order;
+      });
+      for (const row of rows) body.appendChild(row);
+    };
+    th.addEventListener("click", sort);
+    th.addEventListener("keydown", (e) => { if (e.key === "Enter") sort(); });
+  });
 }
-document.getElementById("query").addEventListener("input", refresh);
-document.getElementById("sort").addEventListener("change", refresh);
-refresh();
+const box = document.getElementById("cards");
+if (box) {
+  const cards = Array.from(box.querySelectorAll(".card"));
+  const refresh = () => {
+    const query = document.getElementById("query").value.trim().toLowerCase();
+    const [key, sign] = document.getElementById("sort").value.split(":");
+    const value = (card) => { const v = parseFloat(card.dataset[key]); return Number.isNaN(v) ? -Infinity : Number(sign) * v; };
+    cards.sort((a, b) => value(b) - value(a));
+    let shown = 0;
+    for (const card of cards) {
+      const match = !query || card.dataset.text.includes(query);
+      card.hidden = !match;
+      shown += match ? 1 : 0;
+      box.appendChild(card);
+    }
+    document.getElementById("count").textContent = shown + " of " + cards.length + " pairs";
+  };
+  document.getElementById("query").addEventListener("input", refresh);
+  document.getElementById("sort").addEventListener("change", refresh);
+  refresh();
+}
 """
-"""Search and sort over the pair cards: the page's only script, allowed by its hash in the page's CSP."""
+"""The page's only script (allowed by its hash in the page's CSP): sortable tables, search and sort over the cards."""
 
-SUMMARY_COLUMNS = ("model", "weights", "layer", "run", "mean_pcc", "mean_pcc_low", "mean_pcc_high", "mean_p_shift",
-                   "mean_p_phase", "ratio_not_significant", "n_significant_naive", "n_significant_edf",
-                   "n_significant_shift", "n_significant_fdr", "n_significant_phase", "n_mutual", "control_movie_run",
-                   "control_mean_pcc", "control_n_significant")
+PAIRING_KEYS = ["model", "weights", "layer", "run"]
+MEAN_COLUMNS = ["mean_pcc", "mean_pcc_low", "mean_pcc_high", "mean_p_shift", "n_fbns", "n_significant_shift",
+                "n_significant_fdr", "control_movie_run", "control_mean_pcc", "control_n_significant"]
+"""The summary's headline columns per pairing (table ``t-summary``, which the summary's quotes link to)."""
+TEST_COLUMNS = ["n_fbns", "n_significant_naive", "n_significant_edf", "n_significant_shift", "n_significant_fdr",
+                "n_significant_phase", "n_mutual", "mean_pcc_eq1", "n_filters", "n_significant_eq1"]
+"""Significant pairs per test (table ``t-tests``)."""
+
+
+def _pivot(summary: pd.DataFrame, value: str, significant: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Models x runs values and their significance flags (the paper's Tables 5-6 and appendix Table 8)."""
+    label = summary["model"] + " / " + summary["weights"] + " / " + summary["layer"]
+    runs = "Run #" + summary["run"].astype(str)
+    frame = summary.assign(label=label, run_label=runs)
+    values = frame.pivot(index="label", columns="run_label", values=value)
+    flags = frame.pivot(index="label", columns="run_label", values=significant).astype(object)
+    values.index.name = flags.index.name = "model / weights / layer"
+    values.columns.name = flags.columns.name = None
+    order = list(dict.fromkeys(label))
+    return values.reindex(order), flags.reindex(order)
+
+
+def _quote(q: Quote) -> str:
+    """A quoted number: linked to the table it comes from, with what a reader (or a test) needs to recompute it."""
+    where = html.escape(json.dumps(q.where, default=str))
+    return (f'<a class="q" href="#{q.anchor}" data-table="{q.table}" data-column="{q.column}" '
+            f'data-aggregate="{q.aggregate}" data-where="{where}" data-value="{q.value!r}">{html.escape(q.text)}</a>')
+
+
+def _summary_html(found: Findings) -> list[str]:
+    return ["".join(_quote(p) if isinstance(p, Quote) else html.escape(p) for p in sentence) for sentence in found.sentences]
 
 
 def _sweep_context(comparison: MethodComparison | None) -> dict[str, str] | None:
     if comparison is None:
         return None
-    context = {"ablation": html_table(comparison.ablation), "fits": html_table(comparison.fits),
-               "matching": html_table(comparison.matching),
-               "k_sweep": html_table(comparison.k_sweep.drop(columns=["mean_p_shift"], errors="ignore")),
+    context = {"ablation": readable_table(comparison.ablation, table_id="t-ablation"),
+               "fits": readable_table(comparison.fits, table_id="t-fits"),
+               "matching": readable_table(comparison.matching, table_id="t-matching"),
+               "k_sweep": readable_table(comparison.k_sweep.drop(columns=["mean_p_shift"], errors="ignore"),
+                                         table_id="t-k-sweep"),
                "ablation_fig": data_uri(figures.ablation_bars(comparison.ablation)),
                "k_sweep_fig": data_uri(figures.k_sweep_plot(comparison.k_sweep))}
     if comparison.recovery is not None:
         rec = comparison.recovery.groupby(["method", "n_networks", "kind"], sort=False)[["spatial_r", "temporal_r"]].mean()
-        context["recovery"] = html_table(rec.reset_index())
+        context["recovery"] = readable_table(rec.reset_index(), table_id="t-sweep-recovery")
     return context
 
 
@@ -111,22 +167,70 @@ def _regression_context(out: Path) -> dict[str, str] | None:
     table, figure = out / "tables" / "accuracy_regression.csv", out / "figures" / "accuracy_regression.png"
     if not (table.is_file() and figure.is_file()):
         return None
-    return {"table": html_table(pd.read_csv(table)), "img": data_uri(figure.read_bytes())}
+    return {"table": readable_table(pd.read_csv(table), table_id="t-accuracy", sortable=False),
+            "img": data_uri(figure.read_bytes())}
+
+
+def _gallery(result: ExperimentResult, cards: list[dict[str, object]], mask: np.ndarray,
+             affine: np.ndarray) -> tuple[list[dict[str, object]], str, float]:
+    """Every FBN's map (drawn once, shown by CSS class in the gallery and the cards), its peak and its cards.
+
+    Returns the gallery entries, the style sheet holding the images and their aspect ratio (width / height).
+    """
+    from PIL import Image
+
+    emb = result.embedding
+    peaks = result.peaks.set_index("fbn") if result.peaks is not None else None
+    fbn_terms = result.annotation.fbns if result.annotation is not None else None
+    entries, rules, aspect = [], [], 1.0
+    for k in range(emb.maps_.shape[0]):
+        name = f"FBN-{k:02d}"
+        png = figures.brain_views(emb.maps_[k], mask, affine, name)
+        aspect = (lambda im: im.width / im.height)(Image.open(io.BytesIO(png)))
+        rules.append(f".m-{name}{{background-image:url({data_uri(png)})}}")
+        peak = None
+        if peaks is not None and name in peaks.index:
+            p = peaks.loc[name]
+            peak = {"xyz": f"({p['x']:.0f}, {p['y']:.0f}, {p['z']:.0f})", "region": p["region"],
+                    "network": p["atlas_network"], "distance": f"{p['distance_mm']:.0f}"}
+        entries.append({"name": name, "peak": peak, "terms": _terms(fbn_terms, name)[:4],
+                        "cards": [{"id": c["id"], "label": f"{c['model']} {c['layer']}"} for c in cards if c["fbn"] == name]})
+    return entries, "\n".join(rules), aspect
+
+
+def _pairs_index(cards: list[dict[str, object]]) -> str:
+    """One row per card: the FBN links to its map in the gallery, the filter to its top frames in the card."""
+    rows = pd.DataFrame([{"fbn": c["fbn"], "model": c["model"], "weights": c["weights"], "layer": c["layer"],
+                          "filter": c["filter"], "pcc": c["pcc"], "p_shift": c["p_shift"], "significant": c["significant"]}
+                         for c in cards])
+    if rows.empty:
+        return ""
+    links = {"fbn": {c["fbn"]: f"#fbn-{c['fbn']}" for c in cards}}
+    table = readable_table(rows.drop(columns=["significant"]), flags=rows[["significant"]].rename(
+        columns={"significant": "pcc"}), table_id="t-pairs", links=links)
+    # the filter cell of each row links to its own card's frames (a filter can appear in several cards)
+    for c in cards:
+        cell = f"<td>{html.escape(str(c['filter']))}</td>"
+        table = table.replace(cell, f'<td><a href="#frames-{html.escape(c["id"])}">{html.escape(str(c["filter"]))}</a></td>', 1)
+    return table
 
 
 def write_report(result: ExperimentResult, config: ExperimentConfig, *, mask: np.ndarray, affine: np.ndarray) -> Path:
     """Render ``report/index.html`` (and ``report/cards.json``) inside the run directory; return the page's path.
 
-    The page is self-contained: figures are embedded as data URIs, there is no script, font or style
-    sheet from elsewhere, and every string that came from the user is escaped.
+    The page reads like a results section: a summary whose every number links to its table, the tables
+    with explained headers, figures, the FBN gallery, one card per pair, and a methods and provenance
+    section. It is self-contained: figures are data URIs, there is no script, font or style sheet from
+    elsewhere, and every string that came from the user is escaped.
     """
     out = result.out_dir
     emb = result.embedding
     first_run = next(iter(result.fbn_activations))
-    fbn_cards = [
-        {"name": f"FBN-{k:02d}", "img": data_uri(figures.brain_views(emb.maps_[k], mask, affine, f"FBN-{k:02d}"))}
-        for k in range(emb.maps_.shape[0])
-    ]
+    summary = result.summary
+    tables = read_tables(out)
+    found = findings(tables, alpha=config.pairing.alpha,
+                     n_timepoints={run: a.shape[0] for run, a in result.fbn_activations.items()})
+
     matrices = []
     for (model, weights, layer, run), pairing in result.pairings.items():
         if run == first_run:
@@ -143,38 +247,70 @@ def write_report(result: ExperimentResult, config: ExperimentConfig, *, mask: np
                                               "image/jpeg")
         traces[shown["id"]] = figures.trace_svg(card.fbn_trace, card.filter_trace)
     _io.write_text(out / "report" / "cards.json", json.dumps(cards, indent=1, default=json_default))
-    summary = result.summary
+    gallery, map_css, map_aspect = _gallery(result, cards, mask, affine)
+
+    flags = summary[["mean_significant"]].rename(columns={"mean_significant": "mean_pcc"})
+    pcc_runs, pcc_flags = _pivot(summary, "mean_pcc", "mean_significant")
+    eq1_runs, eq1_flags = _pivot(summary, "mean_pcc_eq1", "mean_significant_eq1")
+    eq1_table = eq1_vs_eq2(summary)
+    recovery_links = {"spatial_fbn": {k: f"#fbn-FBN-{int(k):02d}" for k in range(emb.maps_.shape[0])},
+                      "temporal_fbn": {k: f"#fbn-FBN-{int(k):02d}" for k in range(emb.maps_.shape[0])}}
+    sections = [("summary", "Summary"), ("pairings", "Mean PCC per model, layer and run"),
+                ("layers", "Layers, Eq.1 and Eq.2")]
+    regression = _regression_context(out)
+    if regression:
+        sections.append(("accuracy", "ImageNet accuracy"))
+    if result.recovery is not None:
+        sections.append(("truth", "Planted truth"))
+    sections.append(("fbns", "FBNs"))
+    sweep = _sweep_context(result.comparison)
+    if sweep:
+        sections.append(("sweep", "Methods and numbers of FBNs"))
+    sections += [("matrices", "PCC matrices"), ("pairs", "Pairs"), ("methods", "Methods and provenance")]
+    prov = result.provenance
     return render_page(
         "report.html", out / "report" / "index.html",
         name=config.name,
-        config_toml=config.to_toml(),
-        summary=html_table(summary[[c for c in SUMMARY_COLUMNS if c in summary]]),
-        models_x_runs=html_table(models_by_runs(summary), index=True),
-        models_x_runs_eq1=html_table(models_by_runs(summary, value="mean_pcc_eq1", significant="mean_significant_eq1"),
-                                     index=True),
-        eq1_vs_eq2=html_table(eq1_vs_eq2(summary)),
-        layers=html_table(layers_table(summary)),
-        regression=_regression_context(out),
-        recovery=html_table(result.recovery) if result.recovery is not None else None,
-        spatial_r=(f"{result.recovery['spatial_r'].min():.2f}-{result.recovery['spatial_r'].max():.2f}"
-                   if result.recovery is not None else None),
-        detection=html_table(result.detection) if result.detection is not None else None,
+        sections=sections,
+        summary_sentences=_summary_html(found),
+        caveats=found.caveats,
+        tiles=[{**tile, "html": _quote(tile["quote"]), "of": _quote(tile["of"]) if tile.get("of") else None}
+               for tile in found.tiles],
+        pcc_chart=data_uri(figures.mean_pcc_chart(summary)),
+        mean_table=readable_table(summary[PAIRING_KEYS + [c for c in MEAN_COLUMNS if c in summary]], flags=flags,
+                                  table_id="t-summary"),
+        tests_table=readable_table(summary[PAIRING_KEYS + [c for c in TEST_COLUMNS if c in summary]], table_id="t-tests"),
+        models_x_runs=readable_table(pcc_runs, flags=pcc_flags, index=True, table_id="t-models-runs", default_kind="r"),
+        models_x_runs_eq1=readable_table(eq1_runs, flags=eq1_flags, index=True, table_id="t-models-runs-eq1",
+                                         default_kind="r"),
+        eq1_chart=data_uri(figures.eq1_vs_eq2_chart(eq1_table)),
+        eq1_vs_eq2=readable_table(eq1_table, table_id="t-eq1"),
+        layers=readable_table(layers_table(summary), table_id="t-layers"),
+        regression=regression,
+        recovery=(readable_table(result.recovery, table_id="t-recovery", links=recovery_links)
+                  if result.recovery is not None else None),
+        detection=(readable_table(result.detection, table_id="t-detection") if result.detection is not None else None),
         training=data_uri(figures.training_curve(emb.history_.to_frame())) if emb.history_ is not None else None,
         method=emb.method,
-        sweep=_sweep_context(result.comparison),
-        fbns=fbn_cards,
+        peaks=(readable_table(result.peaks, table_id="t-peaks", links={"fbn": {g["name"]: f"#fbn-{g['name']}" for g in gallery}})
+               if result.peaks is not None else None),
+        gallery=gallery, map_css=map_css, map_aspect=f"{map_aspect:.4f}",
+        sweep=sweep,
         matrices=matrices,
         cards=cards,
-        fbn_images={c["name"]: c["img"] for c in fbn_cards},
+        pairs_index=_pairs_index(cards),
         strips=strips,
         traces=traces,
         pair_title=f"last listed layer of every model, run {first_run}",
-        sort_script=SORT_SCRIPT,
-        script_hash=script_hash(SORT_SCRIPT),
-        agreement=(html_table(result.annotation.summary) if result.annotation is not None
+        script=SCRIPT,
+        script_hash=script_hash(SCRIPT),
+        agreement=(readable_table(result.annotation.summary, table_id="t-agreement") if result.annotation is not None
                    and len(result.annotation.summary) else None),
-        timings={k: f"{v:.1f} s" for k, v in result.timings.items()},
         split=result.split,
         pairing=dataclasses.asdict(config.pairing),  # every [pairing] option, so a new one needs no change here
         n_lags=next(iter(result.pairings.values())).params["n_lags"],
+        methods=methods_paragraphs(config, result),
+        provenance=prov,
+        timings={k: f"{v:.1f} s" for k, v in result.timings.items()},
+        config_toml=config.to_toml(),
     )

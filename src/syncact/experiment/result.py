@@ -12,6 +12,7 @@ import pandas as pd
 from syncact.analysis import MethodComparison
 from syncact.ann import Activations
 from syncact.annotate import CrossAnnotation
+from syncact.experiment.provenance import Provenance
 from syncact.networks import BrainNetworks
 from syncact.stimulus import Frames
 from syncact.sync import Pairing
@@ -93,10 +94,15 @@ class ExperimentResult:
         The ``[sweep]`` of methods and numbers of networks, when configured.
     annotation : CrossAnnotation or None
         Descriptions of FBNs and paired filters and their agreement, with ``[annotation]``.
+    peaks : DataFrame or None
+        Each FBN map's peak (MNI mm) and the nearest ROI of a coordinate atlas
+        (:func:`~syncact.annotate.map_peaks`; volumes only).
     cards : list of PairCard
         One per Eq.2 pair of every model's last listed layer on the first run (what the report shows).
     timings : dict of str to float
         Seconds per stage.
+    provenance : Provenance or None
+        Versions, the configuration's hash, the inputs' keys, command, wall time and peak memory.
     """
 
     out_dir: Path
@@ -113,8 +119,10 @@ class ExperimentResult:
     detection: pd.DataFrame | None = None
     comparison: MethodComparison | None = None
     annotation: CrossAnnotation | None = None
+    peaks: pd.DataFrame | None = None
     cards: list[PairCard] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    provenance: Provenance | None = None
 
     @property
     def report_path(self) -> Path:

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
 
 from syncact._docs import fill_doc
 from syncact._validation import check_output_dir
+from syncact.annotate import map_peaks
 from syncact.config import ExperimentConfig
 from syncact.experiment import stages
 from syncact.experiment.annotation import annotate_pairs
 from syncact.experiment.cards import pair_cards
 from syncact.experiment.layout import RunDirectory
+from syncact.experiment.provenance import collect_provenance
 from syncact.experiment.report import write_report
 from syncact.experiment.result import ExperimentResult
 from syncact.experiment.sweep import sweep_methods
@@ -47,6 +50,7 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
     ExperimentResult
     """
     executor = executor or Executor()
+    started, start = datetime.now(UTC), time.perf_counter()
     run_dir = RunDirectory(check_output_dir(out_dir, "run directory"))
     timings: dict[str, float] = {}
     tic = time.perf_counter()
@@ -81,6 +85,9 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
     result = ExperimentResult(run_dir.root, summary, pairings, embedding, fbns.mean, bold.split, frameset.frames,
                               features.activations, features.filter_indices, inputs.tr, timings=timings)
     mask, affine = bold.mask, bold.affine
+    if mask.ndim == 3:
+        result.peaks = map_peaks(embedding.maps_, mask, affine, [f"FBN-{k:02d}" for k in range(embedding.maps_.shape[0])])
+        run_dir.write_table("fbn_peaks", result.peaks)
     truth = load_ground_truth(config.data.bids, mask, inputs.kept)
     if truth is not None:
         result.recovery, result.detection = recovery_and_detection(truth, embedding, fbns.mean, pairings)
@@ -100,6 +107,12 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
 
     tic = time.perf_counter()
     result.cards = pair_cards(result, config, next(iter(fbns.mean)))
+    timings["cards"] = time.perf_counter() - tic
+    movies = {label: (str(inputs.movies[label].path), sha) for label, sha in frameset.sha256.items()}
+    result.provenance = collect_provenance(config.to_toml(), movies, bold.store, started=started,
+                                           wall_s=time.perf_counter() - start, timings=timings)
+    run_dir.write_json(run_dir.root / "provenance.json", result.provenance.to_dict())
+    tic = time.perf_counter()
     write_report(result, config, mask=mask, affine=affine)
     timings["report"] = time.perf_counter() - tic
     record_run(run_dir.units, "finished")

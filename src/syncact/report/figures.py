@@ -36,7 +36,8 @@ def brain_views(map_values: np.ndarray, mask: np.ndarray, affine: np.ndarray, ti
     Drawn with numpy and PIL (no matplotlib figure: ~100x faster, which matters for 64 FBNs x several
     models). Values are scaled to the map's largest absolute value; voxels below ``threshold`` of it are not
     coloured. The slices are spread over the axial extent of the supra-threshold voxels and labelled with
-    their MNI z; images are in neurological orientation (left on the left) for an axis-aligned affine.
+    their MNI z; images are in neurological orientation (left on the left) for an axis-aligned affine. A
+    colour bar on the right gives the scale (value / largest absolute value; grey: below ``threshold``).
     """
     from PIL import Image, ImageDraw
 
@@ -59,7 +60,8 @@ def brain_views(map_values: np.ndarray, mask: np.ndarray, affine: np.ndarray, ti
         panels.append((_rgb(volume[:, :, z].T[::-1], mask[:, :, z].T[::-1], threshold),
                        f"z={affine[2, 2] * z + affine[2, 3]:.0f}"))
     height = max(p.shape[0] for p, _ in panels) * zoom
-    canvas = Image.new("RGB", (sum(p.shape[1] * zoom + 4 for p, _ in panels), height + 14), "white")
+    bar_width = 44  # the colour bar and its labels
+    canvas = Image.new("RGB", (sum(p.shape[1] * zoom + 4 for p, _ in panels) + bar_width, height + 14), "white")
     draw = ImageDraw.Draw(canvas)
     x = 0
     for pixels, label in panels:
@@ -67,7 +69,14 @@ def brain_views(map_values: np.ndarray, mask: np.ndarray, affine: np.ndarray, ti
         canvas.paste(tile, (x, 14 + height - tile.height))
         draw.text((x + 2, 1), label, fill=(60, 60, 60))
         x += tile.width + 4
-    draw.text((canvas.width - 8 * len(title) - 2, 1), title, fill=(0, 0, 0))
+    # colour bar: map value / peak |value| from +1 (top) to -1 (bottom); the grey band is below threshold
+    levels = np.linspace(1, -1, height)[:, None] * np.ones((1, 10))
+    bar = _rgb(levels, np.ones(levels.shape, dtype=bool), threshold)
+    canvas.paste(Image.fromarray(bar), (x + 2, 14))
+    for value, text in ((1, "+1"), (threshold, f"{threshold:+.2g}"), (-threshold, f"{-threshold:+.2g}"), (-1, "-1")):
+        y = 14 + round((1 - value) / 2 * (height - 1))
+        draw.text((x + 14, min(max(y - 5, 14), height + 3)), text, fill=(60, 60, 60))
+    draw.text((max(canvas.width - 6 * len(title) - 2, 0), 1), title, fill=(0, 0, 0))
     buf = io.BytesIO()
     canvas.save(buf, format="PNG", optimize=False)
     return buf.getvalue()
@@ -187,3 +196,57 @@ def trace_svg(fbn: np.ndarray, filt: np.ndarray, *, width: int = 360, height: in
             f'aria-label="FBN and filter activations"><polyline fill="none" stroke="#1f77b4" stroke-width="1" '
             f'points="{points(fbn)}"/><polyline fill="none" stroke="#ff7f0e" stroke-width="1" '
             f'points="{points(filt)}"/></svg>')
+
+
+def _pairing_labels(table: pd.DataFrame) -> list[str]:
+    return (table["model"] + " (" + table["weights"] + ") " + table["layer"]).tolist()
+
+
+def mean_pcc_chart(summary: pd.DataFrame) -> bytes:
+    """Mean Eq.2 PCC per model and layer (rows) and run (markers), with intervals over test subjects.
+
+    The paper's Tables 5-7 as one chart: filled markers are significant means, hollow ones are not; grey
+    crosses are the mismatched-movie control's mean PCC.
+    """
+    labels = list(dict.fromkeys(_pairing_labels(summary)))
+    runs = list(dict.fromkeys(summary["run"].astype(str)))
+    fig, ax = plt.subplots(figsize=(7.5, 0.9 + 0.42 * len(labels) * max(1, len(runs) / 2)))
+    colours = plt.get_cmap("tab10")
+    step = 0.6 / max(len(runs), 1)
+    for j, run in enumerate(runs):
+        sub = summary[summary["run"].astype(str) == run]
+        y = np.array([labels.index(lab) for lab in _pairing_labels(sub)]) + (j - (len(runs) - 1) / 2) * step
+        x = sub["mean_pcc"].to_numpy(float)
+        if "mean_pcc_low" in sub and sub["mean_pcc_low"].notna().any():
+            # a bias-corrected jackknife interval need not contain the mean: drawn as it is, not as +- errors
+            ax.hlines(y, sub["mean_pcc_low"], sub["mean_pcc_high"], color=colours(j), lw=1.2)
+        significant = sub["mean_significant"].astype(bool).to_numpy()
+        ax.scatter(x[significant], y[significant], color=colours(j), s=28, zorder=3, label=f"run {run}")
+        ax.scatter(x[~significant], y[~significant], facecolor="white", edgecolor=colours(j), s=28, zorder=3)
+        if "control_mean_pcc" in sub and sub["control_mean_pcc"].notna().any():
+            ax.scatter(sub["control_mean_pcc"], y, marker="x", color="0.55", s=20, zorder=2,
+                       label="control (other movie)" if j == 0 else None)
+    ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("mean PCC of Eq.2 pairs (interval over test subjects; hollow: not significant)", fontsize=8)
+    ax.grid(axis="x", color="0.9")
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return _png(fig)
+
+
+def eq1_vs_eq2_chart(table: pd.DataFrame) -> bytes:
+    """Eq.2 (each FBN with its best filter) against Eq.1 (each filter with its best FBN), per model and layer."""
+    labels = _pairing_labels(table)
+    y = np.arange(len(labels))
+    fig, ax = plt.subplots(figsize=(6.5, 0.9 + 0.38 * len(labels)))
+    ax.hlines(y, table["mean_pcc_eq2"], table["mean_pcc_eq1"], color="0.75")
+    ax.scatter(table["mean_pcc_eq2"], y, color="#1f77b4", s=28, zorder=3, label="Eq.2: FBN -> best filter")
+    ax.scatter(table["mean_pcc_eq1"], y, color="#ff7f0e", s=28, zorder=3, label="Eq.1: filter -> best FBN")
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("mean PCC over runs", fontsize=8)
+    ax.grid(axis="x", color="0.9")
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return _png(fig)

@@ -1,0 +1,234 @@
+"""What a run found, in sentences whose every number is quoted from one of the run's tables.
+
+:func:`findings` reads the tables a run wrote (``tables/*.csv``) and returns :class:`Findings`:
+sentences made of text and :class:`Quote` parts. A quote keeps the table, the rows, the column and
+the aggregate it was computed from, so the report links each number to its table and a test can
+recompute every number from the files (``tests/experiment/test_findings.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from syncact.report.tables import column, format_value
+from syncact.sync.pairing import CALIBRATED_LENGTHS, LIBERAL_FILTERS
+
+AGGREGATES = {"value": lambda s: s.iloc[0], "sum": np.sum, "mean": np.mean, "median": np.median, "min": np.min,
+              "max": np.max}
+"""How a quote reduces the rows it selects."""
+
+ANCHORS = {"summary": "t-summary", "layers": "t-layers", "eq1_vs_eq2": "t-eq1", "accuracy_regression": "t-accuracy",
+           "recovery": "t-recovery", "detection": "t-detection", "agreement": "t-agreement"}
+"""The id of the page element that shows each table."""
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A number quoted from a run table.
+
+    Attributes
+    ----------
+    value : float
+        The number (unrounded).
+    text : str
+        As the page shows it (rounded by the column's kind).
+    table : str
+        Table name: ``tables/<table>.csv`` in the run directory.
+    where : dict of str to object
+        Column values that select the rows (empty: all rows).
+    column : str
+    aggregate : str
+        One of :data:`AGGREGATES` over the selected rows.
+    """
+
+    value: float
+    text: str
+    table: str
+    where: dict[str, object]
+    column: str
+    aggregate: str = "value"
+
+    @property
+    def anchor(self) -> str:
+        return ANCHORS.get(self.table, "t-" + self.table)
+
+
+@dataclass
+class Findings:
+    """The summary of a run.
+
+    Attributes
+    ----------
+    sentences : list of list of (str or Quote)
+    tiles : list of dict
+        Headline figures: ``label``, ``quote``, ``of`` (a denominator quote or None) and ``note``.
+    caveats : list of str
+    """
+
+    sentences: list[list[str | Quote]] = field(default_factory=list)
+    tiles: list[dict[str, object]] = field(default_factory=list)
+    caveats: list[str] = field(default_factory=list)
+
+    def quotes(self) -> list[Quote]:
+        """Every quoted number, the tiles' included."""
+        quoted = [part for sentence in self.sentences for part in sentence if isinstance(part, Quote)]
+        return quoted + [q for tile in self.tiles for q in (tile["quote"], tile.get("of")) if q is not None]
+
+    def text(self) -> str:
+        """The sentences as plain text."""
+        return " ".join("".join(p.text if isinstance(p, Quote) else p for p in s) for s in self.sentences)
+
+
+def select(table: pd.DataFrame, where: dict[str, object]) -> pd.DataFrame:
+    """Rows of ``table`` whose columns equal ``where`` (compared as strings: CSV round trips change types)."""
+    keep = np.ones(len(table), dtype=bool)
+    for name, value in where.items():
+        keep &= table[name].astype(str).to_numpy() == str(value)
+    return table[keep]
+
+
+def quote(tables: dict[str, pd.DataFrame], table: str, column_name: str, aggregate: str = "value",
+          **where: object) -> Quote:
+    """Quote ``aggregate`` of ``column_name`` over the rows of ``tables[table]`` that match ``where``."""
+    rows = select(tables[table], where)
+    if rows.empty:
+        raise KeyError(f"no row of {table} matches {where}")
+    value = float(AGGREGATES[aggregate](rows[column_name].astype(float)))
+    kind = "count" if aggregate == "sum" else column(column_name).kind
+    return Quote(value, format_value(value, "number" if kind == "text" else kind), table, dict(where), column_name,
+                 aggregate)
+
+
+def _label(row: pd.Series) -> str:
+    return f"{row['model']} {row['layer']} ({row['weights']}), run {row['run']}"
+
+
+def _share(a: Quote, b: Quote) -> str:
+    return f"{100 * a.value / b.value:.0f} %" if b.value else "–"
+
+
+def read_tables(out: str | Path) -> dict[str, pd.DataFrame]:
+    """The run's tables that the summary quotes, by name (those that exist)."""
+    folder = Path(out) / "tables"
+    return {name: pd.read_csv(folder / f"{name}.csv") for name in ANCHORS if (folder / f"{name}.csv").is_file()}
+
+
+def findings(tables: dict[str, pd.DataFrame], *, alpha: float, n_timepoints: dict[str, int]) -> Findings:
+    """The run's findings, quoted from its tables.
+
+    Parameters
+    ----------
+    tables : dict of str to DataFrame
+        ``summary`` and ``layers`` at least; ``eq1_vs_eq2``, ``accuracy_regression``, ``recovery``,
+        ``detection``, ``agreement`` when the run wrote them (see :func:`read_tables`).
+    alpha : float
+        The pairing's significance level.
+    n_timepoints : dict of run to int
+        Time points of each run (for the caveat on short runs).
+
+    Returns
+    -------
+    Findings
+    """
+    summary = tables["summary"]
+    out = Findings()
+    best = summary.loc[summary["mean_pcc"].idxmax()]
+    worst = summary.loc[summary["mean_pcc"].idxmin()]
+    key = {k: best[k] for k in ("model", "weights", "layer", "run")}
+    highest = quote(tables, "summary", "mean_pcc", "max")
+    sentence: list[str | Quote] = ["Mean PCC of the Eq.2 pairs (each FBN with its best filter) ranged from ",
+                                   quote(tables, "summary", "mean_pcc", "min"), f" ({_label(worst)}) to ", highest,
+                                   f" ({_label(best)}"]
+    if "mean_pcc_low" in summary and pd.notna(best.get("mean_pcc_low")):
+        sentence += ["; interval over test subjects ", quote(tables, "summary", "mean_pcc_low", **key), " to ",
+                     quote(tables, "summary", "mean_pcc_high", **key)]
+    out.tiles.append({"label": "Best mean PCC", "quote": highest, "of": None, "note": _label(best)})
+    n_sig = quote(tables, "summary", "mean_significant", "sum")
+    sentence += ["); the mean was significant in ", n_sig, f" of {len(summary)} pairings (circular-shift test)."]
+    out.sentences.append(sentence)
+
+    pairs, sig = quote(tables, "summary", "n_fbns", "sum"), quote(tables, "summary", "n_significant_shift", "sum")
+    sentence = [sig, " of ", pairs, f" FBN-filter pairs ({_share(sig, pairs)}) were significant at alpha = {alpha:g}"]
+    out.tiles.append({"label": "Significant pairs", "quote": sig, "of": pairs, "note": "circular-shift test, all pairings"})
+    if "n_significant_fdr" in summary:
+        sentence += [" (", quote(tables, "summary", "n_significant_fdr", "sum"), " after FDR)"]
+    out.sentences.append([*sentence, "."])
+
+    if "control_n_significant" in summary and summary["control_n_significant"].notna().all():
+        c_sig = quote(tables, "summary", "control_n_significant", "sum")
+        c_pcc, t_pcc = quote(tables, "summary", "control_mean_pcc", "mean"), quote(tables, "summary", "mean_pcc", "mean")
+        out.tiles.append({"label": "Control false positives", "quote": c_sig, "of": pairs,
+                          "note": f"another run's movie; alpha expects about {alpha * pairs.value:.0f}"})
+        out.sentences.append([
+            "Paired with another run's movie (a control that nothing links), ", c_sig, " of ", pairs,
+            f" pairs ({_share(c_sig, pairs)}) were significant, where alpha = {alpha:g} expects about "
+            f"{alpha * pairs.value:.0f}; their mean PCC was ", c_pcc, " against ", t_pcc, " with the true movie."])
+
+    layers = tables["layers"]
+    for (model, weights), rows in layers.groupby(["model", "weights"], sort=False):
+        if len(rows) < 2:
+            continue
+        first, last = rows.iloc[0], rows.iloc[-1]
+        out.sentences.append([
+            f"In {model} ({weights}), mean PCC over runs was ",
+            quote(tables, "layers", "mean_pcc", model=model, weights=weights, layer=first["layer"]),
+            f" in {first['layer']} and ",
+            quote(tables, "layers", "mean_pcc", model=model, weights=weights, layer=last["layer"]),
+            f" in {last['layer']}."])
+
+    if "eq1_vs_eq2" in tables:
+        out.sentences.append(["Averaged over models and layers, each filter with its best FBN (Eq.1) gave ",
+                              quote(tables, "eq1_vs_eq2", "mean_pcc_eq1", "mean"), " against ",
+                              quote(tables, "eq1_vs_eq2", "mean_pcc_eq2", "mean"), " for Eq.2."])
+
+    if "accuracy_regression" in tables:
+        out.sentences.append([
+            "Across ", quote(tables, "accuracy_regression", "n_models"), " ImageNet models, mean PCC changed by ",
+            quote(tables, "accuracy_regression", "slope"), " per point of top-1 accuracy (R² = ",
+            quote(tables, "accuracy_regression", "r2"), ", p = ", quote(tables, "accuracy_regression", "p_value"), ")."])
+
+    if "recovery" in tables:
+        recovery = tables["recovery"]
+        median = quote(tables, "recovery", "spatial_r", "median")
+        out.tiles.append({"label": "Planted maps recovered", "quote": median, "of": None,
+                          "note": "median map r of the best FBN (simulated data)"})
+        sentence = ["Of the planted networks, the best FBN map correlated with the planted map at ", median, " (median; lowest ",
+                    quote(tables, "recovery", "spatial_r", "min"), ")"]
+        temporal = [c for c in recovery if c.startswith("temporal_r_run-")]
+        driven = recovery[recovery["kind"] == "stimulus"]
+        if temporal and len(driven):
+            sentence += ["; the activations of the FBNs carrying stimulus-driven networks tracked the planted BOLD at ",
+                         quote(tables, "recovery", temporal[0], "min", kind="stimulus"), " to ",
+                         quote(tables, "recovery", temporal[0], "max", kind="stimulus"),
+                         f" (run {temporal[0].rsplit('-', 1)[1]})"]
+        out.sentences.append([*sentence, "."])
+    if "detection" in tables:
+        detection = tables["detection"]
+        roles = set(detection["fbn_role"])
+        if {"driven", "unrelated"} <= roles:
+            out.sentences.append([
+                "FBNs that track a planted driven network paired significantly in ",
+                quote(tables, "detection", "share_shift", "mean", fbn_role="driven"),
+                " of cases (power, mean over pairings); FBNs that track none in ",
+                quote(tables, "detection", "share_shift", "mean", fbn_role="unrelated"), " (false positives)."])
+
+    if "agreement" in tables and len(tables["agreement"]):
+        out.sentences.append(["The descriptions of paired FBNs and filters agreed at ",
+                              quote(tables, "agreement", "mean_agreement", "mean"), " against ",
+                              quote(tables, "agreement", "mean_agreement_null", "mean"), " for shuffled pairs."])
+
+    liberal = summary.loc[summary["n_filters"] > LIBERAL_FILTERS, ["model", "layer"]].drop_duplicates()
+    if len(liberal):
+        names = ", ".join(f"{r.model} {r.layer}" for r in liberal.itertuples())
+        out.caveats.append(f"{names}: more than {LIBERAL_FILTERS:,} filters, where the circular-shift test measured a "
+                           f"per-pair false-positive rate of 0.061 at alpha 0.05 (docs/statistics.md): read p as about "
+                           "one point liberal, or set [pairing] fdr = \"by\".")
+    short = {run: n for run, n in n_timepoints.items() if n < CALIBRATED_LENGTHS[0]}
+    if short:
+        out.caveats.append(f"run(s) {', '.join(f'{r} ({n} TRs)' for r, n in short.items())}: shorter than the "
+                           f"{CALIBRATED_LENGTHS[0]} time points over which the shift test's level was measured.")
+    return out
