@@ -130,3 +130,35 @@ def browse():  # noqa: ANN201
         return facts
 
     return look
+
+
+@pytest.fixture
+def check_quotes():  # noqa: ANN201
+    """``check_quotes(page_html, folder)``: recompute every quoted number of a page (``a.q`` links of
+    :func:`syncact.report.quotes.quote_html`) from ``folder/tables/<table>.csv``; return how many were checked."""
+    import html as html_lib
+    import json
+    import re
+
+    import pandas as pd
+
+    from syncact.report.quotes import AGGREGATES, select
+    from syncact.report.tables import format_value
+
+    def check(page: str, folder) -> int:  # noqa: ANN001
+        from pathlib import Path
+
+        quotes = re.findall(r'<a class="q" href="#([^"]+)" data-table="([^"]+)" data-column="([^"]+)" '
+                            r'data-aggregate="([^"]+)" data-where="([^"]*)" data-value="([^"]+)" data-kind="([^"]+)">([^<]*)</a>',
+                            page)
+        tables = {}
+        for anchor, table, name, aggregate, where, value, kind, text in quotes:
+            assert f'id="{anchor}"' in page, anchor  # the link lands on the table
+            frame = tables.setdefault(table, pd.read_csv(Path(folder) / "tables" / f"{table}.csv"))
+            rows = select(frame, json.loads(html_lib.unescape(where)))
+            expected = float(AGGREGATES[aggregate](rows[name].astype(float)))
+            assert float(value) == pytest.approx(expected, rel=1e-12, abs=1e-15), (table, name, aggregate, where)
+            assert html_lib.unescape(text) == format_value(expected, kind), (text, table, name)
+        return len(quotes)
+
+    return check

@@ -107,6 +107,7 @@ def _cmd_demo_rsa(args: argparse.Namespace) -> int:
     print("\nRecovery of the planted layer-to-region mapping:")
     print(result.mapping.to_string(**fmt))
     print(f"\nMaps, images and tables: {result.out_dir.resolve()}")
+    print(f"Report: {(result.out_dir / 'report' / 'index.html').resolve()}")
     print(f"Wall time: {time.perf_counter() - started:.0f} s   Peak memory: {_peak_memory_gb():.2f} GB")
     return 0
 

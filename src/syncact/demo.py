@@ -177,6 +177,11 @@ class RSADemoResult:
     overlap: pd.DataFrame
     out_dir: Path
 
+    @property
+    def report_path(self) -> Path:
+        """The HTML report (:func:`syncact.report.rsa.write_rsa_report`)."""
+        return self.out_dir / "report" / "index.html"
+
 
 def run_rsa_demo(out: Path, *, n_images: int = 32, size: int = 128, steps: int = 150, n_perm: int = 500,
                  radius_mm: float = 12.0, amplitude: float = 3.0, seed: int = 0, quick: bool = False,
@@ -220,6 +225,7 @@ def run_rsa_demo(out: Path, *, n_images: int = 32, size: int = 128, steps: int =
     from syncact.ann import get_model
     from syncact.ann.probe import layer_patterns
     from syncact.brain.patterns import image_patterns
+    from syncact.report.rsa import write_rsa_report
     from syncact.rsa import layer_rdms, residual_rdms, searchlight_rsa, sphere_neighbourhoods
     from syncact.rsa.study import LayerSearchlight
     from syncact.rsa.synthesis import synthesize
@@ -267,4 +273,5 @@ def run_rsa_demo(out: Path, *, n_images: int = 32, size: int = 128, steps: int =
     overlap_table = pd.DataFrame(overlap)
     _io.write_csv(out / "tables" / "mapping.csv", mapping_table)
     _io.write_csv(out / "tables" / "overlap.csv", overlap_table)
+    write_rsa_report(out)
     return RSADemoResult(mapping_table, overlap_table, out)

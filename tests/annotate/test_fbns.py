@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from nilearn.datasets import load_mni152_brain_mask
 
-from syncact.annotate import CoordinateAtlas, LabelAtlas, TermMaps, user_labels
+from syncact.annotate import CoordinateAtlas, LabelAtlas, TermMaps, map_peaks, user_labels
 from syncact.brain.masking import voxel_coordinates
 from syncact.exceptions import ConfigError, DataError, ShapeError
 
@@ -43,6 +43,24 @@ def test_dosenbach_regions_name_the_planted_roi(grid):
     table = atlas.describe(_blobs(xyz, atlas.coords[[i]], sigma=4)[None], mask, affine, ["FBN-00"])
     region = table[table["source"] == "dosenbach_2010:region"].iloc[0]
     assert region["term"] == "precuneus" and region["score"] > 0.5
+
+
+def test_map_peaks_are_the_planted_centres_and_their_nearest_roi(grid):
+    """A blob on an ROI centre peaks at the voxel nearest that centre, named by the ROI; distances by brute force."""
+    mask, affine, xyz = grid
+    atlas = CoordinateAtlas.dosenbach_2010()
+    chosen = [atlas.regions.index(r) for r in ("precuneus", "occipital", "vlPFC")]
+    maps = np.stack([_blobs(xyz, atlas.coords[[i]], sigma=4) for i in chosen])
+    table = map_peaks(maps, mask, affine, ["a", "b", "c"], atlas)
+    assert list(table.columns) == ["fbn", "x", "y", "z", "region", "atlas_network", "distance_mm"]
+    for row, i in zip(table.itertuples(), chosen, strict=True):
+        nearest_voxel = xyz[np.linalg.norm(xyz - atlas.coords[i], axis=1).argmin()]
+        np.testing.assert_allclose([row.x, row.y, row.z], nearest_voxel)
+        brute = np.linalg.norm(atlas.coords - nearest_voxel, axis=1)
+        assert row.distance_mm == pytest.approx(brute.min()) and row.region == atlas.regions[int(brute.argmin())]
+        assert row.distance_mm <= 4 * np.sqrt(3) / 2 + 1e-9  # within half a voxel diagonal of its centre
+    with pytest.raises(ShapeError, match="2 names for 3 maps"):
+        map_peaks(maps, mask, affine, ["a", "b"], atlas)
 
 
 def test_label_atlas_on_another_grid_and_its_files(grid, tmp_path):

@@ -15,11 +15,11 @@ Rooms, bottom to top (imports go downwards only; ``tests/test_layers.py`` holds 
 - :mod:`~syncact.experiment.run`: :func:`run_experiment`, the stages in order.
 """
 
-from syncact.experiment.findings import Findings, Quote, findings, read_tables
+from syncact.experiment.findings import Findings, findings, read_tables
 from syncact.experiment.layout import RunDirectory
 from syncact.experiment.provenance import Provenance
 from syncact.experiment.result import ExperimentResult, PairCard, PairingKey
 from syncact.experiment.run import run_experiment
 
-__all__ = ["ExperimentResult", "Findings", "PairCard", "PairingKey", "Provenance", "Quote", "RunDirectory", "findings",
+__all__ = ["ExperimentResult", "Findings", "PairCard", "PairingKey", "Provenance", "RunDirectory", "findings",
            "read_tables", "run_experiment"]

@@ -1,9 +1,9 @@
 """What a run found, in sentences whose every number is quoted from one of the run's tables.
 
 :func:`findings` reads the tables a run wrote (``tables/*.csv``) and returns :class:`Findings`:
-sentences made of text and :class:`Quote` parts. A quote keeps the table, the rows, the column and
-the aggregate it was computed from, so the report links each number to its table and a test can
-recompute every number from the files (``tests/experiment/test_findings.py``).
+sentences made of text and :class:`~syncact.report.quotes.Quote` parts. A quote keeps the table, the
+rows, the column and the aggregate it was computed from, so the report links each number to its table
+and a test recomputes every number from the files (``tests/experiment/test_run.py``).
 """
 
 from __future__ import annotations
@@ -11,50 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from syncact.report.tables import column, format_value
+from syncact.report.quotes import Quote, quote
 from syncact.sync.pairing import CALIBRATED_LENGTHS, LIBERAL_FILTERS
 
-AGGREGATES = {"value": lambda s: s.iloc[0], "sum": np.sum, "mean": np.mean, "median": np.median, "min": np.min,
-              "max": np.max}
-"""How a quote reduces the rows it selects."""
-
-ANCHORS = {"summary": "t-summary", "layers": "t-layers", "eq1_vs_eq2": "t-eq1", "accuracy_regression": "t-accuracy",
-           "recovery": "t-recovery", "detection": "t-detection", "agreement": "t-agreement"}
-"""The id of the page element that shows each table."""
-
-
-@dataclass(frozen=True)
-class Quote:
-    """A number quoted from a run table.
-
-    Attributes
-    ----------
-    value : float
-        The number (unrounded).
-    text : str
-        As the page shows it (rounded by the column's kind).
-    table : str
-        Table name: ``tables/<table>.csv`` in the run directory.
-    where : dict of str to object
-        Column values that select the rows (empty: all rows).
-    column : str
-    aggregate : str
-        One of :data:`AGGREGATES` over the selected rows.
-    """
-
-    value: float
-    text: str
-    table: str
-    where: dict[str, object]
-    column: str
-    aggregate: str = "value"
-
-    @property
-    def anchor(self) -> str:
-        return ANCHORS.get(self.table, "t-" + self.table)
+TABLES = ("summary", "layers", "eq1_vs_eq2", "accuracy_regression", "recovery", "detection", "agreement")
+"""The run tables the summary quotes (``tables/<name>.csv``); the page shows each with the id ``t-<name>``."""
 
 
 @dataclass
@@ -83,26 +46,6 @@ class Findings:
         return " ".join("".join(p.text if isinstance(p, Quote) else p for p in s) for s in self.sentences)
 
 
-def select(table: pd.DataFrame, where: dict[str, object]) -> pd.DataFrame:
-    """Rows of ``table`` whose columns equal ``where`` (compared as strings: CSV round trips change types)."""
-    keep = np.ones(len(table), dtype=bool)
-    for name, value in where.items():
-        keep &= table[name].astype(str).to_numpy() == str(value)
-    return table[keep]
-
-
-def quote(tables: dict[str, pd.DataFrame], table: str, column_name: str, aggregate: str = "value",
-          **where: object) -> Quote:
-    """Quote ``aggregate`` of ``column_name`` over the rows of ``tables[table]`` that match ``where``."""
-    rows = select(tables[table], where)
-    if rows.empty:
-        raise KeyError(f"no row of {table} matches {where}")
-    value = float(AGGREGATES[aggregate](rows[column_name].astype(float)))
-    kind = "count" if aggregate == "sum" else column(column_name).kind
-    return Quote(value, format_value(value, "number" if kind == "text" else kind), table, dict(where), column_name,
-                 aggregate)
-
-
 def _label(row: pd.Series) -> str:
     return f"{row['model']} {row['layer']} ({row['weights']}), run {row['run']}"
 
@@ -114,7 +57,7 @@ def _share(a: Quote, b: Quote) -> str:
 def read_tables(out: str | Path) -> dict[str, pd.DataFrame]:
     """The run's tables that the summary quotes, by name (those that exist)."""
     folder = Path(out) / "tables"
-    return {name: pd.read_csv(folder / f"{name}.csv") for name in ANCHORS if (folder / f"{name}.csv").is_file()}
+    return {name: pd.read_csv(folder / f"{name}.csv") for name in TABLES if (folder / f"{name}.csv").is_file()}
 
 
 def findings(tables: dict[str, pd.DataFrame], *, alpha: float, n_timepoints: dict[str, int]) -> Findings:

@@ -18,34 +18,15 @@ import pandas as pd
 from syncact import _io
 from syncact.analysis import MethodComparison, eq1_vs_eq2, layers_table
 from syncact.config import ExperimentConfig
-from syncact.experiment.findings import Findings, Quote, findings, read_tables
+from syncact.experiment.findings import findings, read_tables
 from syncact.experiment.methods import methods_paragraphs
 from syncact.experiment.result import ExperimentResult, PairCard
 from syncact.report import figures
-from syncact.report.html import data_uri, json_default, number, render_page, script_hash
+from syncact.report.html import SORT_TABLES, data_uri, json_default, number, render_page, script_hash
+from syncact.report.quotes import quote_html, sentence_html
 from syncact.report.tables import readable_table
 
-SCRIPT = """
-for (const table of document.querySelectorAll("table.sortable")) {
-  Array.from(table.tHead.rows[0].cells).forEach((th, col) => {
-    th.tabIndex = 0;
-    const sort = () => {
-      const body = table.tBodies[0];
-      const up = th.getAttribute("aria-sort") !== "ascending";
-      for (const other of table.tHead.rows[0].cells) other.removeAttribute("aria-sort");
-      th.setAttribute("aria-sort", up ? "ascending" : "descending");
-      const key = (row) => { const cell = row.cells[col]; return cell.dataset.v !== undefined ? parseFloat(cell.dataset.v) : cell.textContent; };
-      const rows = Array.from(body.rows).sort((a, b) => {
-        const x = key(a), y = key(b);
-        const order = typeof x === "number" && typeof y === "number" ? x - y : String(x).localeCompare(String(y), undefined, {numeric: true});
-        return up ? order : -order;
-      });
-      for (const row of rows) body.appendChild(row);
-    };
-    th.addEventListener("click", sort);
-    th.addEventListener("keydown", (e) => { if (e.key === "Enter") sort(); });
-  });
-}
+SCRIPT = SORT_TABLES + """
 const box = document.getElementById("cards");
 if (box) {
   const cards = Array.from(box.querySelectorAll(".card"));
@@ -90,17 +71,6 @@ def _pivot(summary: pd.DataFrame, value: str, significant: str) -> tuple[pd.Data
     values.columns.name = flags.columns.name = None
     order = list(dict.fromkeys(label))
     return values.reindex(order), flags.reindex(order)
-
-
-def _quote(q: Quote) -> str:
-    """A quoted number: linked to the table it comes from, with what a reader (or a test) needs to recompute it."""
-    where = html.escape(json.dumps(q.where, default=str))
-    return (f'<a class="q" href="#{q.anchor}" data-table="{q.table}" data-column="{q.column}" '
-            f'data-aggregate="{q.aggregate}" data-where="{where}" data-value="{q.value!r}">{html.escape(q.text)}</a>')
-
-
-def _summary_html(found: Findings) -> list[str]:
-    return ["".join(_quote(p) if isinstance(p, Quote) else html.escape(p) for p in sentence) for sentence in found.sentences]
 
 
 def _sweep_context(comparison: MethodComparison | None) -> dict[str, str] | None:
@@ -167,7 +137,7 @@ def _regression_context(out: Path) -> dict[str, str] | None:
     table, figure = out / "tables" / "accuracy_regression.csv", out / "figures" / "accuracy_regression.png"
     if not (table.is_file() and figure.is_file()):
         return None
-    return {"table": readable_table(pd.read_csv(table), table_id="t-accuracy", sortable=False),
+    return {"table": readable_table(pd.read_csv(table), table_id="t-accuracy_regression", sortable=False),
             "img": data_uri(figure.read_bytes())}
 
 
@@ -272,9 +242,9 @@ def write_report(result: ExperimentResult, config: ExperimentConfig, *, mask: np
         "report.html", out / "report" / "index.html",
         name=config.name,
         sections=sections,
-        summary_sentences=_summary_html(found),
+        summary_sentences=[sentence_html(s) for s in found.sentences],
         caveats=found.caveats,
-        tiles=[{**tile, "html": _quote(tile["quote"]), "of": _quote(tile["of"]) if tile.get("of") else None}
+        tiles=[{**tile, "html": quote_html(tile["quote"]), "of": quote_html(tile["of"]) if tile.get("of") else None}
                for tile in found.tiles],
         pcc_chart=data_uri(figures.mean_pcc_chart(summary)),
         mean_table=readable_table(summary[PAIRING_KEYS + [c for c in MEAN_COLUMNS if c in summary]], flags=flags,
@@ -284,7 +254,7 @@ def write_report(result: ExperimentResult, config: ExperimentConfig, *, mask: np
         models_x_runs_eq1=readable_table(eq1_runs, flags=eq1_flags, index=True, table_id="t-models-runs-eq1",
                                          default_kind="r"),
         eq1_chart=data_uri(figures.eq1_vs_eq2_chart(eq1_table)),
-        eq1_vs_eq2=readable_table(eq1_table, table_id="t-eq1"),
+        eq1_vs_eq2=readable_table(eq1_table, table_id="t-eq1_vs_eq2"),
         layers=readable_table(layers_table(summary), table_id="t-layers"),
         regression=regression,
         recovery=(readable_table(result.recovery, table_id="t-recovery", links=recovery_links)

@@ -250,3 +250,90 @@ def eq1_vs_eq2_chart(table: pd.DataFrame) -> bytes:
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     return _png(fig)
+
+
+def square_matrix(values: np.ndarray, labels: list[str], title: str, *, vmin: float = -1.0, vmax: float = 1.0) -> bytes:
+    """A labelled square matrix (e.g. layer-by-layer RDM similarity) with its values written in the cells."""
+    fig, ax = plt.subplots(figsize=(3.4, 3.0))
+    im = ax.imshow(values, cmap="RdBu_r", vmin=vmin, vmax=vmax)
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=7)
+    ax.set_yticks(range(len(labels)), labels, fontsize=7)
+    for i in range(values.shape[0]):
+        for j in range(values.shape[1]):
+            ax.text(j, i, f"{values[i, j]:.2f}", ha="center", va="center", fontsize=6,
+                    color="white" if abs(values[i, j]) > 0.6 * vmax else "black")
+    ax.set_title(title, fontsize=8)
+    fig.colorbar(im, ax=ax, shrink=0.8)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def rdm_panels(rdms: dict[str, np.ndarray], title: str) -> bytes:
+    """One RDM per layer side by side (rank-transformed for display, as rsatoolbox shows them)."""
+    from scipy.stats import rankdata
+
+    fig, axes = plt.subplots(1, len(rdms), figsize=(1.9 * len(rdms), 2.2), squeeze=False)
+    for ax, (layer, matrix) in zip(axes[0], rdms.items(), strict=True):
+        ranks = rankdata(matrix, axis=None).reshape(matrix.shape)
+        np.fill_diagonal(ranks, np.nan)
+        ax.imshow(ranks, cmap="viridis", interpolation="nearest")
+        ax.set_title(layer, fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(title, fontsize=8)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def image_grid(images: np.ndarray, *, columns: int = 16, size: int = 64) -> bytes:
+    """Images (uint8 RGB, shape (n, H, W, 3)) as one JPEG grid of ``size`` pixel thumbnails."""
+    from PIL import Image
+
+    n = len(images)
+    rows = -(-n // columns)
+    canvas = Image.new("RGB", (min(n, columns) * (size + 2), rows * (size + 2)), "white")
+    for i, image in enumerate(np.asarray(images, dtype=np.uint8)):
+        tile = Image.fromarray(image).resize((size, size))
+        canvas.paste(tile, ((i % columns) * (size + 2), (i // columns) * (size + 2)))
+    buf = io.BytesIO()
+    canvas.save(buf, format="JPEG", quality=85)
+    return buf.getvalue()
+
+
+def label_views(labels: np.ndarray, mask: np.ndarray, affine: np.ndarray, names: list[str], title: str, *,
+                n_slices: int = 6) -> bytes:
+    """A label volume (0: none, i: ``names[i - 1]``; e.g. a winner-take-all layer map) on axial slices."""
+    from matplotlib.patches import Patch
+
+    labels = np.asarray(labels)
+    if affine[0, 0] < 0:
+        labels, mask = labels[::-1], mask[::-1]
+    present = np.flatnonzero((labels > 0).any(axis=(0, 1)))
+    inside = np.flatnonzero(mask.any(axis=(0, 1)))
+    low, high = (present.min(), present.max()) if present.size else (inside.min(), inside.max())
+    colours = plt.get_cmap("tab10")
+    fig, axes = plt.subplots(1, n_slices, figsize=(1.6 * n_slices, 2.2))
+    for ax, z in zip(axes, np.linspace(low, high, n_slices).round().astype(int), strict=True):
+        rgb = np.where(mask[:, :, z].T[::-1, :, None], 0.85, 1.0) * np.ones((*mask.shape[:2][::-1], 3))
+        plane = labels[:, :, z].T[::-1]
+        for i in range(1, len(names) + 1):
+            rgb[plane == i] = colours(i - 1)[:3]
+        ax.imshow(rgb, interpolation="nearest")
+        ax.set_title(f"z={affine[2, 2] * z + affine[2, 3]:.0f}", fontsize=7)
+        ax.axis("off")
+    fig.legend(handles=[Patch(color=colours(i), label=name) for i, name in enumerate(names)], loc="lower center",
+               ncol=len(names), fontsize=7, frameon=False)
+    fig.suptitle(title, fontsize=8)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return _png(fig)
+
+
+def synthesis_curve(history: pd.DataFrame) -> bytes:
+    """The synthesis' loss and the mean |r| between layer RDMs per step."""
+    fig, ax = plt.subplots(figsize=(4.6, 2.6))
+    ax.plot(history["step"], history["loss"], label="loss")
+    if "mean_abs_r" in history:
+        ax.plot(history["step"], history["mean_abs_r"], label="mean |r| between layers")
+    ax.set_xlabel("step")
+    ax.legend(fontsize=7)
+    return _png(fig)

@@ -1,4 +1,4 @@
-"""Self-contained HTML pages: figures as data URIs, escaped tables, one hashed inline script at most.
+"""Self-contained HTML pages: figures as data URIs, one hashed inline script at most (tables: :mod:`.tables`).
 
 The pages of a run (:mod:`syncact.experiment.report`) are rendered with these helpers; nothing here
 knows what a run is.
@@ -16,15 +16,34 @@ import pandas as pd
 
 from syncact import _io
 
+SORT_TABLES = """
+for (const table of document.querySelectorAll("table.sortable")) {
+  Array.from(table.tHead.rows[0].cells).forEach((th, col) => {
+    th.tabIndex = 0;
+    const sort = () => {
+      const body = table.tBodies[0];
+      const up = th.getAttribute("aria-sort") !== "ascending";
+      for (const other of table.tHead.rows[0].cells) other.removeAttribute("aria-sort");
+      th.setAttribute("aria-sort", up ? "ascending" : "descending");
+      const key = (row) => { const cell = row.cells[col]; return cell.dataset.v !== undefined ? parseFloat(cell.dataset.v) : cell.textContent; };
+      const rows = Array.from(body.rows).sort((a, b) => {
+        const x = key(a), y = key(b);
+        const order = typeof x === "number" && typeof y === "number" ? x - y : String(x).localeCompare(String(y), undefined, {numeric: true});
+        return up ? order : -order;
+      });
+      for (const row of rows) body.appendChild(row);
+    };
+    th.addEventListener("click", sort);
+    th.addEventListener("keydown", (e) => { if (e.key === "Enter") sort(); });
+  });
+}
+"""
+"""Script that sorts a ``table.sortable`` by the column whose header is clicked (``data-v`` holds raw numbers)."""
+
 
 def data_uri(image: bytes, mime: str = "image/png") -> str:
     """``data:`` URI of an image, to embed it in the page."""
     return f"data:{mime};base64," + base64.b64encode(image).decode("ascii")
-
-
-def html_table(df: pd.DataFrame, index: bool = False, floatfmt: str = "{:.4g}") -> str:
-    """A DataFrame as an escaped HTML table."""
-    return df.to_html(index=index, border=0, classes="tbl", float_format=lambda v: floatfmt.format(v), escape=True)
 
 
 def script_hash(script: str) -> str:

@@ -144,9 +144,11 @@ COLUMNS: dict[str, Column] = {
 """The report's glossary: every column a page shows, by its name in the run's tables."""
 
 
-def column(name: str, default_kind: str = "number") -> Column:
-    """The glossary entry of a column; others (e.g. ``Run #1``, ``temporal_r_run-2``) are derived, numbers in them
-    rounded by ``default_kind``."""
+def column(name: str, default_kind: str = "number", glossary: dict[str, Column] | None = None) -> Column:
+    """The glossary entry of a column (``glossary`` first, then :data:`COLUMNS`); others (e.g. ``Run #1``,
+    ``temporal_r_run-2``) are derived, numbers in them rounded by ``default_kind``."""
+    if glossary and name in glossary:
+        return glossary[name]
     if name in COLUMNS:
         return COLUMNS[name]
     if name.startswith("temporal_r_run-"):
@@ -183,7 +185,7 @@ def format_value(value: object, kind: str) -> str:
 
 def readable_table(df: pd.DataFrame, *, flags: pd.DataFrame | None = None, table_id: str | None = None,
                    caption: str | None = None, index: bool = False, links: dict[str, dict[object, str]] | None = None,
-                   sortable: bool = True, default_kind: str = "number") -> str:
+                   sortable: bool = True, default_kind: str = "number", glossary: dict[str, Column] | None = None) -> str:
     """A DataFrame as an escaped, readable HTML table in a scroll container.
 
     Parameters
@@ -204,6 +206,8 @@ def readable_table(df: pd.DataFrame, *, flags: pd.DataFrame | None = None, table
         Headers sort the rows when clicked (by the page's script; the raw value is in ``data-v``).
     default_kind : str, default="number"
         How numbers of columns outside :data:`COLUMNS` are rounded (``"r"`` for a table of correlations).
+    glossary : dict of str to Column or None
+        Entries that take precedence over :data:`COLUMNS` (a column name that means something else here).
 
     Returns
     -------
@@ -222,7 +226,7 @@ def readable_table(df: pd.DataFrame, *, flags: pd.DataFrame | None = None, table
     out.append("<thead><tr>")
     explained = []
     for name in shown.columns:
-        col = column(str(name), default_kind)
+        col = column(str(name), default_kind, glossary)
         tip = f' title="{esc(col.help)}"' if col.help else ""
         out.append(f'<th scope="col"{tip}>{esc(col.header)}</th>')
         if col.help:
@@ -232,7 +236,7 @@ def readable_table(df: pd.DataFrame, *, flags: pd.DataFrame | None = None, table
     for i, (_, row) in enumerate(shown.iterrows()):
         out.append("<tr>")
         for name in shown.columns:
-            col = column(str(name), default_kind)
+            col = column(str(name), default_kind, glossary)
             value = row[name]
             text = esc(format_value(value, col.kind))
             numeric = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))

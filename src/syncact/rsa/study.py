@@ -80,6 +80,7 @@ class LayerSearchlight:
         for name, table in self.tables(alpha).items():
             written.append(write_csv(directory / "tables" / f"{name}.csv", table, index=name != "layers"))
         written.append(write_json(directory / "searchlight.json", {**self.params, "alpha": alpha, "images": self.names,
+                                                                   "metric": self.maps.metric, "method": self.maps.method,
                                                                    "mean_abs_r_layers": self.rdms.mean_abs_offdiagonal()}))
         return written
 
