@@ -15,6 +15,7 @@ results section (record report-20261202-060824.json: 30.6 s, 15.0 MB, measured o
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -29,10 +30,22 @@ MODELS = [("efficientnet_lite0", "imagenet"), ("efficientnet_lite1", "imagenet")
           ("resnet18", "random")]
 
 
+def _baseline(path: Path) -> dict[str, object] | None:
+    """The earlier record's report seconds (cards + page) and size, to put the ratios beside."""
+    if not path.is_file():
+        return None
+    record = json.loads(path.read_text())
+    timings = record["timings"]
+    return {"record": path.name, "report_s": record.get("report_s", timings.get("cards", 0.0) + timings["report"]),
+            "report_mb": record["report_mb"]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "syncact-bench-report-data")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    parser.add_argument("--baseline", type=Path, default=Path(__file__).parent / "results" / "report-20261202-060824.json",
+                        help="an earlier record to compare with (its report seconds and size)")
     args = parser.parse_args()
     if not (args.data / "dataset_description.json").is_file():
         make_dataset(args.data, n_subjects=10, n_runs=2, n_timepoints=200, seed=0, progress=True)
@@ -59,7 +72,7 @@ def main() -> None:
           f"peak {peak_gb():.2f} GB")
     path = write_record(args.out, "report", {"timings": timings, "report_s": report_s, "cards": n_cards,
                                              "report_mb": size_mb, "total_s": total, "peak_gb": peak_gb(),
-                                             "models": MODELS, "n_fbns": 64})
+                                             "models": MODELS, "n_fbns": 64, "baseline": _baseline(args.baseline)})
     print(f"wrote {path}")
 
 

@@ -76,7 +76,19 @@ def calibration_grid(record: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-RENDERERS: dict[str, Callable[[dict], str]] = {"recovery": recovery, "calibration-grid": calibration_grid}
+def report(record: dict) -> str:
+    """Report build time (cards + page) and size against the baseline the record names (issue 19's bars)."""
+    base = record["baseline"]
+    rows = [("| | before (" + base["record"] + ") | now | ratio | bar |"), "|---|---|---|---|---|",
+            f"| cards + page (s) | {base['report_s']:.1f} | {record['report_s']:.1f} | "
+            f"{record['report_s'] / base['report_s']:.2f} | <= 1.2 |",
+            f"| size (MB) | {base['report_mb']:.1f} | {record['report_mb']:.1f} | "
+            f"{record['report_mb'] / base['report_mb']:.2f} | <= 1.5 |"]
+    return "\n".join(rows) + "\n"
+
+
+RENDERERS: dict[str, Callable[[dict], str]] = {"recovery": recovery, "calibration-grid": calibration_grid,
+                                               "report": report}
 
 
 def quoted_tables(text: str) -> list[tuple[str, str, str, str]]:
@@ -91,8 +103,11 @@ def quoted_tables(text: str) -> list[tuple[str, str, str, str]]:
 def rewrite(path: Path) -> bool:
     """Re-render the marked tables of ``path`` in place; whether anything changed."""
     text = path.read_text()
-    new = MARKER.sub(lambda m: m[0].replace(m["body"], RENDERERS[m["kind"]](json.loads((ROOT / m["record"]).read_text()))),
-                     text)
+    def render(m: re.Match) -> str:  # the marker lines kept, the body between them replaced (an empty one too)
+        body = RENDERERS[m["kind"]](json.loads((ROOT / m["record"]).read_text()))
+        return m[0][:m.start("body") - m.start()] + body + m[0][m.end("body") - m.start():]
+
+    new = MARKER.sub(render, text)
     if new != text:
         path.write_text(new)
     return new != text

@@ -31,9 +31,21 @@ def test_quoted_tables_are_the_records_tables(page):
 
 
 def test_the_tables_are_marked_where_expected():
-    # the two long tables of measured figures are held; a marker lost in an edit would silently free them
+    # the tables of measured figures are held; a marker lost in an edit would silently free them
     kinds = {kind for page in PAGES for kind, *_ in _doc_tables().quoted_tables(page.read_text())}
-    assert kinds == {"recovery", "calibration-grid"}
+    assert kinds == {"recovery", "calibration-grid", "report"}
+
+
+def test_rewrite_fills_an_empty_marked_table(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("before\n<!-- table: report benchmarks/results/report-20261202-064230.json -->\n<!-- /table -->\nafter\n")
+    assert _doc_tables().rewrite(page)
+    text = page.read_text()
+    assert text.startswith("before\n<!-- table: report") and text.endswith("<!-- /table -->\nafter\n")
+    assert "| cards + page (s) | 30.6 | 32.1 | 1.05 | <= 1.2 |" in text and not _doc_tables().rewrite(page)
+
+
+def test_an_unknown_table_kind_is_an_error():
     with pytest.raises(KeyError):  # an unknown kind is an error, not a table left unchecked
         _doc_tables().quoted_tables("<!-- table: nope benchmarks/results/recovery-20261202-014156.json -->\nx\n<!-- /table -->")
 

@@ -89,11 +89,26 @@ def _sweep_context(comparison: MethodComparison | None) -> dict[str, str] | None
     return context
 
 
-def _terms(descriptions: pd.DataFrame | None, unit: str) -> list[dict[str, object]]:
+Terms = dict[object, dict[str, list[dict[str, object]]]]
+"""Descriptions by unit: ``terms["fbns"][fbn]`` and ``terms[(model, weights, layer)][filter]``."""
+
+
+def _by_unit(descriptions: pd.DataFrame | None) -> dict[str, list[dict[str, object]]]:
+    """A description table as lists of terms per unit, best first within a source (indexed once, not per card)."""
     if descriptions is None or descriptions.empty:
-        return []
-    rows = descriptions[descriptions["unit"] == unit].sort_values(["source", "rank"], kind="stable")
-    return [{"source": r.source, "term": r.term, "score": number(r.score)} for r in rows.itertuples()]
+        return {}
+    rows = descriptions.sort_values(["unit", "source", "rank"], kind="stable")
+    out: dict[str, list[dict[str, object]]] = {}
+    for r in rows.itertuples():
+        out.setdefault(r.unit, []).append({"source": r.source, "term": r.term, "score": number(r.score)})
+    return out
+
+
+def _index_terms(result: ExperimentResult) -> Terms:
+    ann = result.annotation
+    if ann is None:
+        return {}
+    return {"fbns": _by_unit(ann.fbns), **{key: _by_unit(table) for key, table in ann.filters.items()}}
 
 
 def _agreements(result: ExperimentResult) -> dict[tuple, dict[str, float | None]]:
@@ -106,14 +121,14 @@ def _agreements(result: ExperimentResult) -> dict[tuple, dict[str, float | None]
             for r in pairs.to_dict(orient="records")}
 
 
-def _card(card: PairCard, result: ExperimentResult, agreements: dict[tuple, dict[str, float | None]]) -> dict[str, object]:
+def _card(card: PairCard, result: ExperimentResult, agreements: dict[tuple, dict[str, float | None]],
+          terms: Terms) -> dict[str, object]:
     """A card as the page (and ``report/cards.json``) shows it."""
     model, weights, layer, run = card.key
     row = card.row
     ann = result.annotation
     extra = agreements.get((model, weights, layer, run, row["fbn"]), {"agreement": None, "p_agreement": None})
     stem = f"{model}_{weights}_{layer}_run-{run}"
-    described = ann.filters.get((model, weights, layer)) if ann is not None else None
     return {
         "id": f"{model}-{weights}-{layer}-{row['fbn']}", "model": model, "weights": weights, "layer": layer,
         "run": run, "fbn": row["fbn"], "filter": row["filter"], "pcc": float(row["pcc"]),
@@ -121,8 +136,8 @@ def _card(card: PairCard, result: ExperimentResult, agreements: dict[tuple, dict
         "p_naive": float(row["p_naive"]), "p_edf": float(row["p_edf"]), "n_eff": float(row["n_eff"]),
         "p_shift": float(row["p_shift"]), "q_shift": float(row["q_shift"]), "p_phase": number(row.get("p_phase")),
         "significant": bool(row["significant"]), **extra,
-        "fbn_terms": _terms(ann.fbns if ann is not None else None, row["fbn"]),
-        "filter_terms": _terms(described, row["filter"]),
+        "fbn_terms": terms.get("fbns", {}).get(row["fbn"], []),
+        "filter_terms": terms.get((model, weights, layer), {}).get(row["filter"], []),
         "top_frames": [{"frame": int(t), "time_s": float(s)} for t, s in zip(card.top_frames, card.frame_times, strict=True)],
         "strip": f"{model}/{layer}/{card.filter}",
         "files": {"pairs": f"../pairing/{stem}_eq2.csv", "fbn_maps": "../brain/fbn_maps.nii.gz",
@@ -141,7 +156,7 @@ def _regression_context(out: Path) -> dict[str, str] | None:
             "img": data_uri(figure.read_bytes())}
 
 
-def _gallery(result: ExperimentResult, cards: list[dict[str, object]], mask: np.ndarray,
+def _gallery(result: ExperimentResult, cards: list[dict[str, object]], terms: Terms, mask: np.ndarray,
              affine: np.ndarray) -> tuple[list[dict[str, object]], str, float]:
     """Every FBN's map (drawn once, shown by CSS class in the gallery and the cards), its peak and its cards.
 
@@ -151,7 +166,6 @@ def _gallery(result: ExperimentResult, cards: list[dict[str, object]], mask: np.
 
     emb = result.embedding
     peaks = result.peaks.set_index("fbn") if result.peaks is not None else None
-    fbn_terms = result.annotation.fbns if result.annotation is not None else None
     entries, rules, aspect = [], [], 1.0
     for k in range(emb.maps_.shape[0]):
         name = f"FBN-{k:02d}"
@@ -163,7 +177,7 @@ def _gallery(result: ExperimentResult, cards: list[dict[str, object]], mask: np.
             p = peaks.loc[name]
             peak = {"xyz": f"({p['x']:.0f}, {p['y']:.0f}, {p['z']:.0f})", "region": p["region"],
                     "network": p["atlas_network"], "distance": f"{p['distance_mm']:.0f}"}
-        entries.append({"name": name, "peak": peak, "terms": _terms(fbn_terms, name)[:4],
+        entries.append({"name": name, "peak": peak, "terms": terms.get("fbns", {}).get(name, [])[:4],
                         "cards": [{"id": c["id"], "label": f"{c['model']} {c['layer']}"} for c in cards if c["fbn"] == name]})
     return entries, "\n".join(rules), aspect
 
@@ -208,16 +222,16 @@ def write_report(result: ExperimentResult, config: ExperimentConfig, *, mask: np
             matrices.append({"title": title, "img": data_uri(figures.correlation_matrix(pairing.r, title))})
     frames = result.frames[first_run]
     cards, strips, traces = [], {}, {}
-    agreements = _agreements(result)
+    agreements, terms = _agreements(result), _index_terms(result)
     for card in result.cards:
-        shown = _card(card, result, agreements)
+        shown = _card(card, result, agreements, terms)
         cards.append(shown)
         if shown["strip"] not in strips:
             strips[shown["strip"]] = data_uri(figures.frame_strip(frames.images[card.top_frames], card.heatmaps, height=90),
                                               "image/jpeg")
         traces[shown["id"]] = figures.trace_svg(card.fbn_trace, card.filter_trace)
     _io.write_text(out / "report" / "cards.json", json.dumps(cards, indent=1, default=json_default))
-    gallery, map_css, map_aspect = _gallery(result, cards, mask, affine)
+    gallery, map_css, map_aspect = _gallery(result, cards, terms, mask, affine)
 
     flags = summary[["mean_significant"]].rename(columns={"mean_significant": "mean_pcc"})
     pcc_runs, pcc_flags = _pivot(summary, "mean_pcc", "mean_significant")
