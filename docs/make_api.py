@@ -11,7 +11,7 @@ import importlib
 import inspect
 from pathlib import Path
 
-PACKAGES = ["stimulus", "ann", "brain", "networks", "sync", "rsa", "analysis", "annotate", "simulate", "report", "config",
+PACKAGES = ["stimulus", "ann", "brain", "networks", "sync", "rsa", "analysis", "annotate", "encoding", "simulate", "report", "config",
             "units", "experiment", "exceptions"]
 PAGE = Path(__file__).with_name("api.md")
 

@@ -15,7 +15,7 @@ LAYER = {
     "exceptions": 0, "_validation": 0, "_io": 0, "_docs": 0, "units": 0,
     "stimulus": 1, "ann": 1, "brain": 1, "networks": 1,
     "sync": 2, "rsa": 2,
-    "analysis": 3, "simulate": 3, "annotate": 3,
+    "analysis": 3, "simulate": 3, "annotate": 3, "encoding": 3,
     "report": 4,
     "config": 5,
     "experiment": 6,

@@ -1,0 +1,98 @@
+"""Inter-subject correlation and the noise ceiling it implies for naturalistic data.
+
+With every subject watching the same movie, the response a stimulus model can hope to predict is the part
+shared across subjects. Model (per voxel or FBN, z-scored per subject): ``x_s = s + e_s`` with a shared
+signal ``s`` of variance ``rho`` and independent noise ``e_s`` of variance ``1 - rho``, the same in every
+subject. The leave-one-out ISC of subject ``s``, ``r = corr(x_s, mean of the other n - 1 subjects)``, is
+
+    r = rho / sqrt(rho + (1 - rho) / (n - 1)),
+
+so ``rho`` follows from the ISC (:func:`shared_variance`). A perfect model of ``s`` then reaches
+``corr(s, x_s) = sqrt(rho)`` on one subject and ``sqrt(rho / (rho + (1 - rho) / m))`` on the mean of ``m``
+subjects (:func:`noise_ceiling`). Assumptions: noise independent across subjects (no shared artefact),
+equal signal and noise variances across subjects, stationarity over the run; a negative ISC gives ``rho`` 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from syncact.exceptions import DataError, ShapeError
+
+
+def _zscore(x: np.ndarray, axis: int) -> np.ndarray:
+    x = x - x.mean(axis=axis, keepdims=True)
+    sd = x.std(axis=axis, keepdims=True)
+    return np.divide(x, sd, out=np.zeros_like(x), where=sd > 0)
+
+
+def isc(data: np.ndarray) -> np.ndarray:
+    """Leave-one-out inter-subject correlation: each subject with the mean of the others.
+
+    Parameters
+    ----------
+    data : ndarray of shape (n_subjects, n_timepoints, n_targets)
+        The same run (movie) in every subject; targets are voxels or FBN activations.
+
+    Returns
+    -------
+    ndarray of shape (n_subjects, n_targets)
+        Equal to ``brainiak.isc.isc`` (leave-one-out, no summary) on ``data.transpose(1, 2, 0)``.
+    """
+    data = np.asarray(data, dtype=np.float64)
+    if data.ndim != 3:
+        raise ShapeError(f"data must be (n_subjects, n_timepoints, n_targets), got shape {data.shape}.")
+    n = data.shape[0]
+    if n < 2:
+        raise DataError(f"inter-subject correlation needs at least 2 subjects, got {n}.")
+    if not np.isfinite(data).all():
+        raise DataError("data contain NaN or infinite values.")
+    total = data.sum(axis=0)
+    out = np.empty((n, data.shape[2]))
+    for s in range(n):
+        others = (total - data[s]) / (n - 1)
+        out[s] = (_zscore(data[s], 0) * _zscore(others, 0)).mean(axis=0)
+    return out
+
+
+def shared_variance(isc_loo: np.ndarray, n_subjects: int) -> np.ndarray:
+    """The shared-signal variance ``rho`` (0-1) implied by leave-one-out ISC among ``n_subjects`` (module docstring)."""
+    if n_subjects < 2:
+        raise DataError(f"n_subjects must be at least 2, got {n_subjects}.")
+    r2 = np.clip(np.asarray(isc_loo, dtype=np.float64), 0, 1) ** 2
+    k = 1.0 / (n_subjects - 1)
+    # rho^2 - r^2 (1 - k) rho - r^2 k = 0, positive root
+    rho = (r2 * (1 - k) + np.sqrt((r2 * (1 - k)) ** 2 + 4 * r2 * k)) / 2
+    return np.clip(rho, 0, 1)
+
+
+def noise_ceiling(isc_loo: np.ndarray, n_subjects: int, n_average: int = 1) -> np.ndarray:
+    """The highest correlation a perfect stimulus model can reach, per target.
+
+    Parameters
+    ----------
+    isc_loo : ndarray
+        Leave-one-out ISC (:func:`isc`, e.g. its mean over subjects).
+    n_subjects : int
+        Subjects the ISC was computed over.
+    n_average : int, default=1
+        Subjects averaged in the data the model is scored on (1: one subject; the test-subject mean: its size).
+
+    Returns
+    -------
+    ndarray
+        ``sqrt(rho / (rho + (1 - rho) / n_average))``, 0 where ``rho`` is 0.
+    """
+    if n_average < 1:
+        raise DataError(f"n_average must be at least 1, got {n_average}.")
+    rho = shared_variance(isc_loo, n_subjects)
+    denominator = rho + (1 - rho) / n_average
+    return np.sqrt(np.divide(rho, denominator, out=np.zeros_like(rho), where=denominator > 0))
+
+
+def ceiled(score: np.ndarray, ceiling: np.ndarray) -> np.ndarray:
+    """``score / ceiling`` clipped to [0, 1]; NaN where the ceiling is 0 (nothing to explain)."""
+    score, ceiling = np.asarray(score, dtype=np.float64), np.asarray(ceiling, dtype=np.float64)
+    out = np.full(np.broadcast(score, ceiling).shape, np.nan)
+    np.divide(score, ceiling, out=out, where=ceiling > 0)
+    return np.where(np.isnan(out), np.nan, np.clip(out, 0, 1))

@@ -1,0 +1,187 @@
+"""Voxelwise (or FBN-wise) encoding: banded ridge with one band per layer, cross-validated over runs.
+
+For each held-out run (outer leave-one-run-out), himalaya fits a ridge on the other runs with its
+hyperparameters chosen by an inner leave-one-run-out (5 contiguous folds when only one run is left):
+``RidgeCV`` for one band; for several, the banded ridge (one regularisation per band, random search on
+the simplex of band weights) in its primal form (``GroupRidgeCV``) when the bands hold fewer features
+than the training set has time points, else in its dual, kernel form (``MultipleKernelRidgeCV`` on the
+bands' linear kernels): the cheaper one for the shape, same model. The held-out run is predicted and
+scored per target: correlation, R², and R² split by band (himalaya's product-measure split, which sums
+to the R²). Targets are taken in chunks of ``chunk_size``, so memory grows with the chunk, not with the
+number of voxels, when the targets are arrays that read lazily (Zarr, memmap).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from syncact.exceptions import ConfigError, ShapeError
+
+SOLVERS = ("auto", "primal", "dual")
+DEFAULT_ALPHAS = np.logspace(-2, 7, 19)
+"""Regularisation grid (the features are z-scored per run)."""
+
+
+@dataclass
+class EncodingScores:
+    """Held-out scores of an encoding model, one row per outer fold (held-out run).
+
+    Attributes
+    ----------
+    bands : list of str
+    runs : list of int
+        Index of the held-out run of each fold.
+    r, r2 : ndarray of shape (n_folds, n_targets)
+        Correlation and R² of the prediction with the held-out run.
+    r2_split : ndarray of shape (n_folds, n_bands, n_targets)
+        R² split by band (sums to ``r2`` over bands).
+    solver : str
+        ``"ridge"`` (one band), ``"primal"`` or ``"dual"``.
+    """
+
+    bands: list[str]
+    runs: list[int]
+    r: np.ndarray
+    r2: np.ndarray
+    r2_split: np.ndarray
+    solver: str
+    meta: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def mean_r(self) -> np.ndarray:
+        """Mean over folds, (n_targets,)."""
+        return self.r.mean(axis=0)
+
+    @property
+    def split(self) -> np.ndarray:
+        """R² split by band, mean over folds: (n_bands, n_targets)."""
+        return self.r2_split.mean(axis=0)
+
+    def winner(self, min_r: float = 0.0) -> np.ndarray:
+        """Index of the band that explains most of each target (-1 where the mean r is at most ``min_r``)."""
+        best = self.split.argmax(axis=0)
+        return np.where(self.mean_r > min_r, best, -1)
+
+
+def _zscore(y: np.ndarray) -> np.ndarray:
+    y = np.asarray(y, dtype=np.float64)
+    y = y - y.mean(axis=0)
+    sd = y.std(axis=0)
+    return np.divide(y, sd, out=np.zeros_like(y), where=sd > 0)
+
+
+def _inner_cv(lengths: Sequence[int]):  # noqa: ANN202 - a scikit-learn splitter
+    from sklearn.model_selection import KFold, PredefinedSplit
+
+    if len(lengths) >= 2:
+        return PredefinedSplit(np.repeat(np.arange(len(lengths)), lengths))
+    return KFold(5, shuffle=False)
+
+
+def choose_solver(n_features: int, n_samples: int, n_bands: int, solver: str = "auto") -> str:
+    """``"ridge"`` for one band; else ``"primal"`` when there are fewer features than samples, else ``"dual"``."""
+    if solver not in SOLVERS:
+        raise ConfigError(f"solver must be one of {SOLVERS}, got {solver!r}.")
+    if n_bands == 1:
+        return "ridge"
+    if solver != "auto":
+        return solver
+    return "primal" if n_features < n_samples else "dual"
+
+
+def _fit_predict(solver: str, train: list[np.ndarray], test: list[np.ndarray], y: np.ndarray, lengths: list[int],
+                 alphas: np.ndarray, n_iter: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Fit on the training bands and targets; predict the test bands: (prediction, per-band predictions)."""
+    cv = _inner_cv(lengths)
+    params = {"alphas": alphas, "progress_bar": False}
+    if solver == "ridge":
+        from himalaya.ridge import RidgeCV
+
+        model = RidgeCV(alphas=alphas, cv=cv).fit(train[0], y)
+        prediction = np.asarray(model.predict(test[0]))
+        return prediction, prediction[None]
+    if solver == "primal":
+        from himalaya.ridge import GroupRidgeCV
+
+        model = GroupRidgeCV(groups="input", solver_params={**params, "n_iter": n_iter}, cv=cv, random_state=seed)
+        model.fit(train, y)
+        return np.asarray(model.predict(test)), np.asarray(model.predict(test, split=True))
+    from himalaya.kernel_ridge import MultipleKernelRidgeCV
+
+    kernels = np.stack([x @ x.T for x in train])
+    cross = np.stack([t @ x.T for t, x in zip(test, train, strict=True)])
+    model = MultipleKernelRidgeCV(kernels="precomputed", solver_params={**params, "n_iter": n_iter}, cv=cv,
+                                  random_state=seed)
+    model.fit(kernels, y)
+    return np.asarray(model.predict(cross)), np.asarray(model.predict(cross, split=True))
+
+
+def fit_encoding(bands: Mapping[str, Sequence[np.ndarray]], targets: Sequence[np.ndarray], *,
+                 alphas: np.ndarray | Sequence[float] = DEFAULT_ALPHAS, n_iter: int = 20, chunk_size: int = 4096,
+                 solver: str = "auto", seed: int = 0, progress: bool = False) -> EncodingScores:
+    """Cross-validated encoding scores of every target (leave one run out).
+
+    Parameters
+    ----------
+    bands : mapping of str to sequence of ndarray
+        Feature bands (e.g. :func:`~syncact.encoding.features.band_features`), per band its features of
+        each run, (n_timepoints_run, n_features_band); zero mean per run.
+    targets : sequence of array-like
+        Per run, (n_timepoints_run, n_targets): voxels or FBN activations (z-scored per run here). Read
+        ``chunk_size`` targets at a time.
+    alphas : array-like, default=DEFAULT_ALPHAS
+    n_iter : int, default=20
+        Band-weight candidates of the banded ridge's random search (several bands only).
+    chunk_size : int, default=4096
+    solver : {"auto", "primal", "dual"}, default="auto"
+    seed : int, default=0
+    progress : bool, default=False
+
+    Returns
+    -------
+    EncodingScores
+    """
+    from himalaya.scoring import correlation_score, r2_score, r2_score_split
+
+    names = list(bands)
+    n_runs = len(targets)
+    if n_runs < 2:
+        raise ConfigError(f"cross-validation over runs needs at least 2 runs, got {n_runs}.")
+    lengths = [int(np.shape(t)[0]) for t in targets]
+    n_targets = int(np.shape(targets[0])[1])
+    for name in names:
+        if len(bands[name]) != n_runs:
+            raise ShapeError(f"band {name!r} has {len(bands[name])} runs, the targets {n_runs}.")
+        for i, x in enumerate(bands[name]):
+            if np.shape(x)[0] != lengths[i]:
+                raise ShapeError(f"band {name!r}, run {i}: {np.shape(x)[0]} time points, the targets {lengths[i]}; "
+                                 "features and targets must be synchronised per run.")
+    if any(int(np.shape(t)[1]) != n_targets for t in targets):
+        raise ShapeError("every run must have the same targets (columns).")
+    alphas = np.asarray(alphas, dtype=np.float64)
+    n_features = sum(int(np.shape(bands[n][0])[1]) for n in names)
+    r = np.zeros((n_runs, n_targets))
+    r2 = np.zeros((n_runs, n_targets))
+    split = np.zeros((n_runs, len(names), n_targets))
+    chosen = None
+    folds = tqdm(range(n_runs), desc="encoding folds", disable=not progress)
+    for held in folds:
+        kept = [i for i in range(n_runs) if i != held]
+        train = [np.concatenate([np.asarray(bands[n][i], dtype=np.float64) for i in kept]) for n in names]
+        test = [np.asarray(bands[n][held], dtype=np.float64) for n in names]
+        chosen = choose_solver(n_features, train[0].shape[0], len(names), solver)
+        for start in range(0, n_targets, chunk_size):
+            cols = slice(start, min(start + chunk_size, n_targets))
+            y = np.concatenate([_zscore(np.asarray(targets[i][:, cols])) for i in kept])
+            y_test = _zscore(np.asarray(targets[held][:, cols]))
+            prediction, per_band = _fit_predict(chosen, train, test, y, [lengths[i] for i in kept], alphas, n_iter, seed)
+            r[held, cols] = np.asarray(correlation_score(y_test, prediction))
+            r2[held, cols] = np.asarray(r2_score(y_test, prediction))
+            split[held, :, cols] = (np.asarray(r2_score_split(y_test, per_band)) if len(names) > 1
+                                    else r2[held, cols][None])
+    return EncodingScores(names, list(range(n_runs)), r, r2, split, str(chosen),
+                          {"alphas": alphas.tolist(), "n_iter": n_iter, "chunk_size": chunk_size})

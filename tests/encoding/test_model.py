@@ -1,0 +1,71 @@
+"""Encoding: scikit-learn's Ridge as the reference, primal and dual agree, planted bands are found."""
+
+import numpy as np
+import pytest
+
+from syncact.encoding import band_features, choose_solver, default_delays, delayed, fit_encoding
+from syncact.exceptions import ConfigError, ShapeError
+
+
+def test_delays_cover_the_haemodynamic_lag_and_shift_without_wrapping():
+    assert default_delays(1.0) == [2, 3, 4, 5, 6, 7, 8] and default_delays(2.0) == [1, 2, 3, 4]
+    assert default_delays(0.72) == list(range(3, 12))
+    x = np.arange(10.0).reshape(5, 2)
+    d = delayed(x, [0, 2])
+    np.testing.assert_array_equal(d[:, :2], x)
+    np.testing.assert_array_equal(d[:, 2:], np.vstack([np.zeros((2, 2)), x[:3]]))  # zeros before the start
+    with pytest.raises(ConfigError, match="non-negative"):
+        delayed(x, [-1])
+
+
+def test_predictions_equal_scikit_learn_ridge_at_the_chosen_alpha(rng):
+    """One band, one alpha: the held-out correlation of each fold is scikit-learn's Ridge(alpha)'s (1e-6)."""
+    from sklearn.linear_model import Ridge
+
+    runs = [rng.standard_normal((120, 15)) for _ in range(3)]
+    w = rng.standard_normal((15, 6))
+    targets = [x @ w + 2 * rng.standard_normal((120, 6)) for x in runs]
+    bands = band_features({"layer": runs}, [0, 1])
+    alpha = 30.0
+    scores = fit_encoding(bands, targets, alphas=[alpha])
+    assert scores.solver == "ridge"
+    for held in range(3):
+        train = [i for i in range(3) if i != held]
+        x = np.concatenate([bands["layer"][i] for i in train])
+        z = lambda y: (y - y.mean(0)) / y.std(0)  # noqa: E731 - targets are z-scored per run
+        y = np.concatenate([z(targets[i]) for i in train])
+        prediction = Ridge(alpha=alpha, fit_intercept=False).fit(x, y).predict(bands["layer"][held])
+        truth = z(targets[held])
+        expected = [np.corrcoef(prediction[:, v], truth[:, v])[0, 1] for v in range(6)]
+        np.testing.assert_allclose(scores.r[held], expected, atol=1e-6)
+
+
+def test_primal_and_dual_banded_ridge_agree_and_find_the_planted_band(rng):
+    runs, t = 3, 200
+    a = [rng.standard_normal((t, 10)) for _ in range(runs)]
+    b = [rng.standard_normal((t, 12)) for _ in range(runs)]
+    bands = band_features({"a": a, "b": b}, [0])
+    wa, wb = rng.standard_normal((10, 20)), rng.standard_normal((12, 20))
+    targets = []
+    for i in range(runs):
+        y = np.concatenate([a[i] @ wa, b[i] @ wb, np.zeros((t, 20))], axis=1)
+        targets.append(y + 2.0 * y[:, :40].std() * rng.standard_normal(y.shape))
+    kwargs = {"alphas": np.logspace(-1, 5, 7), "n_iter": 5, "chunk_size": 25}
+    primal = fit_encoding(bands, targets, solver="primal", **kwargs)
+    dual = fit_encoding(bands, targets, solver="dual", **kwargs)
+    np.testing.assert_allclose(primal.r, dual.r, atol=1e-6)
+    np.testing.assert_allclose(primal.r2_split.sum(axis=1), primal.r2, atol=1e-10)  # the split sums to R²
+    winner = primal.winner(min_r=0.1)
+    assert (winner[:20] == 0).mean() >= 0.9 and (winner[20:40] == 1).mean() >= 0.9
+    assert (winner[40:] == -1).mean() >= 0.8 and abs(primal.mean_r[40:].mean()) < 0.05  # noise stays near 0
+    assert choose_solver(22, 400, 2) == "primal" and choose_solver(5000, 400, 2) == "dual"
+
+
+def test_mismatched_inputs_are_refused(rng):
+    bands = {"a": [rng.standard_normal((50, 3)), rng.standard_normal((40, 3))]}
+    with pytest.raises(ShapeError, match="must be synchronised per run"):
+        fit_encoding(bands, [rng.standard_normal((50, 2)), rng.standard_normal((41, 2))])
+    with pytest.raises(ConfigError, match="at least 2 runs"):
+        fit_encoding({"a": bands["a"][:1]}, [rng.standard_normal((50, 2))])
+    with pytest.raises(ConfigError, match="solver must be"):
+        choose_solver(3, 10, 2, "qr")
