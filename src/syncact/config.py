@@ -68,6 +68,10 @@ Example::
     classes = true               # ImageNet classes that drive each filter (ImageNet-weight models)
     features = true              # frame features (brightness, motion, ...) that drive each filter
     agreement = true             # semantic agreement of the two descriptions (pip install 'syncact[text]')
+
+    [encoding]                   # optional: banded-ridge encoding of voxels and FBNs, one band per layer (himalaya)
+    n_components = 64            # PCA per layer before the delays (omit to keep every filter)
+    # delays = [2, 3, 4, 5, 6]   # in TRs; omitted: those covering 2-8 s
 """
 
 from __future__ import annotations
@@ -213,6 +217,17 @@ ATLASES = ("dosenbach_2010", "seitzman_2018")
 
 
 @dataclass(frozen=True)
+class EncodingConfig:
+    """``[encoding]``: banded-ridge encoding models (one band per layer) of voxels and FBNs, beside the pairing."""
+
+    delays: tuple[int, ...] | None = None  # TRs; omitted: those covering 2-8 s of haemodynamic lag
+    n_components: int | None = None  # principal components kept per layer before delaying (omitted: all filters)
+    n_iter: int = 10  # band-weight candidates of the banded ridge's random search
+    chunk_size: int = 4096  # targets fitted at a time (memory grows with it, not with the number of voxels)
+    solver: str = "auto"  # "primal" / "dual" (kernel); auto: the cheaper one for the shape
+
+
+@dataclass(frozen=True)
 class ExperimentConfig:
     """A whole Sync-ACT experiment."""
 
@@ -228,6 +243,7 @@ class ExperimentConfig:
     pairing: PairingConfig = field(default_factory=PairingConfig)
     sweep: SweepConfig | None = None
     annotation: AnnotationConfig | None = None
+    encoding: EncodingConfig | None = None
     source: Path | None = None
 
     def to_toml(self) -> str:
@@ -319,7 +335,7 @@ def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> ExperimentConfi
     from syncact.sync.options import check_pair_options
 
     known = {"name", "seed", "device", "cache", "data", "movies", "models", "frames", "embedding", "pairing", "sweep",
-             "annotation"}
+             "annotation", "encoding"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ConfigError(f"unknown top-level key(s) {unknown}; known keys: {sorted(known)}.")
@@ -398,6 +414,7 @@ def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> ExperimentConfi
         sweep = dataclasses.replace(sweep, methods=tuple(str(m).lower() for m in sweep.methods),
                                     n_networks=tuple(int(k) for k in sweep.n_networks))
     annotation = _annotation(raw["annotation"], base) if "annotation" in raw else None
+    encoding = _encoding(raw["encoding"]) if "encoding" in raw else None
     hints = typing.get_type_hints(ExperimentConfig)
     top = {k: _coerce(raw[k], hints[k], k) for k in ("name", "seed", "device", "cache") if k in raw}
     if "cache" in top:
@@ -406,7 +423,25 @@ def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> ExperimentConfi
         if top["cache"] not in ("default", "none"):
             top["cache"] = str((base / top["cache"]).resolve())
     return ExperimentConfig(data=data, movies=movies, models=models, frames=frames, embedding=embedding,
-                            pairing=pairing, sweep=sweep, annotation=annotation, **top)
+                            pairing=pairing, sweep=sweep, annotation=annotation, encoding=encoding, **top)
+
+
+def _encoding(raw: Any) -> EncodingConfig:
+    """The [encoding] section: delays non-negative, sizes positive, the solver one of the encoding module's."""
+    from syncact.encoding.model import SOLVERS
+
+    section = _section(EncodingConfig, raw, "encoding")
+    if section.delays is not None:
+        if not section.delays or any(isinstance(d, bool) or not isinstance(d, int) or d < 0 for d in section.delays):
+            raise ConfigError(f"[encoding] delays must be a non-empty list of non-negative integers (TRs), got "
+                              f"{list(section.delays)!r}.")
+        section = dataclasses.replace(section, delays=tuple(int(d) for d in section.delays))
+    if section.n_components is not None:
+        check_positive("encoding.n_components", section.n_components, integer=True)
+    check_positive("encoding.n_iter", section.n_iter, integer=True)
+    check_positive("encoding.chunk_size", section.chunk_size, integer=True)
+    check_choice("encoding.solver", section.solver, SOLVERS)
+    return section
 
 
 def _annotation(raw: Any, base: Path) -> AnnotationConfig:

@@ -67,5 +67,7 @@ def test_mismatched_inputs_are_refused(rng):
         fit_encoding(bands, [rng.standard_normal((50, 2)), rng.standard_normal((41, 2))])
     with pytest.raises(ConfigError, match="at least 2 runs"):
         fit_encoding({"a": bands["a"][:1]}, [rng.standard_normal((50, 2))])
+    with pytest.raises(ShapeError, match="every run needs the same features"):
+        band_features({"a": [rng.standard_normal((50, 3)), rng.standard_normal((50, 4))]}, [0])
     with pytest.raises(ConfigError, match="solver must be"):
         choose_solver(3, 10, 2, "qr")

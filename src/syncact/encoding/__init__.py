@@ -9,7 +9,7 @@ and the noise ceiling that inter-subject correlation implies for naturalistic da
 
 from syncact.encoding.ceiling import ceiled, isc, noise_ceiling, shared_variance
 from syncact.encoding.features import band_features, default_delays, delayed
-from syncact.encoding.model import EncodingScores, choose_solver, fit_encoding
+from syncact.encoding.model import EncodingResult, EncodingScores, choose_solver, fit_encoding
 
-__all__ = ["EncodingScores", "band_features", "ceiled", "choose_solver", "default_delays", "delayed", "fit_encoding",
+__all__ = ["EncodingResult", "EncodingScores", "band_features", "ceiled", "choose_solver", "default_delays", "delayed", "fit_encoding",
            "isc", "noise_ceiling", "shared_variance"]

@@ -74,6 +74,10 @@ def band_features(layers: Mapping[str, Sequence[np.ndarray]], delays: Sequence[i
     out = {}
     for name, runs in layers.items():
         runs = [np.asarray(r, dtype=np.float64) for r in runs]
+        widths = [r.shape[1] if r.ndim == 2 else None for r in runs]
+        if len(set(widths)) != 1 or widths[0] is None:
+            raise ShapeError(f"layer {name!r}: every run needs the same features (n_timepoints, n_features); got "
+                             f"shapes {[r.shape for r in runs]}.")
         if n_components is not None and n_components < runs[0].shape[1]:
             stacked = np.concatenate(runs)
             mean = stacked.mean(axis=0)

@@ -17,12 +17,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 from tqdm.auto import tqdm
 
 from syncact.exceptions import ConfigError, ShapeError
 
 SOLVERS = ("auto", "primal", "dual")
-DEFAULT_ALPHAS = np.logspace(-2, 7, 19)
+DEFAULT_ALPHAS = np.logspace(-1, 6, 8)
 """Regularisation grid (the features are z-scored per run)."""
 
 
@@ -65,6 +66,35 @@ class EncodingScores:
         """Index of the band that explains most of each target (-1 where the mean r is at most ``min_r``)."""
         best = self.split.argmax(axis=0)
         return np.where(self.mean_r > min_r, best, -1)
+
+
+@dataclass
+class EncodingResult:
+    """An experiment's encoding models (:mod:`syncact.experiment.encoding` fills it).
+
+    Attributes
+    ----------
+    voxels, fbns : dict of str to EncodingScores
+        Per model (``model/weights``): held-out scores of every voxel, of every FBN.
+    null : dict of str to EncodingScores
+        Per model: the voxels' scores with mismatched movies (empty with runs of unequal length or one run).
+    ceiling, fbn_ceiling : ndarray
+        Noise ceiling of each voxel, of each FBN, for the test-subject mean (mean over runs).
+    table, fbn_table : DataFrame
+        ``tables/encoding.csv`` (per model and band) and ``tables/encoding_fbns.csv`` (per model and FBN).
+    truth : DataFrame or None
+        ``tables/encoding_truth.csv``: per model and planted CNN-driven network, the share of its voxels each
+        band wins (simulated data).
+    """
+
+    voxels: dict[str, EncodingScores]
+    fbns: dict[str, EncodingScores]
+    null: dict[str, EncodingScores]
+    ceiling: np.ndarray
+    fbn_ceiling: np.ndarray
+    table: pd.DataFrame
+    fbn_table: pd.DataFrame
+    truth: pd.DataFrame | None = None
 
 
 def _zscore(y: np.ndarray) -> np.ndarray:
@@ -121,7 +151,7 @@ def _fit_predict(solver: str, train: list[np.ndarray], test: list[np.ndarray], y
 
 
 def fit_encoding(bands: Mapping[str, Sequence[np.ndarray]], targets: Sequence[np.ndarray], *,
-                 alphas: np.ndarray | Sequence[float] = DEFAULT_ALPHAS, n_iter: int = 20, chunk_size: int = 4096,
+                 alphas: np.ndarray | Sequence[float] = DEFAULT_ALPHAS, n_iter: int = 10, chunk_size: int = 4096,
                  solver: str = "auto", seed: int = 0, progress: bool = False) -> EncodingScores:
     """Cross-validated encoding scores of every target (leave one run out).
 
@@ -134,7 +164,7 @@ def fit_encoding(bands: Mapping[str, Sequence[np.ndarray]], targets: Sequence[np
         Per run, (n_timepoints_run, n_targets): voxels or FBN activations (z-scored per run here). Read
         ``chunk_size`` targets at a time.
     alphas : array-like, default=DEFAULT_ALPHAS
-    n_iter : int, default=20
+    n_iter : int, default=10
         Band-weight candidates of the banded ridge's random search (several bands only).
     chunk_size : int, default=4096
     solver : {"auto", "primal", "dual"}, default="auto"

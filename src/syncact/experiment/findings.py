@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from syncact.report.quotes import Quote, quote
+from syncact.report.quotes import Quote, quote, select
 from syncact.sync.pairing import CALIBRATED_LENGTHS, LIBERAL_FILTERS
 
-TABLES = ("summary", "layers", "eq1_vs_eq2", "accuracy_regression", "recovery", "detection", "agreement")
+TABLES = ("summary", "layers", "eq1_vs_eq2", "accuracy_regression", "recovery", "detection", "agreement", "encoding",
+          "encoding_fbns", "encoding_truth")
 """The run tables the summary quotes (``tables/<name>.csv``); the page shows each with the id ``t-<name>``."""
 
 
@@ -163,6 +164,28 @@ def findings(tables: dict[str, pd.DataFrame], *, alpha: float, n_timepoints: dic
         out.sentences.append(["The descriptions of paired FBNs and filters agreed at ",
                               quote(tables, "agreement", "mean_agreement", "mean"), " against ",
                               quote(tables, "agreement", "mean_agreement_null", "mean"), " for shuffled pairs."])
+
+    if "encoding" in tables:
+        enc = tables["encoding"]
+        for (model, weights), _ in enc.groupby(["model", "weights"], sort=False):
+            key = {"model": model, "weights": weights}
+            sentence = [f"Encoding with {model} ({weights}) layers (banded ridge, leave one run out) predicted ",
+                        quote(tables, "encoding", "share_above_null", "value", **key),
+                        " of voxels above the mismatched-movie null (null false-positive rate ",
+                        quote(tables, "encoding", "false_positive_rate", "value", **key), ")"]
+            if "encoding_fbns" in tables:
+                n = int(len(select(tables["encoding_fbns"], key)))
+                sentence += ["; ", quote(tables, "encoding_fbns", "same_layer", "sum", **key),
+                             f" of {n} FBNs are best predicted by the layer of their best Eq.2 pair"]
+            out.sentences.append([*sentence, "."])
+    if "encoding_truth" in tables:
+        for row in tables["encoding_truth"].itertuples():
+            if pd.isna(row.share_won_planted):  # the planted layer is not among this model's bands
+                continue
+            out.sentences.append([f"The voxels of the planted {row.network} network (driven by {row.planted_layer}) were "
+                                  f"explained best by {row.planted_layer} of {row.model} in ",
+                                  quote(tables, "encoding_truth", "share_won_planted", "value", model=row.model,
+                                        network=row.network), " of cases."])
 
     liberal = summary.loc[summary["n_filters"] > LIBERAL_FILTERS, ["model", "layer"]].drop_duplicates()
     if len(liberal):

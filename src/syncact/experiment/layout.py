@@ -20,6 +20,8 @@ Layout::
     annotation/{fbns,pairs,filters_<model>_<weights>_<layer>}.csv  tables/agreement.csv      ([annotation] only)
     tables/sweep_{fits,ablation,k_sweep,matching,recovery}.csv  tables/sweep_scores.parquet  ([sweep] only)
     sweep/maps_<method>_K<k>.nii.gz  figures/ablation.png  figures/k_sweep.png                 ([sweep] only)
+    tables/encoding.csv  tables/encoding_fbns.csv  tables/encoding_truth.csv  encoding/*.nii.gz ([encoding] only)
+    tables/fbn_peaks.csv  provenance.json
     report/index.html  report/cards.json
 
 Every file is written atomically (a reader never sees half a file).

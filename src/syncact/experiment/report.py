@@ -93,6 +93,35 @@ Terms = dict[object, dict[str, list[dict[str, object]]]]
 """Descriptions by unit: ``terms["fbns"][fbn]`` and ``terms[(model, weights, layer)][filter]``."""
 
 
+def _encoding_context(result: ExperimentResult, mask: np.ndarray, affine: np.ndarray) -> dict[str, object] | None:
+    """The encoding section: tables, and per model its r map above the null and its winner-take-all layer map."""
+    enc = result.encoding
+    if enc is None:
+        return None
+    maps = []
+    for key, scores in enc.voxels.items():
+        model, weights = key.split("/")
+        rows = enc.table[(enc.table["model"] == model) & (enc.table["weights"] == weights)]
+        threshold = float(rows["null_r95"].iloc[0]) if rows["null_r95"].notna().any() else 0.0
+        passed = scores.mean_r > threshold
+        entry = {"label": f"{model} ({weights})", "r": None, "winner": None}
+        if passed.any() and mask.ndim == 3:
+            entry["r"] = data_uri(figures.brain_views(np.where(passed, scores.mean_r, 0.0), mask, affine,
+                                                      f"{model} r > {threshold:.2f}", threshold=0.01))
+            labels = np.zeros(mask.shape, dtype=int)
+            labels[mask] = np.where(passed, scores.winner() + 1, 0)
+            entry["winner"] = data_uri(figures.label_views(labels, mask, affine, scores.bands,
+                                                           f"{model}: the layer that explains most of each voxel"))
+        maps.append(entry)
+    fbn_flags = enc.fbn_table[["same_layer"]].rename(columns={"same_layer": "encoding_layer"}).astype(object)
+    return {"table": readable_table(enc.table, table_id="t-encoding"),
+            "fbns": readable_table(enc.fbn_table.drop(columns=["same_layer"]), flags=fbn_flags,
+                                   table_id="t-encoding_fbns",
+                                   links={"fbn": {f: f"#fbn-{f}" for f in enc.fbn_table["fbn"]}}),
+            "truth": readable_table(enc.truth, table_id="t-encoding_truth") if enc.truth is not None else None,
+            "maps": maps}
+
+
 def _by_unit(descriptions: pd.DataFrame | None) -> dict[str, list[dict[str, object]]]:
     """A description table as lists of terms per unit, best first within a source (indexed once, not per card)."""
     if descriptions is None or descriptions.empty:
@@ -247,6 +276,9 @@ def write_report(result: ExperimentResult, config: ExperimentConfig, *, mask: np
     if result.recovery is not None:
         sections.append(("truth", "Planted truth"))
     sections.append(("fbns", "FBNs"))
+    encoding = _encoding_context(result, mask, affine)
+    if encoding:
+        sections.append(("encoding", "Encoding models"))
     sweep = _sweep_context(result.comparison)
     if sweep:
         sections.append(("sweep", "Methods and numbers of FBNs"))
@@ -280,6 +312,7 @@ def write_report(result: ExperimentResult, config: ExperimentConfig, *, mask: np
                if result.peaks is not None else None),
         gallery=gallery, map_css=map_css, map_aspect=f"{map_aspect:.4f}",
         sweep=sweep,
+        encoding=encoding,
         matrices=matrices,
         cards=cards,
         pairs_index=_pairs_index(cards),

@@ -12,6 +12,7 @@ import pandas as pd
 from syncact.analysis import MethodComparison
 from syncact.ann import Activations
 from syncact.annotate import CrossAnnotation
+from syncact.encoding import EncodingResult
 from syncact.experiment.provenance import Provenance
 from syncact.networks import BrainNetworks
 from syncact.stimulus import Frames
@@ -94,6 +95,9 @@ class ExperimentResult:
         The ``[sweep]`` of methods and numbers of networks, when configured.
     annotation : CrossAnnotation or None
         Descriptions of FBNs and paired filters and their agreement, with ``[annotation]``.
+    encoding : EncodingResult or None
+        Encoding models of voxels and FBNs, their ceilings and null, with ``[encoding]``
+        (:mod:`syncact.experiment.encoding`).
     peaks : DataFrame or None
         Each FBN map's peak (MNI mm) and the nearest ROI of a coordinate atlas
         (:func:`~syncact.annotate.map_peaks`; volumes only).
@@ -119,6 +123,7 @@ class ExperimentResult:
     detection: pd.DataFrame | None = None
     comparison: MethodComparison | None = None
     annotation: CrossAnnotation | None = None
+    encoding: EncodingResult | None = None
     peaks: pd.DataFrame | None = None
     cards: list[PairCard] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)

@@ -6,6 +6,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from syncact._docs import fill_doc
@@ -15,6 +16,7 @@ from syncact.config import ExperimentConfig
 from syncact.experiment import stages
 from syncact.experiment.annotation import annotate_pairs
 from syncact.experiment.cards import pair_cards
+from syncact.experiment.encoding import encode
 from syncact.experiment.layout import RunDirectory
 from syncact.experiment.provenance import collect_provenance
 from syncact.experiment.report import write_report
@@ -98,6 +100,15 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
         tic = time.perf_counter()
         result.annotation = annotate_pairs(config, run_dir, embedding, mask, affine, frameset.frames, features, pairings)
         timings["annotation"] = time.perf_counter() - tic
+
+    if config.encoding is not None:
+        tic = time.perf_counter()
+        bold_test = {label: [np.asarray(x) for x in runs] for label, runs in bold.test.items()}
+        filters = {(key, label, layer): values for (key, label), acts in features.activations.items()  # every filter:
+                   for layer, values in acts.layers.items()}  # the same columns in every run (constant ones are zero)
+        result.encoding = encode(bold_test, fbns.per_subject, filters, config, inputs.tr, pairings, truth, run_dir,
+                                 bold.store, progress)
+        timings["encoding"] = time.perf_counter() - tic
 
     if config.sweep is not None:
         tic = time.perf_counter()

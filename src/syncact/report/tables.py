@@ -132,6 +132,28 @@ COLUMNS: dict[str, Column] = {
     "n_matched": Column("Matched", "Maps matched (Hungarian).", _COUNT),
     "mean_spatial_r": Column("Mean map r", "Mean correlation of matched maps.", _R),
     "min_spatial_r": Column("Min map r", "Lowest correlation of matched maps.", _R),
+    # encoding
+    "band": Column("Band", "A layer's features (delayed copies) in the banded ridge."),
+    "n_voxels": Column("Voxels", "Voxels scored.", _COUNT),
+    "mean_r": Column("Mean r", "Held-out prediction correlation, mean over voxels (leave one run out).", _R),
+    "null_r95": Column("Null r (95 %)", "95th percentile of voxel r with another run's movie (mismatched null).", _R),
+    "share_above_null": Column("Above null", "Share of voxels whose r exceeds the null's 95th percentile.", _SHARE),
+    "false_positive_rate": Column("Null FPR", "Share of the null's voxels above that threshold (about 5 % by "
+                                  "construction).", _SHARE),
+    "share_won": Column("Won", "Share of the voxels above the null that this band explains most of (R² split).",
+                        _SHARE),
+    "median_ceiling": Column("Median ceiling", "Median noise ceiling of the voxels (ISC of the test subjects).", _R),
+    "encoding_r": Column("Encoding r", "Held-out prediction correlation of the FBN's activation.", _R),
+    "ceiling": Column("Ceiling", "Noise ceiling of the FBN's test-mean activation (from ISC).", _R),
+    "ceiled_r": Column("Encoding / ceiling", "Encoding r over the ceiling, clipped to [0, 1].", _R),
+    "encoding_layer": Column("Best layer (encoding)", "The band that explains most of the FBN (R² split)."),
+    "paired_layer": Column("Best layer (pairing)", "The layer whose Eq.2 pair has the highest PCC."),
+    "same_layer": Column("Same layer", "Both methods name the same layer."),
+    "paired_pcc": Column("Eq.2 PCC", "The FBN's best Eq.2 PCC over this model's layers (mean over runs).", _R),
+    "paired_pcc_ceiled": Column("Eq.2 PCC / ceiling", "That PCC over the FBN's ceiling, clipped to [0, 1].", _R),
+    "planted_layer": Column("Planted layer", "The layer whose filter drives the planted network (ground truth)."),
+    "share_won_planted": Column("Won by planted layer", "Share of the network's voxels the planted layer wins.",
+                                _SHARE),
     # FBN peaks
     "fbn": Column("FBN", "Functional brain network."),
     "x": Column("x (mm)", "MNI coordinate of the map's peak.", _COUNT),
@@ -151,6 +173,9 @@ def column(name: str, default_kind: str = "number", glossary: dict[str, Column] 
         return glossary[name]
     if name in COLUMNS:
         return COLUMNS[name]
+    if name.startswith("share_won_"):
+        return Column(f"Won by {name.removeprefix('share_won_')}", "Share of the voxels this band explains most of.",
+                      _SHARE)
     if name.startswith("temporal_r_run-"):
         return Column(f"Time r, run {name.rsplit('-', 1)[1]}", "Correlation of the planted BOLD with the best FBN's "
                       "test-mean activation on that run.", _R)

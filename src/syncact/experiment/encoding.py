@@ -1,0 +1,161 @@
+"""``[encoding]``: voxelwise and FBN encoding models beside the pairing, their noise ceiling and a null.
+
+For every model, its configured layers are feature bands (:func:`syncact.encoding.band_features`) and a
+banded ridge predicts, leaving one run out, (a) every voxel of the test subjects' mean BOLD and (b) every
+FBN's test-mean activation. The noise ceiling comes from the leave-one-out ISC among the test subjects (for
+their mean). The null: the same fit with each run's features paired with another run's BOLD (movies that
+nothing links; runs of equal length), whose 95th percentile of voxel r is the threshold a voxel must pass.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from syncact.analysis import GroundTruth
+from syncact.ann.registry import model_key, weights_label
+from syncact.config import ExperimentConfig
+from syncact.encoding import (
+    EncodingResult,
+    EncodingScores,
+    band_features,
+    ceiled,
+    default_delays,
+    fit_encoding,
+    isc,
+    noise_ceiling,
+)
+from syncact.experiment.layout import RunDirectory
+from syncact.experiment.result import PairingKey
+from syncact.sync import Pairing
+
+NULL_QUANTILE = 0.95
+
+
+def _ceiling(per_subject: list[np.ndarray]) -> np.ndarray:
+    """Noise ceiling for the subjects' mean, from each run's leave-one-out ISC, averaged over runs."""
+    ceilings = []
+    for data in per_subject:  # (n_subjects, T, n_targets)
+        n = data.shape[0]
+        ceilings.append(noise_ceiling(isc(data).mean(axis=0), n, n_average=n) if n >= 2 else
+                        np.full(data.shape[2], np.nan))
+    return np.mean(ceilings, axis=0)
+
+
+def _paired_layer(pairings: dict[PairingKey, Pairing], model: str, weights: str,
+                  n_fbns: int) -> tuple[list[str], np.ndarray]:
+    """For each FBN, the layer of this model whose Eq.2 pair has the highest PCC (mean over runs), and that PCC."""
+    by_layer: dict[str, list[np.ndarray]] = {}
+    for key, pairing in pairings.items():
+        if key.model == model and key.weights == weights:
+            by_layer.setdefault(key.layer, []).append(pairing.eq2["pcc"].to_numpy())
+    layers = list(by_layer)
+    pcc = np.stack([np.mean(by_layer[layer], axis=0) for layer in layers])[:, :n_fbns]  # (n_layers, n_fbns)
+    best = pcc.argmax(axis=0)
+    return [layers[i] for i in best], pcc[best, np.arange(pcc.shape[1])]
+
+
+def encode(bold_test: dict[str, list[np.ndarray]], fbn_per_subject: dict[str, np.ndarray],
+           filters: dict[tuple[str, str, str], np.ndarray], config: ExperimentConfig, tr: float,
+           pairings: dict[PairingKey, Pairing], truth: GroundTruth | None, run_dir: RunDirectory, store: object,
+           progress: bool) -> EncodingResult:
+    """Fit and score the encoding models of every configured model; write tables and maps.
+
+    Parameters
+    ----------
+    bold_test : dict of run to list of ndarray
+        Per run, each test subject's prepared BOLD, (T, n_voxels).
+    fbn_per_subject : dict of run to ndarray of shape (n_subjects, T, n_fbns)
+    filters : dict of (model key, run, layer) to ndarray of shape (T, n_filters)
+        Every filter of every layer and run (the same columns in every run).
+    config : ExperimentConfig
+    tr : float
+    pairings : dict of PairingKey to Pairing
+    truth : GroundTruth or None
+    run_dir : RunDirectory
+    store : PreparedStore
+        To write maps on the store's grid.
+    progress : bool
+
+    Returns
+    -------
+    EncodingResult
+    """
+    ec = config.encoding
+    runs = list(bold_test)
+    delays = list(ec.delays) if ec.delays is not None else default_delays(tr)
+    voxel_targets = [np.mean(bold_test[r], axis=0) for r in runs]
+    fbn_targets = [fbn_per_subject[r].mean(axis=0) for r in runs]
+    ceiling = _ceiling([np.stack(bold_test[r]) for r in runs])
+    fbn_ceiling = _ceiling([fbn_per_subject[r] for r in runs])
+    equal = len(runs) >= 2 and len({len(t) for t in voxel_targets}) == 1
+    rotated = runs[1:] + runs[:1]
+    kwargs = {"n_iter": ec.n_iter, "chunk_size": ec.chunk_size, "solver": ec.solver, "seed": config.seed,
+              "progress": progress}
+    voxels, fbns, null = {}, {}, {}
+    rows, fbn_rows, truth_rows = [], [], []
+    n_fbns = fbn_targets[0].shape[1]
+    for spec in config.models:
+        key, weights = model_key(spec.name, spec.weights), weights_label(spec.weights)
+        raw = {layer: [filters[(key, r, layer)] for r in runs] for layer in spec.layers}
+        bands = band_features(raw, delays, n_components=ec.n_components)
+        voxels[key] = fit_encoding(bands, voxel_targets, **kwargs)
+        fbns[key] = fit_encoding(bands, fbn_targets, **kwargs)
+        threshold = np.nan
+        if equal:
+            shifted = {layer: [bands[layer][runs.index(r)] for r in rotated] for layer in bands}
+            null[key] = fit_encoding(shifted, voxel_targets, **kwargs)
+            threshold = float(np.quantile(null[key].mean_r, NULL_QUANTILE))
+        scores = voxels[key]
+        passed = scores.mean_r > threshold if equal else scores.mean_r > 0
+        winners = scores.winner()
+        for b, band in enumerate(scores.bands):
+            rows.append({"model": spec.name, "weights": weights, "band": band, "n_voxels": scores.r.shape[1],
+                         "mean_r": float(scores.mean_r.mean()), "null_r95": threshold,
+                         "share_above_null": float(passed.mean()),
+                         "false_positive_rate": (float((null[key].mean_r > threshold).mean()) if equal else np.nan),
+                         "share_won": float((winners[passed] == b).mean()) if passed.any() else np.nan,
+                         "median_ceiling": float(np.nanmedian(ceiling))})
+        paired, paired_pcc = _paired_layer(pairings, spec.name, weights, n_fbns)
+        fbn_winner = fbns[key].winner()
+        for k in range(n_fbns):
+            best = scores.bands[fbn_winner[k]] if fbn_winner[k] >= 0 else None
+            fbn_rows.append({"model": spec.name, "weights": weights, "fbn": f"FBN-{k:02d}",
+                             "encoding_r": float(fbns[key].mean_r[k]), "ceiling": float(fbn_ceiling[k]),
+                             "ceiled_r": float(ceiled(fbns[key].mean_r[k], fbn_ceiling[k])),
+                             "encoding_layer": best, "paired_layer": paired[k], "same_layer": best == paired[k],
+                             "paired_pcc": float(paired_pcc[k]),
+                             "paired_pcc_ceiled": float(ceiled(paired_pcc[k], fbn_ceiling[k]))})
+        if truth is not None:
+            truth_rows += _truth_rows(truth, scores, winners, passed, spec.name, weights)
+        run_dir.write_maps(run_dir.root / "encoding" / f"{spec.name}_{weights}_r.nii.gz", store.unmask(scores.mean_r[None]))
+        run_dir.write_maps(run_dir.root / "encoding" / f"{spec.name}_{weights}_winner.nii.gz",
+                           store.unmask(np.where(passed, winners + 1, 0).astype(np.float32)[None]))
+    run_dir.write_maps(run_dir.root / "encoding" / "ceiling.nii.gz", store.unmask(ceiling[None]))
+    result = EncodingResult(voxels, fbns, null, ceiling, fbn_ceiling, pd.DataFrame(rows), pd.DataFrame(fbn_rows),
+                            pd.DataFrame(truth_rows) if truth_rows else None)
+    run_dir.write_table("encoding", result.table)
+    run_dir.write_table("encoding_fbns", result.fbn_table)
+    if result.truth is not None:
+        run_dir.write_table("encoding_truth", result.truth)
+    return result
+
+
+def _truth_rows(truth: GroundTruth, scores: EncodingScores, winners: np.ndarray, passed: np.ndarray, model: str,
+                weights: str) -> list[dict[str, object]]:
+    """Per planted CNN-driven network: the share of its voxels (map >= half its peak) each band wins."""
+    rows = []
+    for i, net in enumerate(truth.networks.itertuples()):
+        driver = str(net.driver)
+        if not driver.startswith("cnn:"):
+            continue
+        inside = truth.maps[i] >= 0.5 * truth.maps[i].max()
+        planted = driver.split(":", 1)[1]
+        row = {"model": model, "weights": weights, "network": net.name, "planted_layer": planted,
+               "n_voxels": int(inside.sum()), "share_above_null": float(passed[inside].mean()),
+               "mean_r": float(scores.mean_r[inside].mean())}
+        for b, band in enumerate(scores.bands):
+            row[f"share_won_{band}"] = float((winners[inside] == b).mean())
+        row["share_won_planted"] = row.get(f"share_won_{planted}", np.nan)
+        rows.append(row)
+    return rows

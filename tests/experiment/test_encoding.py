@@ -1,0 +1,53 @@
+"""[encoding] end to end on the tiny embedded dataset: tables, maps, ceilings, the null, and the report section."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from syncact.config import parse_config
+from syncact.experiment import run_experiment
+
+
+@pytest.fixture(scope="module")
+def encoded(tiny_dataset, tmp_path_factory):
+    raw = {
+        "name": "tiny-encoding",
+        "data": {"bids": str(tiny_dataset.root), "task": "movie"},
+        "movies": [{"run": str(r), "path": str(p)} for r, p in tiny_dataset.movies.items()],
+        "models": [{"name": "efficientnet_lite0", "weights": "imagenet", "layers": ["block3", "last_conv"]}],
+        "embedding": {"n_networks": 8, "temporal": "none", "n_epochs": 3, "n_components": 32},
+        "pairing": {"hrf": "glover"},
+        "encoding": {"n_components": 16, "n_iter": 3, "delays": [2, 3, 4, 5]},
+    }
+    return run_experiment(parse_config(raw), tmp_path_factory.mktemp("run"), progress=False)
+
+
+def test_encoding_tables_maps_and_null(encoded):
+    out, enc = encoded.out_dir, encoded.encoding
+    for rel in ("tables/encoding.csv", "tables/encoding_fbns.csv", "tables/encoding_truth.csv",
+                "encoding/efficientnet_lite0_imagenet_r.nii.gz", "encoding/efficientnet_lite0_imagenet_winner.nii.gz",
+                "encoding/ceiling.nii.gz"):
+        assert (out / rel).is_file(), rel
+    table = pd.read_csv(out / "tables" / "encoding.csv")
+    assert list(table["band"]) == ["block3", "last_conv"]
+    # the null's threshold is its own 95th percentile: about 5 % of its voxels pass, by construction
+    assert table["false_positive_rate"].between(0.04, 0.06).all()
+    assert table["share_won"].sum() == pytest.approx(1.0)
+    scores = enc.voxels["efficientnet_lite0/imagenet"]
+    assert scores.r.shape == (2, encoded.embedding.maps_.shape[1]) and np.isfinite(scores.r).all()
+    assert (enc.ceiling >= 0).all() and (enc.ceiling <= 1).all()
+    fbns = pd.read_csv(out / "tables" / "encoding_fbns.csv")
+    assert len(fbns) == 8 and fbns["paired_layer"].isin(["block3", "last_conv"]).all()
+    assert fbns["ceiled_r"].dropna().between(0, 1).all()
+    truth = pd.read_csv(out / "tables" / "encoding_truth.csv")
+    assert set(truth["planted_layer"]) == {"block3", "last_conv"}
+
+
+def test_the_report_shows_encoding_beside_the_pairing(encoded, check_quotes):
+    page = encoded.report_path.read_text()
+    assert check_quotes(page, encoded.out_dir) > 10  # the encoding sentences' numbers are the tables' too
+    assert 'data-table="encoding"' in page and 'data-table="encoding_fbns"' in page
+    assert '<section id="encoding">' in page and 'href="#encoding"' in page
+    for table in ("t-encoding", "t-encoding_fbns", "t-encoding_truth"):
+        assert f'id="{table}"' in page, table
+    assert ">Best layer (encoding)</th>" in page and ">Best layer (pairing)</th>" in page
