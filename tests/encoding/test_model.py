@@ -59,6 +59,17 @@ def test_primal_and_dual_banded_ridge_agree_and_find_the_planted_band(rng):
     assert (winner[:20] == 0).mean() >= 0.9 and (winner[20:40] == 1).mean() >= 0.9
     assert (winner[40:] == -1).mean() >= 0.8 and abs(primal.mean_r[40:].mean()) < 0.05  # noise stays near 0
     assert choose_solver(22, 400, 2) == "primal" and choose_solver(5000, 400, 2) == "dual"
+    assert choose_solver(22, 400, 1) == "ridge" and choose_solver(5000, 400, 1) == "kernel-ridge"
+
+
+def test_one_band_in_primal_and_kernel_form_agree(rng):
+    runs = [rng.standard_normal((60, 40)) for _ in range(3)]
+    targets = [x @ rng.standard_normal((40, 5)) + rng.standard_normal((60, 5)) for x in runs]
+    bands = band_features({"layer": runs}, [0, 1, 2])  # 120 features > 120 training time points: the kernel form
+    kernel = fit_encoding(bands, targets)
+    primal = fit_encoding(bands, targets, solver="primal")
+    assert kernel.solver == "kernel-ridge" and primal.solver == "ridge"
+    np.testing.assert_allclose(kernel.r, primal.r, atol=1e-6)
 
 
 def test_mismatched_inputs_are_refused(rng):

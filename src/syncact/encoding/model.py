@@ -41,7 +41,7 @@ class EncodingScores:
     r2_split : ndarray of shape (n_folds, n_bands, n_targets)
         R² split by band (sums to ``r2`` over bands).
     solver : str
-        ``"ridge"`` (one band), ``"primal"`` or ``"dual"``.
+        ``"ridge"`` / ``"kernel-ridge"`` (one band), ``"primal"`` or ``"dual"``.
     """
 
     bands: list[str]
@@ -113,14 +113,14 @@ def _inner_cv(lengths: Sequence[int]):  # noqa: ANN202 - a scikit-learn splitter
 
 
 def choose_solver(n_features: int, n_samples: int, n_bands: int, solver: str = "auto") -> str:
-    """``"ridge"`` for one band; else ``"primal"`` when there are fewer features than samples, else ``"dual"``."""
+    """``"primal"`` when there are fewer features than samples, else ``"dual"`` (kernel); with one band, ``"ridge"``
+    / ``"kernel-ridge"`` (no band weights to search)."""
     if solver not in SOLVERS:
         raise ConfigError(f"solver must be one of {SOLVERS}, got {solver!r}.")
+    form = solver if solver != "auto" else ("primal" if n_features < n_samples else "dual")
     if n_bands == 1:
-        return "ridge"
-    if solver != "auto":
-        return solver
-    return "primal" if n_features < n_samples else "dual"
+        return "ridge" if form == "primal" else "kernel-ridge"
+    return form
 
 
 def _fit_predict(solver: str, train: list[np.ndarray], test: list[np.ndarray], y: np.ndarray, lengths: list[int],
@@ -133,6 +133,12 @@ def _fit_predict(solver: str, train: list[np.ndarray], test: list[np.ndarray], y
 
         model = RidgeCV(alphas=alphas, cv=cv).fit(train[0], y)
         prediction = np.asarray(model.predict(test[0]))
+        return prediction, prediction[None]
+    if solver == "kernel-ridge":
+        from himalaya.kernel_ridge import KernelRidgeCV
+
+        model = KernelRidgeCV(alphas=alphas, kernel="precomputed", cv=cv).fit(train[0] @ train[0].T, y)
+        prediction = np.asarray(model.predict(test[0] @ train[0].T))
         return prediction, prediction[None]
     if solver == "primal":
         from himalaya.ridge import GroupRidgeCV
