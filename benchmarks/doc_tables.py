@@ -87,8 +87,32 @@ def report(record: dict) -> str:
     return "\n".join(rows) + "\n"
 
 
+def encoding_demo(record: dict) -> str:
+    """Per model and planted network: voxels predicted (own shift null), and the share the planted layer wins."""
+    rows = ["| model | planted network | driver | voxels | predicted | won by the planted layer |",
+            "|---|---|---|---|---|---|"]
+    for r in record["truth"]:
+        won = r["share_won_planted"]
+        rows.append(f"| {r['model']} ({r['weights']}) | {r['network']} | {r['driver'] or '-'} | {r['n_voxels']} | "
+                    f"{100 * r['share_significant']:.0f} % | {'-' if won is None or won != won else f'{100 * won:.0f} %'} |")
+    for t in record["table"]:  # one row per model (its bands share these figures; duplicates dropped below)
+        rows.append(f"| {t['model']} ({t['weights']}) | all voxels | - | {t['n_voxels']} | "
+                        f"{100 * t['share_significant']:.0f} % (other movie: {100 * t['false_positive_rate']:.0f} %) | - |")
+    return "\n".join(dict.fromkeys(rows)) + "\n"
+
+
+def encoding_speed(record: dict) -> str:
+    """Seconds of fit_encoding, himalaya alone and scikit-learn per band, with the ratios."""
+    return ("| voxels | time points x runs | features per band | syncact (s) | himalaya alone (s) | overhead | "
+            "scikit-learn RidgeCV per band (s) | planted band wins |\n|---|---|---|---|---|---|---|---|\n"
+            f"| {record['voxels']} | {record['timepoints']} x {record['runs']} | {record['features_per_band']} | "
+            f"{record['syncact_s']:.1f} | {record['himalaya_s']:.1f} | {record['overhead']:.2f}x | "
+            f"{record['sklearn_per_band_s']:.1f} | {100 * record['planted_band_wins']:.0f} % |\n")
+
+
 RENDERERS: dict[str, Callable[[dict], str]] = {"recovery": recovery, "calibration-grid": calibration_grid,
-                                               "report": report}
+                                               "report": report, "encoding-demo": encoding_demo,
+                                               "encoding-speed": encoding_speed}
 
 
 def quoted_tables(text: str) -> list[tuple[str, str, str, str]]:

@@ -82,3 +82,17 @@ def test_mismatched_inputs_are_refused(rng):
         band_features({"a": [rng.standard_normal((50, 3)), rng.standard_normal((50, 4))]}, [0])
     with pytest.raises(ConfigError, match="solver must be"):
         choose_solver(3, 10, 2, "qr")
+
+
+def test_the_shift_null_holds_its_level_on_unrelated_targets(rng):
+    """Targets that nothing in the features drives (white and slow noise): at most alpha are called predicted.
+    (Averaging r over folds before the test gave 12.5 %: each fold's prediction depends on the other fold's data.)"""
+    from scipy.signal import lfilter
+
+    raw = {n: [lfilter([1], [1, -0.8], rng.standard_normal((200, 32)), axis=0) for _ in range(2)] for n in ("a", "b")}
+    bands = band_features(raw, [2, 3, 4])
+    for phi in (0.0, 0.9):
+        targets = [lfilter([1], [1, -phi], rng.standard_normal((200, 1500)), axis=0) for _ in range(2)]
+        scores = fit_encoding(bands, targets, n_iter=3, alphas=np.logspace(0, 4, 5))
+        assert scores.significant(0.05).mean() <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / 1500), phi
+        assert scores.p_fold.shape == (2, 1500) and (scores.p_shift >= scores.p_fold.min(axis=0)).all()

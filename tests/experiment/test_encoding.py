@@ -30,8 +30,8 @@ def test_encoding_tables_maps_and_null(encoded):
         assert (out / rel).is_file(), rel
     table = pd.read_csv(out / "tables" / "encoding.csv")
     assert list(table["band"]) == ["block3", "last_conv"]
-    # the null's threshold is its own 95th percentile: about 5 % of its voxels pass, by construction
-    assert table["false_positive_rate"].between(0.04, 0.06).all()
+    # with another run's movie, the voxels' own shift nulls hold their level (measured on 29,398 voxels)
+    assert (table["false_positive_rate"] <= 0.08).all()
     assert table["share_won"].sum() == pytest.approx(1.0)
     scores = enc.voxels["efficientnet_lite0/imagenet"]
     assert scores.r.shape == (2, encoded.embedding.maps_.shape[1]) and np.isfinite(scores.r).all()
@@ -39,8 +39,9 @@ def test_encoding_tables_maps_and_null(encoded):
     fbns = pd.read_csv(out / "tables" / "encoding_fbns.csv")
     assert len(fbns) == 8 and fbns["paired_layer"].isin(["block3", "last_conv"]).all()
     assert fbns["ceiled_r"].dropna().between(0, 1).all()
-    truth = pd.read_csv(out / "tables" / "encoding_truth.csv")
-    assert set(truth["planted_layer"]) == {"block3", "last_conv"}
+    truth = pd.read_csv(out / "tables" / "encoding_truth.csv", keep_default_na=False)
+    assert set(truth["planted_layer"]) == {"block3", "last_conv", ""}  # CNN-driven, and the others
+    assert set(truth["kind"]) == {"stimulus", "spontaneous"} and len(truth) == 7
 
 
 def test_the_report_shows_encoding_beside_the_pairing(encoded, check_quotes):

@@ -4,7 +4,10 @@ For every model, its configured layers are feature bands (:func:`syncact.encodin
 banded ridge predicts, leaving one run out, (a) every voxel of the test subjects' mean BOLD and (b) every
 FBN's test-mean activation. The noise ceiling comes from the leave-one-out ISC among the test subjects (for
 their mean). The null: the same fit with each run's features paired with another run's BOLD (movies that
-nothing links; runs of equal length), whose 95th percentile of voxel r is the threshold a voxel must pass.
+nothing links; runs of equal length). A voxel counts as predicted when its held-out r passes its own
+circular-shift null (``EncodingScores.p_shift`` <= 0.05: the null keeps each voxel's autocorrelation, so slow
+spontaneous fluctuations are not mistaken for prediction); the share of the mismatched-movie fit's voxels that
+pass the same test is the false-positive rate.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from syncact.experiment.layout import RunDirectory
 from syncact.experiment.result import PairingKey
 from syncact.sync import Pairing
 
-NULL_QUANTILE = 0.95
+ALPHA = 0.05
 
 
 def _ceiling(per_subject: list[np.ndarray]) -> np.ndarray:
@@ -101,19 +104,16 @@ def encode(bold_test: dict[str, list[np.ndarray]], fbn_per_subject: dict[str, np
         bands = band_features(raw, delays, n_components=ec.n_components)
         voxels[key] = fit_encoding(bands, voxel_targets, **kwargs)
         fbns[key] = fit_encoding(bands, fbn_targets, **kwargs)
-        threshold = np.nan
         if equal:
             shifted = {layer: [bands[layer][runs.index(r)] for r in rotated] for layer in bands}
             null[key] = fit_encoding(shifted, voxel_targets, **kwargs)
-            threshold = float(np.quantile(null[key].mean_r, NULL_QUANTILE))
         scores = voxels[key]
-        passed = scores.mean_r > threshold if equal else scores.mean_r > 0
+        passed = scores.significant(ALPHA)
         winners = scores.winner()
         for b, band in enumerate(scores.bands):
             rows.append({"model": spec.name, "weights": weights, "band": band, "n_voxels": scores.r.shape[1],
-                         "mean_r": float(scores.mean_r.mean()), "null_r95": threshold,
-                         "share_above_null": float(passed.mean()),
-                         "false_positive_rate": (float((null[key].mean_r > threshold).mean()) if equal else np.nan),
+                         "mean_r": float(scores.mean_r.mean()), "share_significant": float(passed.mean()),
+                         "false_positive_rate": float(null[key].significant(ALPHA).mean()) if equal else np.nan,
                          "share_won": float((winners[passed] == b).mean()) if passed.any() else np.nan,
                          "median_ceiling": float(np.nanmedian(ceiling))})
         paired, paired_pcc = _paired_layer(pairings, spec.name, weights, n_fbns)
@@ -143,19 +143,20 @@ def encode(bold_test: dict[str, list[np.ndarray]], fbn_per_subject: dict[str, np
 
 def _truth_rows(truth: GroundTruth, scores: EncodingScores, winners: np.ndarray, passed: np.ndarray, model: str,
                 weights: str) -> list[dict[str, object]]:
-    """Per planted CNN-driven network: the share of its voxels (map >= half its peak) each band wins."""
+    """Per planted network (its own voxels: map >= half its peak, every other map < a tenth of its peak): the share
+    predicted (shift null) and the share each band wins; for CNN-driven networks the planted layer's share. Spontaneous networks should stay near 5 %."""
     rows = []
     for i, net in enumerate(truth.networks.itertuples()):
         driver = str(net.driver)
-        if not driver.startswith("cnn:"):
-            continue
-        inside = truth.maps[i] >= 0.5 * truth.maps[i].max()
-        planted = driver.split(":", 1)[1]
-        row = {"model": model, "weights": weights, "network": net.name, "planted_layer": planted,
-               "n_voxels": int(inside.sum()), "share_above_null": float(passed[inside].mean()),
+        others = np.delete(truth.maps, i, axis=0)
+        # its own voxels only: at least half its peak, under a tenth of every other network's peak (maps overlap)
+        inside = (truth.maps[i] >= 0.5 * truth.maps[i].max()) & (others < 0.1 * others.max(axis=1, keepdims=True)).all(0)
+        planted = driver.split(":", 1)[1] if driver.startswith("cnn:") else ""
+        row = {"model": model, "weights": weights, "network": net.name, "kind": net.kind, "driver": driver,
+               "planted_layer": planted, "n_voxels": int(inside.sum()), "share_significant": float(passed[inside].mean()),
                "mean_r": float(scores.mean_r[inside].mean())}
         for b, band in enumerate(scores.bands):
             row[f"share_won_{band}"] = float((winners[inside] == b).mean())
-        row["share_won_planted"] = row.get(f"share_won_{planted}", np.nan)
+        row["share_won_planted"] = row.get(f"share_won_{planted}", np.nan) if planted else np.nan
         rows.append(row)
     return rows

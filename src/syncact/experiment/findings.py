@@ -170,8 +170,8 @@ def findings(tables: dict[str, pd.DataFrame], *, alpha: float, n_timepoints: dic
         for (model, weights), _ in enc.groupby(["model", "weights"], sort=False):
             key = {"model": model, "weights": weights}
             sentence = [f"Encoding with {model} ({weights}) layers (banded ridge, leave one run out) predicted ",
-                        quote(tables, "encoding", "share_above_null", "value", **key),
-                        " of voxels above the mismatched-movie null (null false-positive rate ",
+                        quote(tables, "encoding", "share_significant", "value", **key),
+                        " of voxels beyond their circular-shift null (with another run's movie: ",
                         quote(tables, "encoding", "false_positive_rate", "value", **key), ")"]
             if "encoding_fbns" in tables:
                 n = int(len(select(tables["encoding_fbns"], key)))
@@ -179,8 +179,14 @@ def findings(tables: dict[str, pd.DataFrame], *, alpha: float, n_timepoints: dic
                              f" of {n} FBNs are best predicted by the layer of their best Eq.2 pair"]
             out.sentences.append([*sentence, "."])
     if "encoding_truth" in tables:
-        for row in tables["encoding_truth"].itertuples():
-            if pd.isna(row.share_won_planted):  # the planted layer is not among this model's bands
+        truth = tables["encoding_truth"]
+        for model, weights in truth.loc[truth["kind"] == "spontaneous", ["model", "weights"]].drop_duplicates().itertuples(
+                index=False):
+            out.sentences.append([f"Voxels of the planted spontaneous networks were predicted by {model} in ",
+                                  quote(tables, "encoding_truth", "share_significant", "mean", model=model,
+                                        weights=weights, kind="spontaneous"), " of cases (mean over networks; chance: 5 %)."])
+        for row in truth.itertuples():
+            if pd.isna(row.share_won_planted):  # not CNN-driven, or its layer is not among this model's bands
                 continue
             out.sentences.append([f"The voxels of the planted {row.network} network (driven by {row.planted_layer}) were "
                                   f"explained best by {row.planted_layer} of {row.model} in ",

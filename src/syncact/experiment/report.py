@@ -101,13 +101,11 @@ def _encoding_context(result: ExperimentResult, mask: np.ndarray, affine: np.nda
     maps = []
     for key, scores in enc.voxels.items():
         model, weights = key.split("/")
-        rows = enc.table[(enc.table["model"] == model) & (enc.table["weights"] == weights)]
-        threshold = float(rows["null_r95"].iloc[0]) if rows["null_r95"].notna().any() else 0.0
-        passed = scores.mean_r > threshold
+        passed = scores.significant()
         entry = {"label": f"{model} ({weights})", "r": None, "winner": None}
         if passed.any() and mask.ndim == 3:
             entry["r"] = data_uri(figures.brain_views(np.where(passed, scores.mean_r, 0.0), mask, affine,
-                                                      f"{model} r > {threshold:.2f}", threshold=0.01))
+                                                      f"{model}: r of predicted voxels", threshold=0.01))
             labels = np.zeros(mask.shape, dtype=int)
             labels[mask] = np.where(passed, scores.winner() + 1, 0)
             entry["winner"] = data_uri(figures.label_views(labels, mask, affine, scores.bands,

@@ -136,12 +136,11 @@ COLUMNS: dict[str, Column] = {
     "band": Column("Band", "A layer's features (delayed copies) in the banded ridge."),
     "n_voxels": Column("Voxels", "Voxels scored.", _COUNT),
     "mean_r": Column("Mean r", "Held-out prediction correlation, mean over voxels (leave one run out).", _R),
-    "null_r95": Column("Null r (95 %)", "95th percentile of voxel r with another run's movie (mismatched null).", _R),
-    "share_above_null": Column("Above null", "Share of voxels whose r exceeds the null's 95th percentile.", _SHARE),
-    "false_positive_rate": Column("Null FPR", "Share of the null's voxels above that threshold (about 5 % by "
-                                  "construction).", _SHARE),
-    "share_won": Column("Won", "Share of the voxels above the null that this band explains most of (R² split).",
-                        _SHARE),
+    "share_significant": Column("Predicted", "Share of voxels whose held-out r passes their own circular-shift null "
+                                "(p <= 0.05, uncorrected).", _SHARE),
+    "false_positive_rate": Column("Null FPR", "The same share when each run's features meet another run's movie "
+                                  "(nothing links them: about 5 % if the test holds its level).", _SHARE),
+    "share_won": Column("Won", "Share of the predicted voxels that this band explains most of (R² split).", _SHARE),
     "median_ceiling": Column("Median ceiling", "Median noise ceiling of the voxels (ISC of the test subjects).", _R),
     "encoding_r": Column("Encoding r", "Held-out prediction correlation of the FBN's activation.", _R),
     "ceiling": Column("Ceiling", "Noise ceiling of the FBN's test-mean activation (from ISC).", _R),
