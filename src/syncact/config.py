@@ -70,7 +70,8 @@ Example::
     agreement = true             # semantic agreement of the two descriptions (pip install 'syncact[text]')
 
     [encoding]                   # optional: banded-ridge encoding of voxels and FBNs, one band per layer (himalaya)
-    n_components = 64            # PCA per layer before the delays (omit to keep every filter)
+    # n_components = 256         # PCA per layer before the delays (default: every filter; few components lose
+                                 # what single filters carry, docs/encoding.md)
     # delays = [2, 3, 4, 5, 6]   # in TRs; omitted: those covering 2-8 s
 """
 

@@ -8,7 +8,7 @@ from syncact.config import parse_config
 from syncact.experiment import run_experiment
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def encoded(tiny_dataset, tmp_path_factory):
     raw = {
         "name": "tiny-encoding",
@@ -22,7 +22,8 @@ def encoded(tiny_dataset, tmp_path_factory):
     return run_experiment(parse_config(raw), tmp_path_factory.mktemp("run"), progress=False)
 
 
-def test_encoding_tables_maps_and_null(encoded):
+def test_encoding_tables_maps_null_and_report(encoded, check_quotes):
+    """One test (one run): a second test on the module's fixture would run it again on the other xdist worker."""
     out, enc = encoded.out_dir, encoded.encoding
     for rel in ("tables/encoding.csv", "tables/encoding_fbns.csv", "tables/encoding_truth.csv",
                 "encoding/efficientnet_lite0_imagenet_r.nii.gz", "encoding/efficientnet_lite0_imagenet_winner.nii.gz",
@@ -42,9 +43,7 @@ def test_encoding_tables_maps_and_null(encoded):
     truth = pd.read_csv(out / "tables" / "encoding_truth.csv", keep_default_na=False)
     assert set(truth["planted_layer"]) == {"block3", "last_conv", ""}  # CNN-driven, and the others
     assert set(truth["kind"]) == {"stimulus", "spontaneous"} and len(truth) == 7
-
-
-def test_the_report_shows_encoding_beside_the_pairing(encoded, check_quotes):
+    # the report shows encoding beside the pairing, its summary sentences quote these tables
     page = encoded.report_path.read_text()
     assert check_quotes(page, encoded.out_dir) > 10  # the encoding sentences' numbers are the tables' too
     assert 'data-table="encoding"' in page and 'data-table="encoding_fbns"' in page
