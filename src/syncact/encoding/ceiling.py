@@ -17,13 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from syncact.encoding.features import zscore
 from syncact.exceptions import DataError, ShapeError
-
-
-def _zscore(x: np.ndarray, axis: int) -> np.ndarray:
-    x = x - x.mean(axis=axis, keepdims=True)
-    sd = x.std(axis=axis, keepdims=True)
-    return np.divide(x, sd, out=np.zeros_like(x), where=sd > 0)
 
 
 def isc(data: np.ndarray) -> np.ndarray:
@@ -51,7 +46,7 @@ def isc(data: np.ndarray) -> np.ndarray:
     out = np.empty((n, data.shape[2]))
     for s in range(n):
         others = (total - data[s]) / (n - 1)
-        out[s] = (_zscore(data[s], 0) * _zscore(others, 0)).mean(axis=0)
+        out[s] = (zscore(data[s]) * zscore(others)).mean(axis=0)
     return out
 
 

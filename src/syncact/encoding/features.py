@@ -41,7 +41,10 @@ def delayed(x: np.ndarray, delays: Sequence[int]) -> np.ndarray:
     return out
 
 
-def _zscore(x: np.ndarray) -> np.ndarray:
+def zscore(x: np.ndarray) -> np.ndarray:
+    """Each column to zero mean and unit variance over axis 0, as float64; constant columns become zeros
+    (a constant filter or target carries nothing, and is not an error here)."""
+    x = np.asarray(x, dtype=np.float64)
     x = x - x.mean(axis=0)
     sd = x.std(axis=0)
     return np.divide(x, sd, out=np.zeros_like(x), where=sd > 0)
@@ -83,5 +86,5 @@ def band_features(layers: Mapping[str, Sequence[np.ndarray]], delays: Sequence[i
             mean = stacked.mean(axis=0)
             _, _, vt = np.linalg.svd(stacked - mean, full_matrices=False)
             runs = [(r - mean) @ vt[:n_components].T for r in runs]
-        out[name] = [_zscore(delayed(_zscore(r), delays)) for r in runs]
+        out[name] = [zscore(delayed(zscore(r), delays)) for r in runs]
     return out

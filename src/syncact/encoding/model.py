@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from syncact.encoding.features import zscore
 from syncact.exceptions import ConfigError, ShapeError
 
 SOLVERS = ("auto", "primal", "dual")
@@ -117,13 +118,6 @@ class EncodingResult:
     truth: pd.DataFrame | None = None
 
 
-def _zscore(y: np.ndarray) -> np.ndarray:
-    y = np.asarray(y, dtype=np.float64)
-    y = y - y.mean(axis=0)
-    sd = y.std(axis=0)
-    return np.divide(y, sd, out=np.zeros_like(y), where=sd > 0)
-
-
 def _inner_cv(lengths: Sequence[int]):  # noqa: ANN202 - a scikit-learn splitter
     from sklearn.model_selection import KFold, PredefinedSplit
 
@@ -137,7 +131,7 @@ def shifted_correlations(prediction: np.ndarray, data: np.ndarray, n_shifts: int
     over [T / 10, T - T / 10]: (n_shifts, n_targets), by FFT (every lag at once)."""
     n = prediction.shape[0]
     lags = np.unique(np.linspace(max(n // 10, 1), n - max(n // 10, 1), n_shifts).round().astype(int))
-    zp, zy = _zscore(prediction), _zscore(data)
+    zp, zy = zscore(prediction), zscore(data)
     cross = np.fft.irfft(np.fft.rfft(zy, axis=0) * np.conj(np.fft.rfft(zp, axis=0)), n=n, axis=0) / n
     return cross[lags]
 
@@ -246,8 +240,8 @@ def fit_encoding(bands: Mapping[str, Sequence[np.ndarray]], targets: Sequence[np
         chosen = choose_solver(n_features, train[0].shape[0], len(names), solver)
         for start in range(0, n_targets, chunk_size):
             cols = slice(start, min(start + chunk_size, n_targets))
-            y = np.concatenate([_zscore(np.asarray(targets[i][:, cols])) for i in kept])
-            y_test = _zscore(np.asarray(targets[held][:, cols]))
+            y = np.concatenate([zscore(targets[i][:, cols]) for i in kept])
+            y_test = zscore(targets[held][:, cols])
             prediction, per_band = _fit_predict(chosen, train, test, y, [lengths[i] for i in kept], alphas, n_iter, seed)
             r[held, cols] = np.asarray(correlation_score(y_test, prediction))
             if n_shifts:
