@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import resource
 import sys
 import time
 from pathlib import Path
@@ -38,10 +37,10 @@ EXAMPLE_CONFIG = """example experiment.toml:
 
 
 def _peak_memory_gb() -> float:
-    """Peak resident memory of this process and its children, in GB (Linux reports KiB)."""
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(own, children) / 1024**2
+    """Peak resident memory of this process or its largest child, in GB (the run's provenance records both)."""
+    from syncact.experiment.provenance import peak_memory_gb
+
+    return max(peak_memory_gb())
 
 
 def _print_tables(summary, out_dir: Path, *, full: bool) -> None:  # noqa: ANN001 - DataFrame

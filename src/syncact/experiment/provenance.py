@@ -32,10 +32,11 @@ def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str]:
 
 
 def peak_memory_gb() -> tuple[float, float]:
-    """Peak resident memory (GB) of this process and of its largest finished child process (Linux: KiB units)."""
-    scale = 1024 if sys.platform != "darwin" else 1  # ru_maxrss is KiB on Linux, bytes on macOS
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 1e9
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * scale / 1e9
+    """Peak resident memory (GB of 1024**3 bytes, as the CLI and the benchmarks print it) of this process and of
+    its largest finished child process."""
+    unit = 1024**3 if sys.platform == "darwin" else 1024**2  # ru_maxrss is bytes on macOS, KiB on Linux
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / unit
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / unit
     return own, children
 
 
