@@ -35,7 +35,7 @@ def test_render_page_escapes_the_context(tmp_path):
 
     context = {"name": '<b>"x"</b>', "script": SCRIPT, "script_hash": script_hash(SCRIPT), "sections": [],
                "pairing": {"alpha": 0.05, "hrf": "none", "alternative": "greater", "fdr": "bh", "confidence": 0.95},
-               "split": {}, "timings": {}, "methods": ["<i>methods</i>"], "map_css": "", "map_aspect": "6"}
+               "split": {}, "timings": {}, "methods": ["<i>methods</i>"], "map_css": ""}
     path = render_page("report.html", tmp_path / "page.html", **context)
     text = path.read_text()
     assert "&lt;b&gt;" in text and '<b>"x"</b>' not in text and "&lt;i&gt;methods" in text

@@ -40,6 +40,8 @@ def test_significance_is_marked_one_way_and_links_and_escaping_hold():
     assert '<b class="sig">0.610</b>' in page and '<span class="nsig">0.120 n.s.</span>' in page
     assert '<a href="#fbn-FBN-01">FBN-01</a>' in page and '<a href="#fbn-FBN-00">' not in page
     assert "<img" not in page and "&lt;img src=x" in page
+    per_row = readable_table(table, links={"label": ["#first", "#second"]})  # a link per row, whatever the value
+    assert '<a href="#second">ok</a>' in per_row and per_row.count('<a href="#first">') == 1
 
 
 def test_a_glossary_of_the_caller_wins_and_unknown_columns_are_derived():

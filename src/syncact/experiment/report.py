@@ -7,7 +7,6 @@ and the run directory; it computes no statistic and runs no model.
 from __future__ import annotations
 
 import dataclasses
-import html
 import io
 import json
 from pathlib import Path
@@ -184,21 +183,22 @@ def _regression_context(out: Path) -> dict[str, str] | None:
 
 
 def _gallery(result: ExperimentResult, cards: list[dict[str, object]], terms: Terms, mask: np.ndarray,
-             affine: np.ndarray) -> tuple[list[dict[str, object]], str, float]:
+             affine: np.ndarray) -> tuple[list[dict[str, object]], str]:
     """Every FBN's map (drawn once, shown by CSS class in the gallery and the cards), its peak and its cards.
 
-    Returns the gallery entries, the style sheet holding the images and their aspect ratio (width / height).
+    Returns the gallery entries and the style sheet holding the images, each with its own aspect ratio (the
+    number of axial slices, hence the width, depends on the map's extent).
     """
     from PIL import Image
 
     emb = result.embedding
     peaks = result.peaks.set_index("fbn") if result.peaks is not None else None
-    entries, rules, aspect = [], [], 1.0
+    entries, rules = [], []
     for k in range(emb.maps_.shape[0]):
         name = f"FBN-{k:02d}"
         png = figures.brain_views(emb.maps_[k], mask, affine, name)
-        aspect = (lambda im: im.width / im.height)(Image.open(io.BytesIO(png)))
-        rules.append(f".m-{name}{{background-image:url({data_uri(png)})}}")
+        width, height = Image.open(io.BytesIO(png)).size
+        rules.append(f".m-{name}{{background-image:url({data_uri(png)});aspect-ratio:{width}/{height}}}")
         peak = None
         if peaks is not None and name in peaks.index:
             p = peaks.loc[name]
@@ -206,7 +206,7 @@ def _gallery(result: ExperimentResult, cards: list[dict[str, object]], terms: Te
                     "network": p["atlas_network"], "distance": f"{p['distance_mm']:.0f}"}
         entries.append({"name": name, "peak": peak, "terms": terms.get("fbns", {}).get(name, [])[:4],
                         "cards": [{"id": c["id"], "label": f"{c['model']} {c['layer']}"} for c in cards if c["fbn"] == name]})
-    return entries, "\n".join(rules), aspect
+    return entries, "\n".join(rules)
 
 
 def _pairs_index(cards: list[dict[str, object]]) -> str:
@@ -216,14 +216,10 @@ def _pairs_index(cards: list[dict[str, object]]) -> str:
                          for c in cards])
     if rows.empty:
         return ""
-    links = {"fbn": {c["fbn"]: f"#fbn-{c['fbn']}" for c in cards}}
-    table = readable_table(rows.drop(columns=["significant"]), flags=rows[["significant"]].rename(
+    # the filter of each row links to its own card's frames (a filter can appear in several cards)
+    links = {"fbn": {c["fbn"]: f"#fbn-{c['fbn']}" for c in cards}, "filter": [f"#frames-{c['id']}" for c in cards]}
+    return readable_table(rows.drop(columns=["significant"]), flags=rows[["significant"]].rename(
         columns={"significant": "pcc"}), table_id="t-pairs", links=links)
-    # the filter cell of each row links to its own card's frames (a filter can appear in several cards)
-    for c in cards:
-        cell = f"<td>{html.escape(str(c['filter']))}</td>"
-        table = table.replace(cell, f'<td><a href="#frames-{html.escape(c["id"])}">{html.escape(str(c["filter"]))}</a></td>', 1)
-    return table
 
 
 def write_report(result: ExperimentResult, config: ExperimentConfig, *, mask: np.ndarray, affine: np.ndarray) -> Path:
@@ -258,7 +254,7 @@ def write_report(result: ExperimentResult, config: ExperimentConfig, *, mask: np
                                               "image/jpeg")
         traces[shown["id"]] = figures.trace_svg(card.fbn_trace, card.filter_trace)
     _io.write_text(out / "report" / "cards.json", json.dumps(cards, indent=1, default=json_default))
-    gallery, map_css, map_aspect = _gallery(result, cards, terms, mask, affine)
+    gallery, map_css = _gallery(result, cards, terms, mask, affine)
 
     flags = summary[["mean_significant"]].rename(columns={"mean_significant": "mean_pcc"})
     pcc_runs, pcc_flags = _pivot(summary, "mean_pcc", "mean_significant")
@@ -308,7 +304,7 @@ def write_report(result: ExperimentResult, config: ExperimentConfig, *, mask: np
         method=emb.method,
         peaks=(readable_table(result.peaks, table_id="t-peaks", links={"fbn": {g["name"]: f"#fbn-{g['name']}" for g in gallery}})
                if result.peaks is not None else None),
-        gallery=gallery, map_css=map_css, map_aspect=f"{map_aspect:.4f}",
+        gallery=gallery, map_css=map_css,
         sweep=sweep,
         encoding=encoding,
         matrices=matrices,

@@ -202,6 +202,17 @@ def _pairing_labels(table: pd.DataFrame) -> list[str]:
     return (table["model"] + " (" + table["weights"] + ") " + table["layer"]).tolist()
 
 
+def _pairings_png(fig: plt.Figure, ax: plt.Axes, labels: list[str], xlabel: str) -> bytes:
+    """Finish a chart with one row per model and layer (first on top) and PCC on x."""
+    ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel, fontsize=8)
+    ax.grid(axis="x", color="0.9")
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return _png(fig)
+
+
 def mean_pcc_chart(summary: pd.DataFrame) -> bytes:
     """Mean Eq.2 PCC per model and layer (rows) and run (markers), with intervals over test subjects.
 
@@ -226,13 +237,7 @@ def mean_pcc_chart(summary: pd.DataFrame) -> bytes:
         if "control_mean_pcc" in sub and sub["control_mean_pcc"].notna().any():
             ax.scatter(sub["control_mean_pcc"], y, marker="x", color="0.55", s=20, zorder=2,
                        label="control (other movie)" if j == 0 else None)
-    ax.set_yticks(range(len(labels)), labels, fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xlabel("mean PCC of Eq.2 pairs (interval over test subjects; hollow: not significant)", fontsize=8)
-    ax.grid(axis="x", color="0.9")
-    ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    return _png(fig)
+    return _pairings_png(fig, ax, labels, "mean PCC of Eq.2 pairs (interval over test subjects; hollow: not significant)")
 
 
 def eq1_vs_eq2_chart(table: pd.DataFrame) -> bytes:
@@ -243,13 +248,7 @@ def eq1_vs_eq2_chart(table: pd.DataFrame) -> bytes:
     ax.hlines(y, table["mean_pcc_eq2"], table["mean_pcc_eq1"], color="0.75")
     ax.scatter(table["mean_pcc_eq2"], y, color="#1f77b4", s=28, zorder=3, label="Eq.2: FBN -> best filter")
     ax.scatter(table["mean_pcc_eq1"], y, color="#ff7f0e", s=28, zorder=3, label="Eq.1: filter -> best FBN")
-    ax.set_yticks(y, labels, fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xlabel("mean PCC over runs", fontsize=8)
-    ax.grid(axis="x", color="0.9")
-    ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    return _png(fig)
+    return _pairings_png(fig, ax, labels, "mean PCC over runs")
 
 
 def square_matrix(values: np.ndarray, labels: list[str], title: str, *, vmin: float = -1.0, vmax: float = 1.0) -> bytes:

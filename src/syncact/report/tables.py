@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -200,15 +201,14 @@ def format_value(value: object, kind: str) -> str:
         return f"{100 * v:.0f} %"
     if kind == _COUNT:
         return f"{v:.0f}"
-    if kind == "accuracy":
-        return f"{v:.1f}"
-    if kind == "seconds":
+    if kind in ("accuracy", "seconds"):
         return f"{v:.1f}"
     return f"{v:.3g}"
 
 
 def readable_table(df: pd.DataFrame, *, flags: pd.DataFrame | None = None, table_id: str | None = None,
-                   caption: str | None = None, index: bool = False, links: dict[str, dict[object, str]] | None = None,
+                   caption: str | None = None, index: bool = False,
+                   links: dict[str, Mapping[object, str] | Sequence[str]] | None = None,
                    sortable: bool = True, default_kind: str = "number", glossary: dict[str, Column] | None = None) -> str:
     """A DataFrame as an escaped, readable HTML table in a scroll container.
 
@@ -224,8 +224,9 @@ def readable_table(df: pd.DataFrame, *, flags: pd.DataFrame | None = None, table
     caption : str or None
     index : bool, default=False
         Show the index as the first column(s).
-    links : dict of column to (dict of value to href) or None
-        Cells of these columns link to the given anchors (e.g. an FBN to its card).
+    links : dict of column to (mapping of value to href, or sequence of one href per row) or None
+        Cells of these columns link to the given anchors: by the cell's value (an FBN to its map), or row by row
+        (a filter that appears in several rows to each row's own card).
     sortable : bool, default=True
         Headers sort the rows when clicked (by the page's script; the raw value is in ``data-v``).
     default_kind : str, default="number"
@@ -270,7 +271,8 @@ def readable_table(df: pd.DataFrame, *, flags: pd.DataFrame | None = None, table
                 flag = flag_rows.iloc[i][name]
                 if not pd.isna(flag):
                     text = f'<b class="sig">{text}</b>' if bool(flag) else f'<span class="nsig">{text} n.s.</span>'
-            href = links.get(name, {}).get(value)
+            target = links.get(name)
+            href = target.get(value) if isinstance(target, Mapping) else target[i] if target is not None else None
             if href is not None:
                 text = f'<a href="{esc(href)}">{text}</a>'
             out.append(f"<td{cls}{raw}>{text}</td>")
