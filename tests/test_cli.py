@@ -9,7 +9,7 @@ from syncact.cli import main
 
 @pytest.mark.parametrize("command", ["demo", "run", "tables", "simulate", "layers", "models", "activations",
                                      "inspect", "prepare", "synthesize", "searchlight", "simulate-rsa",
-                                     "demo-rsa", "embed", "units"])
+                                     "demo-rsa", "embed", "units", "encode"])
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as exc:
         main([command, "--help"])
@@ -168,3 +168,45 @@ def test_embed_defaults_are_the_configs_and_the_estimators():
     for option, name in pairs.items():
         assert getattr(args, option) == getattr(config, name) == estimator[name], option
     assert args.split == ",".join(f"{f:g}" for f in config.split) and args.segment_length == config.segment_length
+
+
+def test_encode_command_on_a_prepared_store(tiny_dataset, tmp_path, capsys):
+    """activations -> prepare -> encode: maps and tables on the store's grid, the atlas table, clear refusals."""
+    import nibabel as nib
+    import numpy as np
+    import pandas as pd
+
+    acts = []
+    for run, movie in tiny_dataset.movies.items():
+        path = tmp_path / f"acts-{run}.npz"
+        assert main(["activations", str(movie), "--tr", str(tiny_dataset.tr), "--timepoints", str(tiny_dataset.n_timepoints),
+                     "--model", "efficientnet_lite0", "--weights", "imagenet", "--layers", "block3", "last_conv",
+                     "--cache", "none", "--out", str(path), "--no-progress"]) == 0
+        acts.append(f"{run}={path}")
+    store = str(tmp_path / "p.zarr")
+    assert main(["prepare", str(tiny_dataset.root), "--out", store, "--no-progress"]) == 0
+    capsys.readouterr()
+    args = ["encode", store, "--activations", *acts, "--components", "8", "--n-iter", "2", "--delays", "2", "3", "4",
+            "--no-progress"]
+    assert main([*args, "--out", str(tmp_path / "enc")]) == 0
+    out = capsys.readouterr().out
+    assert "5 subjects, runs 1, 2, delays [2, 3, 4] TRs" in out and "Dosenbach 2010 networks" in out
+    table = pd.read_csv(tmp_path / "enc" / "tables" / "encoding.csv")
+    assert list(table["band"]) == ["block3", "last_conv"] and table["n_voxels"].iloc[0] == 29398
+    assert table["false_positive_rate"].notna().all()
+    networks = pd.read_csv(tmp_path / "enc" / "tables" / "encoding_networks.csv")
+    assert set(networks["network"]) == {"cerebellum", "cingulo-opercular", "default", "fronto-parietal", "occipital",
+                                        "sensorimotor"}
+    r = nib.load(tmp_path / "enc" / "maps" / "r.nii.gz")
+    assert r.shape[:3] == (50, 59, 48) and np.isfinite(np.asarray(r.dataobj)).all()  # the 4 mm MNI152 grid
+    for name in ("r2", "ceiling", "ceiled_r", "winner", "r2_block3", "r2_last_conv"):
+        assert (tmp_path / "enc" / "maps" / f"{name}.nii.gz").is_file(), name
+    before = (tmp_path / "enc" / "tables" / "encoding.csv").read_bytes()
+    assert main([*args, "--out", str(tmp_path / "enc")]) == 2
+    assert "holds an encoding result already" in capsys.readouterr().err
+    assert (tmp_path / "enc" / "tables" / "encoding.csv").read_bytes() == before
+    assert main(["encode", store, "--activations", acts[0].split("=")[1], "--out", str(tmp_path / "x")]) == 2
+    assert "RUN=FILE" in capsys.readouterr().err
+    assert main(["encode", store, "--activations", acts[0], acts[1].replace("2=", "7="), "--out", str(tmp_path / "x")]) == 2
+    assert "runs ['7'] have features but are not in store" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

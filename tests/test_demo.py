@@ -82,3 +82,21 @@ def test_demo_cross_annotation_names_the_planted_networks(demo):
     assert sum(hits) >= 6, hits
     summary = demo.annotation.summary
     assert (summary["mean_agreement"] - summary["mean_agreement_null"]).mean() > 0
+
+
+@pytest.mark.slow
+def test_demo_encoding_names_the_planted_layers_and_holds_its_level(demo, record):
+    """Issue 20's bars on the demo: the block3- and last_conv-driven networks' voxels are won by the planted layer
+    of Lite0 in >= 80 % of their voxels; spontaneous networks and the mismatched-movie control stay near 5 %;
+    the figures reproduce the record's."""
+    enc = demo_figures(demo)["encoding"]
+    truth = {(r["model"], r["network"]): r for r in enc["truth"]}
+    for network in ("ventral_temporal_cnn_mid", "parietal_cnn_high"):
+        assert truth[("efficientnet_lite0", network)]["share_won_planted"] >= 0.8, network
+    spontaneous = [r["share_significant"] for r in enc["truth"] if r["kind"] == "spontaneous"]
+    assert max(spontaneous) <= 0.15 and sum(spontaneous) / len(spontaneous) <= 0.08, spontaneous
+    assert all(r["false_positive_rate"] <= 0.05 for r in enc["table"])
+    assert {r["network"] for r in enc["networks"]} >= {"occipital", "default"}
+    recorded = {(r["model"], r["network"]): r for r in record["encoding"]["truth"]}
+    for key, row in truth.items():
+        assert row["share_significant"] == pytest.approx(recorded[key]["share_significant"], abs=0.05), key

@@ -73,6 +73,7 @@ Example::
     # n_components = 256         # PCA per layer before the delays (default: every filter; few components lose
                                  # what single filters carry, docs/encoding.md)
     # delays = [2, 3, 4, 5, 6]   # in TRs; omitted: those covering 2-8 s
+    # backend = "auto"           # himalaya's numpy, torch or torch_cuda; auto: torch (the GPU when there is one)
 """
 
 from __future__ import annotations
@@ -226,6 +227,7 @@ class EncodingConfig:
     n_iter: int = 10  # band-weight candidates of the banded ridge's random search
     chunk_size: int = 4096  # targets fitted at a time (memory grows with it, not with the number of voxels)
     solver: str = "auto"  # "primal" / "dual" (kernel); auto: the cheaper one for the shape
+    backend: str = "auto"  # himalaya's "numpy", "torch" or "torch_cuda"; auto: torch (on the GPU when there is one)
 
 
 @dataclass(frozen=True)
@@ -428,8 +430,8 @@ def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> ExperimentConfi
 
 
 def _encoding(raw: Any) -> EncodingConfig:
-    """The [encoding] section: delays non-negative, sizes positive, the solver one of the encoding module's."""
-    from syncact.encoding.model import SOLVERS
+    """The [encoding] section: delays non-negative, sizes positive, the solver and backend the encoding module's."""
+    from syncact.encoding.model import BACKENDS, SOLVERS
 
     section = _section(EncodingConfig, raw, "encoding")
     if section.delays is not None:
@@ -442,6 +444,7 @@ def _encoding(raw: Any) -> EncodingConfig:
     check_positive("encoding.n_iter", section.n_iter, integer=True)
     check_positive("encoding.chunk_size", section.chunk_size, integer=True)
     check_choice("encoding.solver", section.solver, SOLVERS)
+    check_choice("encoding.backend", section.backend, BACKENDS)
     return section
 
 

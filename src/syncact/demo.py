@@ -62,6 +62,10 @@ hrf = "glover"
 atlases = ["dosenbach_2010", "seitzman_2018"]
 # The dataset writes each planted map under the term a meta-analysis would give it (planted truth).
 term_maps = "data/derivatives/ground_truth/term_maps"
+
+[encoding]
+# Voxelwise and FBN encoding beside the pairing: banded ridge, one band per layer, delays covering 2-8 s
+# (docs/encoding.md). Every setting is the default.
 """
 
 
@@ -120,7 +124,9 @@ def demo_figures(result: ExperimentResult) -> dict[str, object]:
         test); ``n_pairs`` and ``n_significant_shift`` / ``n_significant_naive`` over every Eq.2 pair;
         ``control_rate``: the share of FBNs significant against the other run's movie; ``mean_pcc`` range;
         ``term_hits``: planted networks whose best FBN is described first by that network's term map;
-        ``agreement_gain``: how far the semantic agreement of paired descriptions exceeds shuffled pairs.
+        ``agreement_gain``: how far the semantic agreement of paired descriptions exceeds shuffled pairs;
+        ``encoding`` (with ``[encoding]``): its tables (per band, per planted network, per atlas network, per FBN)
+        as records, and the stage's seconds.
     """
     import numpy as np
 
@@ -153,6 +159,14 @@ def demo_figures(result: ExperimentResult) -> dict[str, object]:
         agreement = result.annotation.summary
         if {"mean_agreement", "mean_agreement_null"} <= set(agreement.columns):
             figures["agreement_gain"] = float((agreement["mean_agreement"] - agreement["mean_agreement_null"]).mean())
+    if result.encoding is not None:
+        enc = result.encoding
+
+        def records(table: pd.DataFrame | None) -> list[dict[str, object]]:
+            return [] if table is None else json.loads(table.to_json(orient="records"))  # NaN -> null
+
+        figures["encoding"] = {"table": records(enc.table), "truth": records(enc.truth), "networks": records(enc.networks),
+                               "fbns": records(enc.fbn_table), "seconds": float(result.timings["encoding"])}
     return figures
 
 

@@ -114,3 +114,17 @@ def test_user_labels(tmp_path):
         user_labels(tmp_path / "l.csv", ["FBN-02"], column="fbn")
     with pytest.raises(DataError, match="needs columns 'filter' and 'label'"):
         user_labels(tmp_path / "l.csv", ["FBN-01"], column="filter")
+
+
+def test_voxel_networks_label_the_spheres_by_their_nearest_centre(grid):
+    """Brute force: a voxel takes the network of its nearest ROI centre when that lies within the radius."""
+    mask, affine, xyz = grid
+    atlas = CoordinateAtlas.dosenbach_2010()
+    labels = atlas.voxel_networks(mask, affine)
+    assert labels.shape == (mask.sum(),)
+    dist = np.linalg.norm(xyz[:, None] - atlas.coords[None], axis=2)
+    nearest = dist.argmin(axis=1)
+    inside = dist.min(axis=1) <= atlas.radius_mm
+    expected = np.where(inside, np.asarray(atlas.networks)[nearest], "")
+    np.testing.assert_array_equal(labels, expected)
+    assert set(labels) == set(atlas.networks) | {""} and 0.02 < (labels != "").mean() < 0.3

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from syncact.encoding import ceiled, isc, noise_ceiling, shared_variance
+from syncact.encoding import ceiled, isc, jackknife_ceiled, noise_ceiling, shared_variance
+from syncact.encoding.features import zscore
 from syncact.exceptions import DataError, ShapeError
 
 
@@ -47,3 +48,24 @@ def test_bad_inputs_are_named():
         isc(np.full((2, 10, 2), np.nan))
     with pytest.raises(DataError, match="n_average"):
         noise_ceiling(np.array([0.5]), 4, n_average=0)
+
+
+def test_jackknife_ceiled_scores_and_their_interval_cover_the_planted_value(rng):
+    """Predictions correlated 0.5 and 1.0 with the shared signal: the ceiled score of the subjects' mean comes back
+    (its value is ceiled(r, ceiling) exactly), and the jackknife interval over subjects covers it."""
+    rho = np.full(30, 0.3)
+    runs = [_subjects(rng, rho, n=8, t=400) for _ in range(2)]
+    data = [d for d, _ in runs]
+    half = [0.5 * s + np.sqrt(0.75) * rng.standard_normal(s.shape) for _, s in runs]  # corr(p, s) = 0.5
+    out = jackknife_ceiled(half, data)
+    direct_r = np.mean([(zscore(p) * zscore(d.mean(0))).mean(0) for p, d in zip(half, data, strict=True)], axis=0)
+    np.testing.assert_allclose(out.r, direct_r)
+    np.testing.assert_allclose(out.value, ceiled(out.r, out.ceiling))
+    assert abs(np.median(out.value) - 0.5) < 0.05
+    assert ((out.low <= 0.5) & (0.5 <= out.high)).mean() >= 0.8 and (out.low <= out.value).all()
+    perfect = jackknife_ceiled([s for _, s in runs], data)
+    assert np.median(perfect.value) > 0.95 and (perfect.high == 1).mean() > 0.5
+    few = jackknife_ceiled([p[:, :3] for p in half], [d[:2, :, :3] for d in data])  # 2 subjects: no interval
+    assert np.isnan(few.low).all() and np.isfinite(few.value).all()
+    with pytest.raises(ShapeError, match="must match"):
+        jackknife_ceiled([half[0][:10]], [data[0]])

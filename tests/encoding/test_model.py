@@ -72,6 +72,31 @@ def test_one_band_in_primal_and_kernel_form_agree(rng):
     np.testing.assert_allclose(kernel.r, primal.r, atol=1e-6)
 
 
+def test_numpy_and_torch_backends_agree_and_held_out_predictions_are_kept(rng):
+    """himalaya's torch backend (on the CPU here) gives the numpy backend's scores; the kept held-out predictions
+    are what the scores were computed from; the global backend is restored after the fit."""
+    from himalaya.backend import get_backend
+
+    from syncact.encoding import resolve_backend
+    from syncact.encoding.features import zscore
+
+    runs = [rng.standard_normal((80, 12)) for _ in range(3)]
+    bands = band_features({"a": [x[:, :6] for x in runs], "b": [x[:, 6:] for x in runs]}, [0, 1])
+    targets = [x @ rng.standard_normal((12, 6)) + rng.standard_normal((80, 6)) for x in runs]
+    kwargs = {"alphas": np.logspace(-1, 4, 6), "n_iter": 3, "solver": "dual"}
+    numpy = fit_encoding(bands, targets, backend="numpy", keep_predictions=True, **kwargs)
+    torch = fit_encoding(bands, targets, backend="torch", **kwargs)
+    assert get_backend().name == "numpy" and numpy.meta["backend"] == "numpy" and torch.meta["backend"] == "torch"
+    np.testing.assert_allclose(torch.r, numpy.r, atol=1e-8)
+    np.testing.assert_allclose(torch.r2_split, numpy.r2_split, atol=1e-8)
+    assert torch.predictions is None and len(numpy.predictions) == 3
+    for held, prediction in enumerate(numpy.predictions):
+        np.testing.assert_allclose((zscore(prediction) * zscore(targets[held])).mean(0), numpy.r[held], atol=1e-10)
+    assert resolve_backend("auto") in ("torch", "torch_cuda")
+    with pytest.raises(ConfigError, match="backend must be one of"):
+        resolve_backend("jax")
+
+
 def test_mismatched_inputs_are_refused(rng):
     bands = {"a": [rng.standard_normal((50, 3)), rng.standard_normal((40, 3))]}
     with pytest.raises(ShapeError, match="must be synchronised per run"):

@@ -25,7 +25,7 @@ def encoded(tiny_dataset, tmp_path_factory):
 def test_encoding_tables_maps_null_and_report(encoded, check_quotes):
     """One test (one run): a second test on the module's fixture would run it again on the other xdist worker."""
     out, enc = encoded.out_dir, encoded.encoding
-    for rel in ("tables/encoding.csv", "tables/encoding_fbns.csv", "tables/encoding_truth.csv",
+    for rel in ("tables/encoding.csv", "tables/encoding_fbns.csv", "tables/encoding_truth.csv", "tables/encoding_networks.csv",
                 "encoding/efficientnet_lite0_imagenet_r.nii.gz", "encoding/efficientnet_lite0_imagenet_winner.nii.gz",
                 "encoding/ceiling.nii.gz"):
         assert (out / rel).is_file(), rel
@@ -40,6 +40,10 @@ def test_encoding_tables_maps_null_and_report(encoded, check_quotes):
     fbns = pd.read_csv(out / "tables" / "encoding_fbns.csv")
     assert len(fbns) == 8 and fbns["paired_layer"].isin(["block3", "last_conv"]).all()
     assert fbns["ceiled_r"].dropna().between(0, 1).all()
+    n_test = len(encoded.split["test"])
+    assert n_test == 2 and fbns["ceiled_r_low"].isna().all()  # 2 test subjects: one left out leaves no ISC, no interval
+    networks = pd.read_csv(out / "tables" / "encoding_networks.csv")
+    assert len(networks) == 6 and networks["n_voxels"].gt(0).all() and networks["share_significant"].between(0, 1).all()
     truth = pd.read_csv(out / "tables" / "encoding_truth.csv", keep_default_na=False)
     assert set(truth["planted_layer"]) == {"block3", "last_conv", ""}  # CNN-driven, and the others
     assert set(truth["kind"]) == {"stimulus", "spontaneous"} and len(truth) == 7
@@ -48,6 +52,6 @@ def test_encoding_tables_maps_null_and_report(encoded, check_quotes):
     assert check_quotes(page, encoded.out_dir) > 10  # the encoding sentences' numbers are the tables' too
     assert 'data-table="encoding"' in page and 'data-table="encoding_fbns"' in page
     assert '<section id="encoding">' in page and 'href="#encoding"' in page
-    for table in ("t-encoding", "t-encoding_fbns", "t-encoding_truth"):
+    for table in ("t-encoding", "t-encoding_fbns", "t-encoding_truth", "t-encoding_networks"):
         assert f'id="{table}"' in page, table
     assert ">Best layer (encoding)</th>" in page and ">Best layer (pairing)</th>" in page

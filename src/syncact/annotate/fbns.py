@@ -113,6 +113,24 @@ class CoordinateAtlas:
                 out[:, i] = maps[:, inside].mean(axis=1)
         return out
 
+    def voxel_networks(self, mask: np.ndarray, affine: np.ndarray) -> np.ndarray:
+        """Each mask voxel's network: that of the nearest ROI centre within its sphere, ``""`` beyond every sphere.
+
+        Returns
+        -------
+        ndarray of str, shape (n_voxels,)
+            In the mask's voxel order (C order of ``mask``).
+        """
+        coords = voxel_coordinates(np.asarray(mask, dtype=bool), affine)
+        voxel = float(np.abs(np.linalg.det(np.asarray(affine)[:3, :3])) ** (1 / 3))
+        out = np.full(len(coords), "", dtype=object)
+        best = np.full(len(coords), np.inf)
+        for centre, network in zip(self.coords, self.networks, strict=True):
+            dist = np.linalg.norm(coords - centre, axis=1)
+            closer = (dist <= max(self.radius_mm, voxel * 0.87)) & (dist < best)
+            out[closer], best[closer] = network, dist[closer]
+        return out.astype(str)
+
     def describe(self, maps: np.ndarray, mask: np.ndarray, affine: np.ndarray, names: Sequence[str], *,
                  top: int = 3) -> pd.DataFrame:
         """Networks (mean over their ROIs) and regions (best ROI of each name) of every FBN, best first."""

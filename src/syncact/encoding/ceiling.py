@@ -15,6 +15,9 @@ equal signal and noise variances across subjects, stationarity over the run; a n
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import numpy as np
 
 from syncact.encoding.features import zscore
@@ -91,3 +94,76 @@ def ceiled(score: np.ndarray, ceiling: np.ndarray) -> np.ndarray:
     out = np.full(np.broadcast(score, ceiling).shape, np.nan)
     np.divide(score, ceiling, out=out, where=ceiling > 0)
     return np.where(np.isnan(out), np.nan, np.clip(out, 0, 1))
+
+
+@dataclass
+class CeiledScores:
+    """Ceiled scores of held-out predictions of the subjects' mean, with a jackknife interval over subjects.
+
+    Attributes
+    ----------
+    r : ndarray of shape (n_targets,)
+        Correlation of the prediction with the mean of all subjects (mean over runs).
+    ceiling : ndarray of shape (n_targets,)
+        Noise ceiling of that mean (:func:`noise_ceiling`, ISC averaged over runs).
+    value, low, high : ndarray of shape (n_targets,)
+        ``ceiled(r, ceiling)`` and its jackknife confidence interval over subjects, clipped to [0, 1]; NaN
+        where the ceiling is 0 or fewer than 3 subjects leave no ISC when one is left out.
+    """
+
+    r: np.ndarray
+    ceiling: np.ndarray
+    value: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+
+
+def _ceiled_for(predictions: Sequence[np.ndarray], per_subject: Sequence[np.ndarray]) -> tuple[np.ndarray, ...]:
+    """(r, ceiling, ceiled) of the predictions against the mean of ``per_subject`` (per run: (n, T, targets))."""
+    n = per_subject[0].shape[0]
+    r = np.mean([(zscore(p) * zscore(d.mean(axis=0))).mean(axis=0) for p, d in zip(predictions, per_subject, strict=True)],
+                axis=0)
+    ceiling = np.mean([noise_ceiling(isc(d).mean(axis=0), n, n_average=n) for d in per_subject], axis=0)
+    return r, ceiling, ceiled(r, ceiling)
+
+
+def jackknife_ceiled(predictions: Sequence[np.ndarray], per_subject: Sequence[np.ndarray], *,
+                     confidence: float = 0.95) -> CeiledScores:
+    """Ceiled scores of held-out predictions and their leave-one-subject-out jackknife interval.
+
+    Each left-out subject changes both the scored average and its ceiling (the ISC among the others, for a mean
+    of ``n - 1``); the prediction stays the one fitted on all subjects' other runs (no refit: the held-out run
+    never entered it). The interval is ``value ± t(n - 1) * se_jackknife``, clipped to [0, 1].
+
+    Parameters
+    ----------
+    predictions : sequence of ndarray
+        Per run, the held-out prediction, (n_timepoints_run, n_targets) (``EncodingScores.predictions``).
+    per_subject : sequence of ndarray
+        Per run, every subject's data, (n_subjects, n_timepoints_run, n_targets), the same subjects in each run.
+    confidence : float, default=0.95
+
+    Returns
+    -------
+    CeiledScores
+    """
+    from scipy.stats import t as student
+
+    per_subject = [np.asarray(d, dtype=np.float64) for d in per_subject]
+    if len(predictions) != len(per_subject) or not per_subject:
+        raise ShapeError(f"{len(predictions)} runs of predictions for {len(per_subject)} runs of data.")
+    for p, d in zip(predictions, per_subject, strict=True):
+        if d.ndim != 3 or np.shape(p) != d.shape[1:]:
+            raise ShapeError(f"a run's prediction {np.shape(p)} must match its data's (n_timepoints, n_targets) "
+                             f"{d.shape[1:]}; data must be (n_subjects, n_timepoints, n_targets).")
+    if len({d.shape[0] for d in per_subject}) != 1:
+        raise ShapeError("every run needs the same subjects.")
+    n = per_subject[0].shape[0]
+    r, ceiling, value = _ceiled_for(predictions, per_subject)
+    low = high = np.full_like(value, np.nan)
+    if n >= 3:
+        leave_out = np.stack([_ceiled_for(predictions, [np.delete(d, j, axis=0) for d in per_subject])[2] for j in range(n)])
+        se = np.sqrt((n - 1) / n * ((leave_out - leave_out.mean(axis=0)) ** 2).sum(axis=0))
+        half = student.ppf(0.5 + confidence / 2, n - 1) * se
+        low, high = np.clip(value - half, 0, 1), np.clip(value + half, 0, 1)
+    return CeiledScores(r, ceiling, value, low, high)

@@ -13,7 +13,8 @@ number of voxels, when the targets are arrays that read lazily (Zarr, memmap).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -49,6 +50,8 @@ class EncodingScores:
         than a fold-mean of shifted r (measured: 12.5 % false positives on white noise at 0.05).
     solver : str
         ``"ridge"`` / ``"kernel-ridge"`` (one band), ``"primal"`` or ``"dual"``.
+    predictions : list of ndarray or None
+        With ``keep_predictions``: per fold, the held-out run's prediction, (n_timepoints_run, n_targets).
     """
 
     bands: list[str]
@@ -58,6 +61,7 @@ class EncodingScores:
     r2_split: np.ndarray
     solver: str
     p_fold: np.ndarray | None = None
+    predictions: list[np.ndarray] | None = None
     meta: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -106,6 +110,9 @@ class EncodingResult:
     truth : DataFrame or None
         ``tables/encoding_truth.csv``: per model and planted network, the share of its voxels above the null and
         the share each band wins (simulated data).
+    networks : DataFrame or None
+        ``tables/encoding_networks.csv``: per model and Dosenbach 2010 network
+        (:func:`~syncact.encoding.summary.network_table`; None off a volumetric grid).
     """
 
     voxels: dict[str, EncodingScores]
@@ -116,6 +123,7 @@ class EncodingResult:
     table: pd.DataFrame
     fbn_table: pd.DataFrame
     truth: pd.DataFrame | None = None
+    networks: pd.DataFrame | None = None
 
 
 def _inner_cv(lengths: Sequence[int]):  # noqa: ANN202 - a scikit-learn splitter
@@ -147,42 +155,102 @@ def choose_solver(n_features: int, n_samples: int, n_bands: int, solver: str = "
     return form
 
 
-def _fit_predict(solver: str, train: list[np.ndarray], test: list[np.ndarray], y: np.ndarray, lengths: list[int],
-                 alphas: np.ndarray, n_iter: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Fit on the training bands and targets; predict the test bands: (prediction, per-band predictions)."""
-    cv = _inner_cv(lengths)
+BACKENDS = ("auto", "numpy", "torch", "torch_cuda")
+
+
+def resolve_backend(backend: str = "auto") -> str:
+    """himalaya's backend for ``backend``: ``"auto"`` is ``"torch_cuda"`` when torch sees a GPU, else ``"torch"``
+    when torch is installed (on the CPU, the same float64 scores about twice as fast as numpy: measured in
+    benchmarks/bench_encoding.py), else ``"numpy"``."""
+    if backend not in BACKENDS:
+        raise ConfigError(f"backend must be one of {BACKENDS}, got {backend!r}.")
+    if backend != "auto":
+        if backend.startswith("torch"):
+            try:
+                import torch
+            except ImportError as exc:
+                raise ConfigError(f"backend {backend!r} needs torch; pip install torch, or use backend='numpy'.") from exc
+            if backend == "torch_cuda" and not torch.cuda.is_available():
+                raise ConfigError("backend 'torch_cuda' needs a CUDA GPU and torch sees none; use 'auto' or 'numpy'.")
+        return backend
+    try:
+        import torch
+    except ImportError:
+        return "numpy"
+    return "torch_cuda" if torch.cuda.is_available() else "torch"
+
+
+@contextmanager
+def _himalaya_backend(name: str) -> Iterator[object]:
+    """himalaya's global backend set to ``name`` for the block, the previous one restored after."""
+    from himalaya.backend import get_backend, set_backend
+
+    previous = get_backend().name
+    try:
+        yield set_backend(name, on_error="raise")
+    finally:
+        set_backend(previous, on_error="raise")
+
+
+@dataclass
+class _Fold:
+    """One outer fold's features, prepared once for every chunk of targets: the kernels in dual form."""
+
+    solver: str
+    train: list[np.ndarray]
+    test: list[np.ndarray]
+    lengths: list[int]
+
+    @classmethod
+    def prepare(cls, solver: str, train: list[np.ndarray], test: list[np.ndarray], lengths: list[int]) -> _Fold:
+        if solver in ("kernel-ridge", "dual"):  # linear kernels of each band: (n_train, n_train), (n_test, n_train)
+            return cls(solver, [x @ x.T for x in train], [t @ x.T for t, x in zip(test, train, strict=True)], lengths)
+        return cls(solver, train, test, lengths)
+
+
+def _fit_predict(fold: _Fold, y: np.ndarray, alphas: np.ndarray, n_iter: int, seed: int,
+                 backend: object) -> tuple[np.ndarray, np.ndarray]:
+    """Fit the fold's training bands to ``y``; predict its test bands: (prediction, per-band predictions)."""
+    cv = _inner_cv(fold.lengths)
     params = {"alphas": alphas, "progress_bar": False}
-    if solver == "ridge":
+    to_numpy = backend.to_numpy  # type: ignore[attr-defined]
+    if fold.solver == "ridge":
         from himalaya.ridge import RidgeCV
 
-        model = RidgeCV(alphas=alphas, cv=cv).fit(train[0], y)
-        prediction = np.asarray(model.predict(test[0]))
+        model = RidgeCV(alphas=alphas, cv=cv).fit(fold.train[0], y)
+        prediction = np.asarray(to_numpy(model.predict(fold.test[0])))
         return prediction, prediction[None]
-    if solver == "kernel-ridge":
+    if fold.solver == "kernel-ridge":
         from himalaya.kernel_ridge import KernelRidgeCV
 
-        model = KernelRidgeCV(alphas=alphas, kernel="precomputed", cv=cv).fit(train[0] @ train[0].T, y)
-        prediction = np.asarray(model.predict(test[0] @ train[0].T))
+        model = KernelRidgeCV(alphas=alphas, kernel="precomputed", cv=cv).fit(fold.train[0], y)
+        prediction = np.asarray(to_numpy(model.predict(fold.test[0])))
         return prediction, prediction[None]
-    if solver == "primal":
+    if fold.solver == "primal":
         from himalaya.ridge import GroupRidgeCV
 
         model = GroupRidgeCV(groups="input", solver_params={**params, "n_iter": n_iter}, cv=cv, random_state=seed)
-        model.fit(train, y)
-        return np.asarray(model.predict(test)), np.asarray(model.predict(test, split=True))
+        model.fit(fold.train, y)
+        return np.asarray(to_numpy(model.predict(fold.test))), np.asarray(to_numpy(model.predict(fold.test, split=True)))
     from himalaya.kernel_ridge import MultipleKernelRidgeCV
 
-    kernels = np.stack([x @ x.T for x in train])
-    cross = np.stack([t @ x.T for t, x in zip(test, train, strict=True)])
     model = MultipleKernelRidgeCV(kernels="precomputed", solver_params={**params, "n_iter": n_iter}, cv=cv,
                                   random_state=seed)
-    model.fit(kernels, y)
-    return np.asarray(model.predict(cross)), np.asarray(model.predict(cross, split=True))
+    model.fit(np.stack(fold.train), y)
+    cross = np.stack(fold.test)
+    return np.asarray(to_numpy(model.predict(cross))), np.asarray(to_numpy(model.predict(cross, split=True)))
+
+
+def _score(backend: object, scorer: Callable[..., object], *arrays: np.ndarray) -> np.ndarray:
+    """A himalaya scorer on numpy arrays under ``backend``, as float64 numpy."""
+    out = scorer(*(backend.asarray(a) for a in arrays))  # type: ignore[attr-defined]
+    return np.asarray(backend.to_numpy(out), dtype=np.float64)  # type: ignore[attr-defined]
 
 
 def fit_encoding(bands: Mapping[str, Sequence[np.ndarray]], targets: Sequence[np.ndarray], *,
                  alphas: np.ndarray | Sequence[float] = DEFAULT_ALPHAS, n_iter: int = 10, chunk_size: int = 4096,
-                 solver: str = "auto", n_shifts: int = 200, seed: int = 0, progress: bool = False) -> EncodingScores:
+                 solver: str = "auto", backend: str = "auto", n_shifts: int = 200, keep_predictions: bool = False,
+                 seed: int = 0, progress: bool = False) -> EncodingScores:
     """Cross-validated encoding scores of every target (leave one run out).
 
     Parameters
@@ -198,9 +266,15 @@ def fit_encoding(bands: Mapping[str, Sequence[np.ndarray]], targets: Sequence[np
         Band-weight candidates of the banded ridge's random search (several bands only).
     chunk_size : int, default=4096
     solver : {"auto", "primal", "dual"}, default="auto"
+    backend : {"auto", "numpy", "torch", "torch_cuda"}, default="auto"
+        himalaya's array backend for the fits (:func:`resolve_backend`; ``"auto"``: torch, on the GPU when it sees one).
+        The scores agree across backends to float precision (tested on the CPU).
     n_shifts : int, default=200
         Circular shifts of the held-out data for each target's own null (``EncodingScores.p_shift``; at most
         the distinct lags a run has); 0: none.
+    keep_predictions : bool, default=False
+        Keep each fold's held-out prediction (``EncodingScores.predictions``): for a few targets (FBNs), whose
+        scores against other averages of the subjects are then cheap (:func:`~syncact.encoding.ceiling.jackknife_ceiled`).
     seed : int, default=0
     progress : bool, default=False
 
@@ -231,24 +305,30 @@ def fit_encoding(bands: Mapping[str, Sequence[np.ndarray]], targets: Sequence[np
     r2 = np.zeros((n_runs, n_targets))
     split = np.zeros((n_runs, len(names), n_targets))
     p_fold = np.ones((n_runs, n_targets)) if n_shifts else None
+    predictions = [np.zeros((n, n_targets)) for n in lengths] if keep_predictions else None
     chosen = None
     folds = tqdm(range(n_runs), desc="encoding folds", disable=not progress)
-    for held in folds:
-        kept = [i for i in range(n_runs) if i != held]
-        train = [np.concatenate([np.asarray(bands[n][i], dtype=np.float64) for i in kept]) for n in names]
-        test = [np.asarray(bands[n][held], dtype=np.float64) for n in names]
-        chosen = choose_solver(n_features, train[0].shape[0], len(names), solver)
-        for start in range(0, n_targets, chunk_size):
-            cols = slice(start, min(start + chunk_size, n_targets))
-            y = np.concatenate([zscore(targets[i][:, cols]) for i in kept])
-            y_test = zscore(targets[held][:, cols])
-            prediction, per_band = _fit_predict(chosen, train, test, y, [lengths[i] for i in kept], alphas, n_iter, seed)
-            r[held, cols] = np.asarray(correlation_score(y_test, prediction))
-            if n_shifts:
-                null = shifted_correlations(np.asarray(prediction), y_test, n_shifts)
-                p_fold[held, cols] = (1 + (null >= r[held, cols]).sum(axis=0)) / (1 + null.shape[0])
-            r2[held, cols] = np.asarray(r2_score(y_test, prediction))
-            split[held, :, cols] = (np.asarray(r2_score_split(y_test, per_band)) if len(names) > 1
-                                    else r2[held, cols][None])
-    return EncodingScores(names, list(range(n_runs)), r, r2, split, str(chosen), p_fold,
-                          {"alphas": alphas.tolist(), "n_iter": n_iter, "chunk_size": chunk_size})
+    with _himalaya_backend(resolve_backend(backend)) as backend_module:
+        for held in folds:
+            kept = [i for i in range(n_runs) if i != held]
+            train = [np.concatenate([np.asarray(bands[n][i], dtype=np.float64) for i in kept]) for n in names]
+            test = [np.asarray(bands[n][held], dtype=np.float64) for n in names]
+            chosen = choose_solver(n_features, train[0].shape[0], len(names), solver)
+            fold = _Fold.prepare(chosen, train, test, [lengths[i] for i in kept])
+            for start in range(0, n_targets, chunk_size):
+                cols = slice(start, min(start + chunk_size, n_targets))
+                y = np.concatenate([zscore(targets[i][:, cols]) for i in kept])
+                y_test = zscore(targets[held][:, cols])
+                prediction, per_band = _fit_predict(fold, y, alphas, n_iter, seed, backend_module)
+                if predictions is not None:
+                    predictions[held][:, cols] = prediction
+                r[held, cols] = _score(backend_module, correlation_score, y_test, prediction)
+                if n_shifts:
+                    null = shifted_correlations(prediction, y_test, n_shifts)
+                    p_fold[held, cols] = (1 + (null >= r[held, cols]).sum(axis=0)) / (1 + null.shape[0])
+                r2[held, cols] = _score(backend_module, r2_score, y_test, prediction)
+                split[held, :, cols] = (_score(backend_module, r2_score_split, y_test, per_band) if len(names) > 1
+                                        else r2[held, cols][None])
+    return EncodingScores(names, list(range(n_runs)), r, r2, split, str(chosen), p_fold, predictions,
+                          {"alphas": alphas.tolist(), "n_iter": n_iter, "chunk_size": chunk_size,
+                           "backend": resolve_backend(backend)})

@@ -26,13 +26,14 @@ from syncact.encoding import (
     default_delays,
     fit_encoding,
     isc,
+    jackknife_ceiled,
     noise_ceiling,
 )
+from syncact.encoding.store import atlas_networks
+from syncact.encoding.summary import ALPHA, band_table, network_table
 from syncact.experiment.layout import RunDirectory
 from syncact.experiment.result import PairingKey
 from syncact.sync import Pairing
-
-ALPHA = 0.05
 
 
 def _ceiling(per_subject: list[np.ndarray]) -> np.ndarray:
@@ -93,52 +94,70 @@ def encode(bold_test: dict[str, list[np.ndarray]], fbn_per_subject: dict[str, np
     fbn_ceiling = _ceiling([fbn_per_subject[r] for r in runs])
     equal = len(runs) >= 2 and len({len(t) for t in voxel_targets}) == 1
     rotated = runs[1:] + runs[:1]
-    kwargs = {"n_iter": ec.n_iter, "chunk_size": ec.chunk_size, "solver": ec.solver, "seed": config.seed,
-              "progress": progress}
+    kwargs = {"n_iter": ec.n_iter, "chunk_size": ec.chunk_size, "solver": ec.solver, "backend": ec.backend,
+              "seed": config.seed, "progress": progress}
     voxels, fbns, null = {}, {}, {}
-    rows, fbn_rows, truth_rows = [], [], []
-    n_fbns = fbn_targets[0].shape[1]
+    band_tables, fbn_tables, network_tables, truth_rows = [], [], [], []
+    networks = atlas_networks(store)
+    fbn_data = [fbn_per_subject[r] for r in runs]
     for spec in config.models:
         key, weights = model_key(spec.name, spec.weights), weights_label(spec.weights)
         raw = {layer: [filters[(key, r, layer)] for r in runs] for layer in spec.layers}
         bands = band_features(raw, delays, n_components=ec.n_components)
         voxels[key] = fit_encoding(bands, voxel_targets, **kwargs)
-        fbns[key] = fit_encoding(bands, fbn_targets, **kwargs)
+        fbns[key] = fit_encoding(bands, fbn_targets, keep_predictions=True, **kwargs)
         if equal:
             shifted = {layer: [bands[layer][runs.index(r)] for r in rotated] for layer in bands}
             null[key] = fit_encoding(shifted, voxel_targets, **kwargs)
         scores = voxels[key]
-        passed = scores.significant(ALPHA)
-        winners = scores.winner()
-        for b, band in enumerate(scores.bands):
-            rows.append({"model": spec.name, "weights": weights, "band": band, "n_voxels": scores.r.shape[1],
-                         "mean_r": float(scores.mean_r.mean()), "share_significant": float(passed.mean()),
-                         "false_positive_rate": float(null[key].significant(ALPHA).mean()) if equal else np.nan,
-                         "share_won": float((winners[passed] == b).mean()) if passed.any() else np.nan,
-                         "median_ceiling": float(np.nanmedian(ceiling))})
-        paired, paired_pcc = _paired_layer(pairings, spec.name, weights, n_fbns)
-        fbn_winner = fbns[key].winner()
-        for k in range(n_fbns):
-            best = scores.bands[fbn_winner[k]] if fbn_winner[k] >= 0 else None
-            fbn_rows.append({"model": spec.name, "weights": weights, "fbn": f"FBN-{k:02d}",
-                             "encoding_r": float(fbns[key].mean_r[k]), "ceiling": float(fbn_ceiling[k]),
-                             "ceiled_r": float(ceiled(fbns[key].mean_r[k], fbn_ceiling[k])),
-                             "encoding_layer": best, "paired_layer": paired[k], "same_layer": best == paired[k],
-                             "paired_pcc": float(paired_pcc[k]),
-                             "paired_pcc_ceiled": float(ceiled(paired_pcc[k], fbn_ceiling[k]))})
+        labels = {"model": spec.name, "weights": weights}
+        band_tables.append(_labelled(band_table(scores, ceiling, null.get(key), alpha=ALPHA), labels))
+        if networks is not None:
+            network_tables.append(_labelled(network_table(scores, ceiling, networks, alpha=ALPHA), labels))
+        fbn_tables.append(_labelled(_fbn_table(fbns[key], fbn_data, pairings, spec.name, weights), labels))
+        passed, winners = scores.significant(ALPHA), scores.winner()
         if truth is not None:
             truth_rows += _truth_rows(truth, scores, winners, passed, spec.name, weights)
         run_dir.write_maps(run_dir.root / "encoding" / f"{spec.name}_{weights}_r.nii.gz", store.unmask(scores.mean_r[None]))
         run_dir.write_maps(run_dir.root / "encoding" / f"{spec.name}_{weights}_winner.nii.gz",
                            store.unmask(np.where(passed, winners + 1, 0).astype(np.float32)[None]))
     run_dir.write_maps(run_dir.root / "encoding" / "ceiling.nii.gz", store.unmask(ceiling[None]))
-    result = EncodingResult(voxels, fbns, null, ceiling, fbn_ceiling, pd.DataFrame(rows), pd.DataFrame(fbn_rows),
-                            pd.DataFrame(truth_rows) if truth_rows else None)
+    result = EncodingResult(voxels, fbns, null, ceiling, fbn_ceiling, pd.concat(band_tables, ignore_index=True),
+                            pd.concat(fbn_tables, ignore_index=True),
+                            pd.DataFrame(truth_rows) if truth_rows else None,
+                            pd.concat(network_tables, ignore_index=True) if network_tables else None)
     run_dir.write_table("encoding", result.table)
     run_dir.write_table("encoding_fbns", result.fbn_table)
+    if result.networks is not None:
+        run_dir.write_table("encoding_networks", result.networks)
     if result.truth is not None:
         run_dir.write_table("encoding_truth", result.truth)
     return result
+
+
+def _labelled(table: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
+    """``table`` with the model's columns first."""
+    return pd.concat([pd.DataFrame(labels, index=table.index), table], axis=1)
+
+
+def _fbn_table(scores: EncodingScores, per_subject: list[np.ndarray], pairings: dict[PairingKey, Pairing], model: str,
+               weights: str) -> pd.DataFrame:
+    """Per FBN: its encoding r and ceiled score with a jackknife interval over test subjects, the layer that wins its
+    split R² beside the layer of its best Eq.2 pair, and that pair's PCC against the same ceiling."""
+    n_fbns = scores.r.shape[1]
+    ceiled_scores = jackknife_ceiled(scores.predictions, per_subject)
+    paired, paired_pcc = _paired_layer(pairings, model, weights, n_fbns)
+    winner = scores.winner()
+    rows = []
+    for k in range(n_fbns):
+        best = scores.bands[winner[k]] if winner[k] >= 0 else None
+        rows.append({"fbn": f"FBN-{k:02d}", "encoding_r": float(scores.mean_r[k]),
+                     "ceiling": float(ceiled_scores.ceiling[k]), "ceiled_r": float(ceiled_scores.value[k]),
+                     "ceiled_r_low": float(ceiled_scores.low[k]), "ceiled_r_high": float(ceiled_scores.high[k]),
+                     "encoding_layer": best, "paired_layer": paired[k], "same_layer": best == paired[k],
+                     "paired_pcc": float(paired_pcc[k]),
+                     "paired_pcc_ceiled": float(ceiled(paired_pcc[k], ceiled_scores.ceiling[k]))})
+    return pd.DataFrame(rows)
 
 
 def _truth_rows(truth: GroundTruth, scores: EncodingScores, winners: np.ndarray, passed: np.ndarray, model: str,

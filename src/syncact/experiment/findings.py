@@ -17,7 +17,7 @@ from syncact.report.quotes import Quote, quote, select
 from syncact.sync.pairing import CALIBRATED_LENGTHS, LIBERAL_FILTERS
 
 TABLES = ("summary", "layers", "eq1_vs_eq2", "accuracy_regression", "recovery", "detection", "agreement", "encoding",
-          "encoding_fbns", "encoding_truth")
+          "encoding_fbns", "encoding_truth", "encoding_networks")
 """The run tables the summary quotes (``tables/<name>.csv``); the page shows each with the id ``t-<name>``."""
 
 
@@ -178,6 +178,15 @@ def findings(tables: dict[str, pd.DataFrame], *, alpha: float, n_timepoints: dic
                 sentence += ["; ", quote(tables, "encoding_fbns", "same_layer", "sum", **key),
                              f" of {n} FBNs are best predicted by the layer of their best Eq.2 pair"]
             out.sentences.append([*sentence, "."])
+            networks = select(tables["encoding_networks"], key) if "encoding_networks" in tables else pd.DataFrame()
+            if len(networks) and networks["share_significant"].max() > 0:
+                best = networks.loc[networks["share_significant"].idxmax()]
+                where = {"network": best.network, **key}
+                out.sentences.append([f"Of the atlas networks, the {best.network} network's voxels were predicted most "
+                                      "often (", quote(tables, "encoding_networks", "share_significant", "value", **where),
+                                      "; median r / ceiling ",
+                                      quote(tables, "encoding_networks", "median_ceiled_r", "value", **where),
+                                      f"), most of them best by {best.best_band}."])
     if "encoding_truth" in tables:
         truth = tables["encoding_truth"]
         for model, weights in truth.loc[truth["kind"] == "spontaneous", ["model", "weights"]].drop_duplicates().itertuples(

@@ -23,7 +23,7 @@ from syncact.experiment.result import ExperimentResult, PairCard
 from syncact.report import figures
 from syncact.report.html import SORT_TABLES, data_uri, json_default, number, render_page, script_hash
 from syncact.report.quotes import quote_html, sentence_html
-from syncact.report.tables import readable_table
+from syncact.report.tables import Column, readable_table
 
 SCRIPT = SORT_TABLES + """
 const box = document.getElementById("cards");
@@ -92,6 +92,10 @@ Terms = dict[object, dict[str, list[dict[str, object]]]]
 """Descriptions by unit: ``terms["fbns"][fbn]`` and ``terms[(model, weights, layer)][filter]``."""
 
 
+ATLAS_NETWORK = {"network": Column("Network", "Atlas network (Dosenbach 2010: voxels within 6 mm of one of its ROI "
+                                            "centres).")}
+
+
 def _encoding_context(result: ExperimentResult, mask: np.ndarray, affine: np.ndarray) -> dict[str, object] | None:
     """The encoding section: tables, and per model its r map above the null and its winner-take-all layer map."""
     enc = result.encoding
@@ -116,6 +120,8 @@ def _encoding_context(result: ExperimentResult, mask: np.ndarray, affine: np.nda
                                    table_id="t-encoding_fbns",
                                    links={"fbn": {f: f"#fbn-{f}" for f in enc.fbn_table["fbn"]}}),
             "truth": readable_table(enc.truth, table_id="t-encoding_truth") if enc.truth is not None else None,
+            "networks": (readable_table(enc.networks, table_id="t-encoding_networks", glossary=ATLAS_NETWORK)
+                         if enc.networks is not None else None),
             "maps": maps}
 
 

@@ -143,6 +143,13 @@ COLUMNS: dict[str, Column] = {
                                   "(nothing links them: about 5 % if the test holds its level).", _SHARE),
     "share_won": Column("Won", "Share of the predicted voxels that this band explains most of (R² split).", _SHARE),
     "median_ceiling": Column("Median ceiling", "Median noise ceiling of the voxels (ISC of the test subjects).", _R),
+    "median_ceiled_r": Column("Median r / ceiling", "Median over the voxels of r over their ceiling, clipped to [0, 1] "
+                              "(per band: of the predicted voxels).", _R),
+    "median_r": Column("Median r", "Held-out prediction correlation, median over the network's voxels.", _R),
+    "best_band": Column("Best band", "The band that wins most of the network's predicted voxels."),
+    "ceiled_r_low": Column("Low (95 %)", "Jackknife interval over test subjects of encoding r / ceiling: low end.", _R),
+    "ceiled_r_high": Column("High (95 %)", "Jackknife interval over test subjects of encoding r / ceiling: high end.",
+                            _R),
     "encoding_r": Column("Encoding r", "Held-out prediction correlation of the FBN's activation.", _R),
     "ceiling": Column("Ceiling", "Noise ceiling of the FBN's test-mean activation (from ISC).", _R),
     "ceiled_r": Column("Encoding / ceiling", "Encoding r over the ceiling, clipped to [0, 1].", _R),
