@@ -219,7 +219,7 @@ def _cmd_embed(args: argparse.Namespace) -> int:
                        checkpoint_dir=out / "checkpoints", resume=args.resume, progress=not args.no_progress)
     emb.fit(train, val if len(val) else None)
     if rank == 0:
-        write_embedding(emb, store, out)  # model.pt, fbn_maps.nii.gz, training.csv: what a run writes to brain/
+        write_embedding(emb, store, out)  # model.pt, fbn_maps, training.csv: what a run writes to brain/
         _io.write_json(out / "split.json", split)
         print(f"{out}/model.pt: K={args.n_networks}, {len(train)} training segments of {len(split['train'])} subjects on "
               f"{world} process(es), best epoch {emb.history_.best_epoch + 1}, {time.perf_counter() - started:.0f} s")
@@ -573,7 +573,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("embed", help="train the FBN embedding on a prepared store (on several GPUs with torchrun --ddp)",
                        description="Train the Sync-ACT embedding on the training subjects of a prepared store and write "
-                       "model.pt (FBNEmbedding.load), fbn_maps.nii.gz, training.csv and split.json to --out. Under "
+                       "model.pt (FBNEmbedding.load), fbn_maps.nii.gz (fbn_maps.dscalar.nii for CIFTI grayordinates), training.csv "
+                       "and split.json to --out. Under "
                        "torchrun with --ddp, every process trains on its share of each batch (PyTorch DDP; NCCL on GPUs, "
                        "gloo on CPUs) and rank 0 writes: torchrun --nproc-per-node 4 -m syncact.cli embed store.zarr "
                        "--out emb --ddp")

@@ -27,6 +27,7 @@ def test_encoding_tables_maps_null_and_report(encoded, check_quotes):
     out, enc = encoded.out_dir, encoded.encoding
     for rel in ("tables/encoding.csv", "tables/encoding_fbns.csv", "tables/encoding_truth.csv", "tables/encoding_networks.csv",
                 "encoding/efficientnet_lite0_imagenet_r.nii.gz", "encoding/efficientnet_lite0_imagenet_winner.nii.gz",
+                "encoding/efficientnet_lite0_imagenet_r2.nii.gz", "encoding/efficientnet_lite0_imagenet_r2_block3.nii.gz",
                 "encoding/ceiling.nii.gz"):
         assert (out / rel).is_file(), rel
     table = pd.read_csv(out / "tables" / "encoding.csv")

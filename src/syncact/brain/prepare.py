@@ -23,6 +23,7 @@ Layout of the store::
 
     prepared.zarr/            attrs: layout, kind, grid shape and affine, TR, parameters, provenance
       mask                    uint8 (x, y, z): the group mask on the target grid (volumes)
+      brain_models/           CIFTI: the input's grayordinates (structure, vertex, voxel; syncact.brain.cifti)
       runs/<key>              float32 (time, voxel), attrs: subject, run, source, confounds used
       valid/<key>             bool (voxel,): voxels with a defined z-score in that run
       units/                  what the preparation units did (with workers/scheduler and no units_dir)
@@ -48,6 +49,8 @@ from tqdm.auto import tqdm
 from syncact._docs import fill_doc
 from syncact._io import bar_disabled
 from syncact._validation import check_choice, check_finite, check_positive
+from syncact.brain.cifti import SUFFIX as CIFTI_SUFFIX
+from syncact.brain.cifti import dscalar, models_from_arrays, models_to_arrays, read_brain_models
 from syncact.brain.layouts import DatasetInfo, RunSource, array_shape, read_cifti_header
 from syncact.brain.masking import remove_drift, zscore_voxels
 from syncact.exceptions import ConfigError, CorruptFileError, DataError, MissingFileError, ShapeError
@@ -313,6 +316,11 @@ def begin_store(
         if kind == "cifti":
             _, _, structures = read_cifti_header(info.runs[0].path)
             root.attrs["structures"] = {k: [s.start, s.stop] for k, s in structures.items()}
+            arrays, attrs = models_to_arrays(read_brain_models(info.runs[0].path))
+            group = root.require_group("brain_models")
+            for name, values in arrays.items():
+                group.create_array(name, data=values, chunks=values.shape)
+            group.attrs.update(attrs)
     for name in ("runs", "valid"):
         root.require_group(name)
     todo = [r for r in info.runs if not (out / "runs" / r.key / "zarr.json").exists()]
@@ -348,6 +356,8 @@ def prepare_run(run: RunSource, preparation: Preparation) -> dict[str, object]:
         valid = np.asarray(zarr.open_array(str(out / "valid" / run.key), mode="r")[...], dtype=bool)
         return {"key": run.key, "n_timepoints": run.n_timepoints, "n_valid": int(valid.sum())}
     columns = list(preparation.confounds)
+    if run.kind == "cifti" and (out / "brain_models" / "zarr.json").is_file():
+        _check_same_models(run, out)
     matrix = read_run(run, preparation.grid, block=preparation.block)
     conf = read_confounds(run.confounds, columns, run.n_timepoints) if columns else None
     if conf is not None and conf.shape[1] + 2 >= run.n_timepoints:
@@ -430,6 +440,20 @@ def prepare_plan(preparation: Preparation, runs: Sequence[RunSource]):  # noqa: 
         plan.add(f"prepare/{run.key}", prepare_run, run=run, preparation=preparation,
                  outputs=[preparation.store / "runs" / run.key / "zarr.json"])
     return plan
+
+
+def _read_models(group: object) -> object:
+    """The BrainModelAxis a store's ``brain_models`` group holds (:func:`syncact.brain.cifti.models_to_arrays`)."""
+    return models_from_arrays({name: group[name][...] for name in ("structure", "vertex", "voxel")}, dict(group.attrs))
+
+
+def _check_same_models(run: RunSource, store: Path) -> None:
+    """Every CIFTI run of a store must have the brain models of its first run (the columns mean the same)."""
+    import zarr
+
+    if read_brain_models(run.path) != _read_models(zarr.open_group(str(store / "brain_models"), mode="r")):
+        raise ShapeError(f"CIFTI file {str(run.path)!r} has other brain models (grayordinates) than the store's first "
+                         "run; resample every run to the same grayordinates (e.g. HCP fsLR 32k, 91,282) first.")
 
 
 def _stat(path: Path) -> dict[str, object]:
@@ -589,6 +613,40 @@ class PreparedStore:
         full = np.zeros(mask.shape, dtype=np.uint8)
         full[mask] = self.voxels.astype(np.uint8)
         return nib.Nifti1Image(full, np.asarray(self.attrs["affine"]))
+
+    @property
+    def kind(self) -> str:
+        """``"nifti"`` (volumes on a grid), ``"cifti"`` (grayordinates) or ``"array"``."""
+        return str(self.attrs["params"]["kind"])
+
+    def brain_models(self, *, all_columns: bool = False) -> object:
+        """The grayordinates of a CIFTI store as a nibabel ``BrainModelAxis``: of its features (default), or of
+        every column of the input (``all_columns``)."""
+        if self.kind != "cifti":
+            raise ConfigError(f"store {str(self.path)!r} holds {self.kind} data, not CIFTI grayordinates.")
+        if "brain_models" not in self._root:
+            raise MissingFileError(f"store {str(self.path)!r} was prepared before stores kept the CIFTI brain models; "
+                                   "prepare it again into a new folder to write maps as CIFTI.")
+        models = _read_models(self._root["brain_models"])
+        return models if all_columns else models[self.voxels]
+
+    @property
+    def map_suffix(self) -> str:
+        """File suffix of :meth:`map_image`'s images: ``.nii.gz`` (volumes) or ``.dscalar.nii`` (grayordinates)."""
+        return CIFTI_SUFFIX if self.kind == "cifti" else ".nii.gz"
+
+    def map_image(self, maps: np.ndarray, names: Sequence[str] | None = None) -> nib.spatialimages.SpatialImage:
+        """(n_maps, n_features) maps as an image of the input's space: NIfTI on the grid for volume stores
+        (:meth:`unmask`), a CIFTI-2 dense scalar with the input's brain models for grayordinates."""
+        if self.kind == "cifti":
+            maps = np.atleast_2d(maps)
+            if maps.shape[1] != self.n_features:
+                raise ShapeError(f"maps have {maps.shape[1]} columns but the store has {self.n_features} grayordinates.")
+            return dscalar(maps, self.brain_models(), names)
+        if self.kind != "nifti":
+            raise ConfigError(f"store {str(self.path)!r} holds {self.kind} data: maps have no space to be written in; "
+                              "save them as arrays.")
+        return self.unmask(maps)
 
     def unmask(self, maps: np.ndarray) -> nib.Nifti1Image:
         """(n_maps, n_features) -> a 4D NIfTI image on the target grid (volume stores)."""

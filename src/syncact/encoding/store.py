@@ -60,7 +60,8 @@ class StoreEncoding:
 
     def save(self, out_dir: str | Path, store: PreparedStore, *, networks: np.ndarray | None = None,
              alpha: float = ALPHA) -> list[Path]:
-        """Write maps (NIfTI on the store's grid) and tables to ``out_dir``; return the paths written.
+        """Write maps (NIfTI on the store's grid, CIFTI dscalar for grayordinates) and tables to ``out_dir``; return
+        the paths written.
 
         ``maps/``: ``r`` (mean held-out r), ``r2``, ``ceiling``, ``ceiled_r``, ``winner`` (1 + the band that
         wins each predicted voxel, 0 elsewhere), ``r2_<band>`` (split R²); ``tables/``: :meth:`tables`;
@@ -76,10 +77,10 @@ class StoreEncoding:
         maps.update({f"r2_{band}": scores.split[b] for b, band in enumerate(scores.bands)})
         written = []
         for name, values in maps.items():
-            path = out / "maps" / f"{name}.nii.gz"
+            path = out / "maps" / f"{name}{store.map_suffix}"
             path.parent.mkdir(parents=True, exist_ok=True)
             with _io.atomic_path(path) as tmp:
-                nib.save(store.unmask(np.asarray(values, dtype=np.float32)[None]), tmp)
+                nib.save(store.map_image(np.asarray(values, dtype=np.float32)[None], [name]), tmp)
             written.append(path)
         for name, table in self.tables(networks, alpha).items():
             written.append(_io.write_csv(out / "tables" / f"{name}.csv", table))

@@ -118,10 +118,12 @@ def encode(bold_test: dict[str, list[np.ndarray]], fbn_per_subject: dict[str, np
         passed, winners = scores.significant(ALPHA), scores.winner()
         if truth is not None:
             truth_rows += _truth_rows(truth, scores, winners, passed, spec.name, weights)
-        run_dir.write_maps(run_dir.root / "encoding" / f"{spec.name}_{weights}_r.nii.gz", store.unmask(scores.mean_r[None]))
-        run_dir.write_maps(run_dir.root / "encoding" / f"{spec.name}_{weights}_winner.nii.gz",
-                           store.unmask(np.where(passed, winners + 1, 0).astype(np.float32)[None]))
-    run_dir.write_maps(run_dir.root / "encoding" / "ceiling.nii.gz", store.unmask(ceiling[None]))
+        maps = {"r": scores.mean_r, "r2": scores.r2.mean(axis=0), "winner": np.where(passed, winners + 1, 0),
+                **{f"r2_{band}": scores.split[b] for b, band in enumerate(scores.bands)}}
+        for name, values in maps.items():
+            run_dir.write_maps(run_dir.root / "encoding" / f"{spec.name}_{weights}_{name}{store.map_suffix}",
+                               store.map_image(np.asarray(values, dtype=np.float32)[None], [name]))
+    run_dir.write_maps(run_dir.root / "encoding" / f"ceiling{store.map_suffix}", store.map_image(ceiling[None], ["ceiling"]))
     result = EncodingResult(voxels, fbns, null, ceiling, fbn_ceiling, pd.concat(band_tables, ignore_index=True),
                             pd.concat(fbn_tables, ignore_index=True),
                             pd.DataFrame(truth_rows) if truth_rows else None,

@@ -93,8 +93,8 @@ class RunDirectory:
     def annotation(self, name: str) -> Path:
         return self.root / "annotation" / f"{name}.csv"
 
-    def sweep_maps(self, method: str, k: int) -> Path:
-        return self.root / "sweep" / f"maps_{method}_K{k}.nii.gz"
+    def sweep_maps(self, method: str, k: int, suffix: str = ".nii.gz") -> Path:
+        return self.root / "sweep" / f"maps_{method}_K{k}{suffix}"
 
     # writers ----------------------------------------------------------------------------------------------
     def claim(self, config_toml: str, *, overwrite: bool) -> None:
@@ -128,8 +128,8 @@ class RunDirectory:
             tmp.write_bytes(png)
         return self.figure(name)
 
-    def write_maps(self, path: Path, img: nib.Nifti1Image) -> Path:
-        """A NIfTI image (FBN maps, sweep maps)."""
+    def write_maps(self, path: Path, img: nib.spatialimages.SpatialImage) -> Path:
+        """A NIfTI or CIFTI image (FBN maps, sweep maps, encoding maps)."""
         with _io.atomic_path(path) as tmp:
             nib.save(img, tmp)
         return path

@@ -350,10 +350,12 @@ class FBNActivations:
 
 
 def write_embedding(embedding: BrainNetworks, store: PreparedStore, folder: Path) -> None:
-    """The FBN maps (``fbn_maps.nii.gz``), the model file (``model.pt``, the embedding only) and its loss per
-    epoch (``training.csv``) in ``folder``: a run's ``brain/``, or the output of `syncact embed`."""
+    """The FBN maps (``fbn_maps.nii.gz``, or ``fbn_maps.dscalar.nii`` for grayordinates), the model file
+    (``model.pt``, the embedding only) and its loss per epoch (``training.csv``) in ``folder``: a run's
+    ``brain/``, or the output of `syncact embed`."""
     writer = RunDirectory(folder)
-    writer.write_maps(folder / "fbn_maps.nii.gz", store.unmask(embedding.maps_))
+    names = [f"FBN-{k:02d}" for k in range(embedding.maps_.shape[0])]
+    writer.write_maps(folder / f"fbn_maps{store.map_suffix}", store.map_image(embedding.maps_, names))
     if isinstance(embedding, FBNEmbedding):
         embedding.save(folder / "model.pt")
     if embedding.history_ is not None:

@@ -18,7 +18,7 @@ def sweep_methods(config: ExperimentConfig, bold: BoldData, features: Features, 
                for (key, label, layer), (filt, _) in features.alive.items()}
 
     def save_maps(method: str, k: int, model: BrainNetworks) -> None:
-        run_dir.write_maps(run_dir.sweep_maps(method, k), bold.store.unmask(model.maps_))
+        run_dir.write_maps(run_dir.sweep_maps(method, k, bold.store.map_suffix), bold.store.map_image(model.maps_))
 
     val = bold.validation
     comparison = compare_methods(
