@@ -5,6 +5,7 @@ from syncact.annotate.agreement import Agreement, agreement, description_text, s
 from syncact.annotate.cross import CrossAnnotation, cross_annotate, describe_fbns, describe_filters
 from syncact.annotate.fbns import COLUMNS, CoordinateAtlas, LabelAtlas, TermMaps, map_peaks, read_label_file, user_labels
 from syncact.annotate.filters import class_drivers, feature_drivers, top_frames
+from syncact.annotate.parcellations import PARCELLATIONS, Parcellation
 
 __all__ = [
     "COLUMNS",
@@ -12,6 +13,8 @@ __all__ = [
     "CoordinateAtlas",
     "CrossAnnotation",
     "LabelAtlas",
+    "PARCELLATIONS",
+    "Parcellation",
     "TermMaps",
     "agreement",
     "class_drivers",

