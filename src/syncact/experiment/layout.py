@@ -124,9 +124,7 @@ class RunDirectory:
         return _io.write_csv(path, table)
 
     def write_figure(self, name: str, png: bytes) -> Path:
-        with _io.atomic_path(self.figure(name)) as tmp:
-            tmp.write_bytes(png)
-        return self.figure(name)
+        return _io.write_bytes(self.figure(name), png)
 
     def write_maps(self, path: Path, img: nib.spatialimages.SpatialImage) -> Path:
         """A NIfTI or CIFTI image (FBN maps, sweep maps, encoding maps)."""

@@ -73,8 +73,10 @@ def check_inputs(config: ExperimentConfig) -> Inputs:
     dc = config.data
     info = scan_dataset(dc.bids, layout=dc.layout, task=dc.task, space=dc.space, hcp_data=dc.hcp_data).check()
     if info.runs[0].kind != "nifti":
-        raise ConfigError(f"the pipeline writes FBN maps as NIfTI and needs volume runs; {info.layout} gave "
-                          f"{info.runs[0].kind} data. Use hcp_data = \"volume\" (CIFTI can be prepared with `syncact prepare`).")
+        raise ConfigError(f"`syncact run` needs volume runs (its report draws volume slices and its atlases are "
+                          f"volumetric); {info.layout} gave {info.runs[0].kind} data. Use hcp_data = \"volume\", or on "
+                          "grayordinates run the steps: `syncact prepare`, `syncact embed` (CIFTI FBN maps), "
+                          "`syncact encode`.")
     by_run = _group_runs(list(info.runs), config)
     movies = {m.run: m for m in config.movies}
     kept = {label: kept_rows(group[0], movies[label]) for label, group in by_run.items()}
