@@ -87,32 +87,81 @@ def report(record: dict) -> str:
     return "\n".join(rows) + "\n"
 
 
+def _demo_encoding(record: dict) -> dict:
+    """The encoding figures of a demo record (bench_demo.py), or an encoding-demo record itself."""
+    return record["ica"]["encoding"] if "ica" in record else record
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None or value != value else f"{100 * value:.0f} %"
+
+
 def encoding_demo(record: dict) -> str:
     """Per model and planted network: voxels predicted (own shift null), and the share the planted layer wins."""
+    enc = _demo_encoding(record)
     rows = ["| model | planted network | driver | voxels | predicted | won by the planted layer |",
             "|---|---|---|---|---|---|"]
-    for r in record["truth"]:
-        won = r["share_won_planted"]
+    for r in enc["truth"]:
         rows.append(f"| {r['model']} ({r['weights']}) | {r['network']} | {r['driver'] or '-'} | {r['n_voxels']} | "
-                    f"{100 * r['share_significant']:.0f} % | {'-' if won is None or won != won else f'{100 * won:.0f} %'} |")
-    for t in record["table"]:  # one row per model (its bands share these figures; duplicates dropped below)
+                    f"{_share(r['share_significant'])} | {_share(r['share_won_planted'])} |")
+    for t in enc["table"]:  # one row per model (its bands share these figures; duplicates dropped below)
         rows.append(f"| {t['model']} ({t['weights']}) | all voxels | - | {t['n_voxels']} | "
-                        f"{100 * t['share_significant']:.0f} % (other movie: {100 * t['false_positive_rate']:.0f} %) | - |")
+                    f"{_share(t['share_significant'])} (other movie: {_share(t['false_positive_rate'])}) | - |")
     return "\n".join(dict.fromkeys(rows)) + "\n"
 
 
+def encoding_networks(record: dict) -> str:
+    """Per model and Dosenbach network: voxels, predicted share, median r, ceiling, ceiled r, best band."""
+    rows = ["| model | network | voxels | predicted | median r | median ceiling | median r / ceiling | best band |",
+            "|---|---|---|---|---|---|---|---|"]
+    for r in _demo_encoding(record)["networks"]:
+        rows.append(f"| {r['model']} ({r['weights']}) | {r['network']} | {r['n_voxels']} | {_share(r['share_significant'])} | "
+                    f"{r['median_r']:.3f} | {r['median_ceiling']:.3f} | {r['median_ceiled_r']:.2f} | "
+                    f"{r['best_band'] or '-'} |")
+    return "\n".join(rows) + "\n"
+
+
 def encoding_speed(record: dict) -> str:
-    """Seconds of fit_encoding, himalaya alone and scikit-learn per band, with the ratios."""
-    return ("| voxels | time points x runs | features per band | syncact (s) | himalaya alone (s) | overhead | "
-            "scikit-learn RidgeCV per band (s) | planted band wins |\n|---|---|---|---|---|---|---|---|\n"
-            f"| {record['voxels']} | {record['timepoints']} x {record['runs']} | {record['features_per_band']} | "
-            f"{record['syncact_s']:.1f} | {record['himalaya_s']:.1f} | {record['overhead']:.2f}x | "
-            f"{record['sklearn_per_band_s']:.1f} | {100 * record['planted_band_wins']:.0f} % |\n")
+    """The side-by-side comparison: seconds and peak memory of each fit, with the ratios."""
+    c = record["compare"]
+    rows = [f"| fit ({c['voxels']} voxels, {c['timepoints']} TRs x {record['runs']} runs, Lite0 widths x "
+            f"{len(record['delays'])} delays) | seconds | peak GB | ratio |", "|---|---|---|---|"]
+    for key, label, ratio in (("syncact_numpy", "syncact fit_encoding, numpy backend", "1.00"),
+                              ("himalaya_numpy", "himalaya MultipleKernelRidgeCV alone, numpy",
+                               f"syncact / this: {c['overhead']:.2f}x"),
+                              ("sklearn", "scikit-learn RidgeCV per band (no banded search)",
+                               f"this / syncact: {c['sklearn_ratio']:.2f}x"),
+                              ("syncact_torch", "syncact fit_encoding, torch backend (CPU)",
+                               f"this / numpy: {c['torch_ratio']:.2f}x")):
+        rows.append(f"| {label} | {c[key]['seconds']:.1f} | {c[key]['peak_gb']:.2f} | {ratio} |")
+    return "\n".join(rows) + "\n"
+
+
+def encoding_solvers(record: dict) -> str:
+    """Primal and dual banded ridge across widths: which form is cheaper."""
+    rows = ["| features | training samples | primal (s) | dual (s) | cheaper |", "|---|---|---|---|---|"]
+    for r in record["solvers"]["rows"]:
+        rows.append(f"| {r['n_features']} | {r['n_train']} | {r['primal_s']:.1f} | {r['dual_s']:.1f} | "
+                    f"{'primal' if r['primal_s'] < r['dual_s'] else 'dual'} |")
+    return "\n".join(rows) + "\n"
+
+
+def encoding_whole_brain(record: dict) -> str:
+    """The whole-brain fit at the issue's shape: seconds, peak memory at two voxel counts, planted bands found."""
+    w = record["whole_brain"]
+    return ("| voxels | TRs x runs | features | backend | seconds | peak GB | planted band wins |\n"
+            "|---|---|---|---|---|---|---|\n"
+            f"| {w['fewer']['voxels']} | {w['timepoints']} x {record['runs']} | {w['n_features']} | auto | "
+            f"{w['fewer']['seconds']:.0f} | {w['fewer']['peak_gb']:.2f} | - |\n"
+            f"| {w['voxels']} | {w['timepoints']} x {record['runs']} | {w['n_features']} | auto | "
+            f"{w['all']['seconds']:.0f} | {w['all']['peak_gb']:.2f} | {_share(w['planted_band_wins'])} |\n")
 
 
 RENDERERS: dict[str, Callable[[dict], str]] = {"recovery": recovery, "calibration-grid": calibration_grid,
                                                "report": report, "encoding-demo": encoding_demo,
-                                               "encoding-speed": encoding_speed}
+                                               "encoding-networks": encoding_networks, "encoding-speed": encoding_speed,
+                                               "encoding-solvers": encoding_solvers,
+                                               "encoding-whole-brain": encoding_whole_brain}
 
 
 def quoted_tables(text: str) -> list[tuple[str, str, str, str]]:
