@@ -202,6 +202,7 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
 
 def _cmd_embed(args: argparse.Namespace) -> int:
     from syncact import _io
+    from syncact.annotate.parcellations import describe_on_store
     from syncact.brain import PreparedStore
     from syncact.experiment.stages import split_runs, write_embedding
     from syncact.networks import FBNEmbedding, init_distributed, split_subjects
@@ -221,6 +222,13 @@ def _cmd_embed(args: argparse.Namespace) -> int:
     if rank == 0:
         write_embedding(emb, store, out)  # model.pt, fbn_maps, training.csv: what a run writes to brain/
         _io.write_json(out / "split.json", split)
+        names = [f"FBN-{k:02d}" for k in range(emb.maps_.shape[0])]
+        parcels = describe_on_store(emb.maps_, store, names)
+        if parcels is not None:  # HCP grayordinates: Yeo, Cole-Anticevic and Glasser names for every FBN
+            _io.write_csv(out / "fbn_parcels.csv", parcels)
+            first = parcels[(parcels["source"] == "yeo7:overlap") & (parcels["rank"] == 1)]
+            print("Yeo 7 network of each FBN (Dice of its core):", ", ".join(f"{r.unit} {r.term} {r.score:.2f}"
+                                                                            for r in first.itertuples()))
         print(f"{out}/model.pt: K={args.n_networks}, {len(train)} training segments of {len(split['train'])} subjects on "
               f"{world} process(es), best epoch {emb.history_.best_epoch + 1}, {time.perf_counter() - started:.0f} s")
     return 0

@@ -5,7 +5,13 @@ import numpy as np
 import pytest
 from nibabel.cifti2 import cifti2_axes as ax
 
-from syncact.annotate.parcellations import N_GRAYORDINATES, PARCELLATIONS, Parcellation, check_standard
+from syncact.annotate.parcellations import (
+    N_GRAYORDINATES,
+    PARCELLATIONS,
+    Parcellation,
+    check_standard,
+    describe_on_store,
+)
 from syncact.brain.cifti import standard_structures, standard_vertices
 from syncact.exceptions import ConfigError, DataError, ShapeError
 
@@ -83,6 +89,11 @@ def test_a_parcellation_follows_a_stores_grayordinates(tmp_path, rng):
     on_store = yeo.for_store(store)
     assert on_store.labels.size == store.n_features == N_GRAYORDINATES - 1
     np.testing.assert_array_equal(on_store.labels, np.delete(yeo.labels, 5))
+    maps = np.stack([on_store.labels == yeo.parcels.index(n) for n in ("Visual", "Limbic")]).astype(float)
+    described = describe_on_store(maps, store, ["a", "b"], parcellations=("yeo7",))
+    first = described[(described["rank"] == 1) & (described["source"] == "yeo7:overlap")]["term"].tolist()
+    assert first == ["Visual", "Limbic"]
+    assert describe_on_store(maps, object(), ["a", "b"]) is None
     from syncact.report.surface import store_picture  # the same store drawn on the HCP surfaces
 
     assert store_picture(store, (on_store.labels == 1).astype(float), "visual")[:4] == b"\x89PNG"

@@ -29,7 +29,7 @@ import pandas as pd
 from syncact.brain.cifti import N_GRAYORDINATES, check_standard, hcp_data_dir
 from syncact.exceptions import ConfigError, DataError, ShapeError
 
-__all__ = ["N_GRAYORDINATES", "PARCELLATIONS", "Parcellation", "check_standard"]
+__all__ = ["N_GRAYORDINATES", "PARCELLATIONS", "Parcellation", "check_standard", "describe_on_store"]
 
 PARCELLATIONS = {
     "mmp": ("mmp_1.0", "Glasser et al. 2016 multi-modal parcellation (360 cortical areas, 19 subcortical structures)"),
@@ -113,3 +113,23 @@ class Parcellation:
         terms = [self.parcels[i] for i in ids]
         return pd.concat([rank_terms(loading, terms, f"{self.name}:loading", names, top),
                           rank_terms(overlap, terms, f"{self.name}:overlap", names, top)], ignore_index=True)
+
+
+def describe_on_store(maps: np.ndarray, store: object, names: Sequence[str], *,
+                      parcellations: Sequence[str] = ("yeo7", "yeo17", "ca_networks", "mmp"), top: int = 3) -> pd.DataFrame | None:
+    """Describe maps over a prepared CIFTI store by each of ``parcellations``; None when the store is not on the
+    HCP standard grayordinates (or not CIFTI), where these parcellations do not apply.
+
+    Returns
+    -------
+    DataFrame or None
+        Rows of :data:`~syncact.annotate.fbns.COLUMNS` (sources ``<parcellation>:loading`` / ``:overlap``).
+    """
+    if getattr(store, "kind", None) != "cifti":
+        return None
+    try:
+        check_standard(store.brain_models(all_columns=True))
+    except DataError:
+        return None
+    return pd.concat([Parcellation.load(name).restrict(store.voxels).describe(maps, names, top=top)
+                      for name in parcellations], ignore_index=True)
