@@ -92,7 +92,8 @@ def child_syncact(paths: list[str], voxels: int, timepoints: int, runs: int, n_i
     tic = time.perf_counter()
     scores = fit_encoding(bands, targets, n_iter=n_iter, chunk_size=chunk, backend=backend)
     seconds = time.perf_counter() - tic
-    return {"seconds": seconds, "peak_gb": peak_gb(), "solver": scores.solver, "mean_r": float(scores.mean_r.mean()),
+    return {"seconds": seconds, "peak_gb": peak_gb(), "solver": scores.solver, "backend": scores.meta["backend"],
+            "mean_r": float(scores.mean_r.mean()),
             "winner": scores.winner().tolist() if voxels <= 50_000 else None}
 
 

@@ -149,12 +149,13 @@ def encoding_solvers(record: dict) -> str:
 def encoding_whole_brain(record: dict) -> str:
     """The whole-brain fit at the issue's shape: seconds, peak memory at two voxel counts, planted bands found."""
     w = record["whole_brain"]
-    return ("| voxels | TRs x runs | features | backend | seconds | peak GB | planted band wins |\n"
-            "|---|---|---|---|---|---|---|\n"
-            f"| {w['fewer']['voxels']} | {w['timepoints']} x {record['runs']} | {w['n_features']} | auto | "
-            f"{w['fewer']['seconds']:.0f} | {w['fewer']['peak_gb']:.2f} | - |\n"
-            f"| {w['voxels']} | {w['timepoints']} x {record['runs']} | {w['n_features']} | auto | "
-            f"{w['all']['seconds']:.0f} | {w['all']['peak_gb']:.2f} | {_share(w['planted_band_wins'])} |\n")
+    rows = ["| voxels | TRs x runs | features | backend | seconds | peak GB | planted band wins |", "|---|---|---|---|---|---|---|"]
+    for fit, wins in ((w["fewer"], "-"), (w["all"], _share(w["planted_band_wins"]))):
+        voxels = fit.get("voxels", w["voxels"])
+        backend = fit.get("backend", "torch")  # records before the backend was recorded ran "auto" = torch
+        rows.append(f"| {voxels} | {w['timepoints']} x {record['runs']} | {w['n_features']} | {backend} | "
+                    f"{fit['seconds']:.0f} | {fit['peak_gb']:.2f} | {wins} |")
+    return "\n".join(rows) + "\n"
 
 
 RENDERERS: dict[str, Callable[[dict], str]] = {"recovery": recovery, "calibration-grid": calibration_grid,

@@ -33,7 +33,8 @@ def test_quoted_tables_are_the_records_tables(page):
 def test_the_tables_are_marked_where_expected():
     # the tables of measured figures are held; a marker lost in an edit would silently free them
     kinds = {kind for page in PAGES for kind, *_ in _doc_tables().quoted_tables(page.read_text())}
-    assert kinds == {"recovery", "calibration-grid", "report", "encoding-demo", "encoding-speed"}
+    assert kinds == {"recovery", "calibration-grid", "report", "encoding-demo", "encoding-networks", "encoding-speed",
+                     "encoding-solvers", "encoding-whole-brain"}
 
 
 def test_rewrite_fills_an_empty_marked_table(tmp_path):

@@ -456,7 +456,7 @@ def _cmd_encode(args: argparse.Namespace) -> int:
           f"{result.scores.solver} solver ({result.scores.meta['backend']}):")
     print(tables["encoding"].to_string(**fmt))
     if "encoding_networks" in tables:
-        print("\nDosenbach 2010 networks (voxels within 6 mm of a ROI centre):")
+        print("\nYeo 2011 networks:" if store.kind == "cifti" else "\nDosenbach 2010 networks (voxels within 6 mm of a ROI centre):")
         print(tables["encoding_networks"].to_string(**fmt))
     print(f"\nMaps and tables: {out.resolve()}")
     print(f"Wall time: {time.perf_counter() - started:.0f} s   Peak memory: {_peak_memory_gb():.2f} GB")

@@ -94,6 +94,11 @@ def test_a_parcellation_follows_a_stores_grayordinates(tmp_path, rng):
     first = described[(described["rank"] == 1) & (described["source"] == "yeo7:overlap")]["term"].tolist()
     assert first == ["Visual", "Limbic"]
     assert describe_on_store(maps, object(), ["a", "b"]) is None
+    from syncact.encoding import atlas_networks  # encoding tables per Yeo network on these grayordinates
+
+    networks = atlas_networks(store)
+    assert networks.shape == (store.n_features,) and networks[on_store.labels == 1][0] == "Visual"
+    assert set(networks) == set(yeo.parcels)
     from syncact.report.surface import store_picture  # the same store drawn on the HCP surfaces
 
     assert store_picture(store, (on_store.labels == 1).astype(float), "visual")[:4] == b"\x89PNG"

@@ -59,6 +59,7 @@ def test_primal_and_dual_banded_ridge_agree_and_find_the_planted_band(rng):
     assert (winner[:20] == 0).mean() >= 0.9 and (winner[20:40] == 1).mean() >= 0.9
     assert (winner[40:] == -1).mean() >= 0.8 and abs(primal.mean_r[40:].mean()) < 0.05  # noise stays near 0
     assert choose_solver(22, 400, 2) == "primal" and choose_solver(5000, 400, 2) == "dual"
+    assert choose_solver(300, 400, 2) == "dual"  # fewer features than samples, yet the dual is cheaper (benchmark)
     assert choose_solver(22, 400, 1) == "ridge" and choose_solver(5000, 400, 1) == "kernel-ridge"
 
 

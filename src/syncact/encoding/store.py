@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from syncact.annotate import CoordinateAtlas
+from syncact.annotate.parcellations import Parcellation
 from syncact.brain import PreparedStore
 from syncact.encoding.ceiling import ceiled, noise_ceiling
 from syncact.encoding.features import band_features, default_delays
@@ -91,11 +92,18 @@ class StoreEncoding:
 
 
 def atlas_networks(store: PreparedStore, atlas: CoordinateAtlas | None = None) -> np.ndarray | None:
-    """Each store voxel's network in a coordinate atlas (spheres around its ROI centres; default Dosenbach 2010),
-    ``""`` outside every sphere; None when the store is not on a volumetric grid."""
+    """Each store feature's network, ``""`` for none: on a volume grid, a coordinate atlas (spheres around its ROI
+    centres; default Dosenbach 2010); on the HCP standard grayordinates, Yeo et al. 2011's 7 networks; None
+    otherwise (other grayordinates, arrays)."""
+    if store.kind == "cifti":
+        try:
+            yeo = Parcellation.load("yeo7").for_store(store)
+        except DataError:  # not the HCP standard grayordinates
+            return None
+        return np.asarray(yeo.parcels, dtype=object)[yeo.labels].astype(str)
     try:
         img = store.mask_img()  # the group voxel set: its voxels in C order are the store's features
-    except ConfigError:  # grayordinates
+    except ConfigError:  # arrays
         return None
     return (atlas or CoordinateAtlas.dosenbach_2010()).voxel_networks(np.asarray(img.dataobj, dtype=bool), img.affine)
 
