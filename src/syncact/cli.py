@@ -635,7 +635,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk-size", type=int, default=4096, help="voxels fitted at a time (memory; default 4096)")
     p.add_argument("--solver", default="auto", choices=("auto", "primal", "dual"), help="default: by shape")
     p.add_argument("--backend", default="auto", choices=("auto", "numpy", "torch", "torch_cuda"),
-                   help="himalaya's backend (default auto: torch, on the GPU when there is one)")
+                   help="himalaya's backend (default auto: torch on a GPU, else numpy)")
     p.add_argument("--alpha", type=float, default=0.05, help="level of each voxel's circular-shift test (default 0.05)")
     p.add_argument("--no-null", action="store_true", help="skip the mismatched-movie control (halves the time)")
     p.add_argument("--seed", type=int, default=0)

@@ -73,7 +73,7 @@ Example::
     # n_components = 256         # PCA per layer before the delays (default: every filter; few components lose
                                  # what single filters carry, docs/encoding.md)
     # delays = [2, 3, 4, 5, 6]   # in TRs; omitted: those covering 2-8 s
-    # backend = "auto"           # himalaya's numpy, torch or torch_cuda; auto: torch (the GPU when there is one)
+    # backend = "auto"           # himalaya's numpy, torch or torch_cuda; auto: torch on a GPU, else numpy
 """
 
 from __future__ import annotations
@@ -227,7 +227,7 @@ class EncodingConfig:
     n_iter: int = 10  # band-weight candidates of the banded ridge's random search
     chunk_size: int = 4096  # targets fitted at a time (memory grows with it, not with the number of voxels)
     solver: str = "auto"  # "primal" / "dual" (kernel); auto: the cheaper one for the shape
-    backend: str = "auto"  # himalaya's "numpy", "torch" or "torch_cuda"; auto: torch (on the GPU when there is one)
+    backend: str = "auto"  # himalaya's "numpy", "torch" or "torch_cuda"; auto: torch on a GPU, else numpy
 
 
 @dataclass(frozen=True)

@@ -93,7 +93,7 @@ def test_numpy_and_torch_backends_agree_and_held_out_predictions_are_kept(rng):
     assert torch.predictions is None and len(numpy.predictions) == 3
     for held, prediction in enumerate(numpy.predictions):
         np.testing.assert_allclose((zscore(prediction) * zscore(targets[held])).mean(0), numpy.r[held], atol=1e-10)
-    assert resolve_backend("auto") in ("torch", "torch_cuda")
+    assert resolve_backend("auto") in ("numpy", "torch_cuda")  # torch on the CPU only when asked (oversubscription)
     with pytest.raises(ConfigError, match="backend must be one of"):
         resolve_backend("jax")
 

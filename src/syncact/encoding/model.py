@@ -166,9 +166,12 @@ BACKENDS = ("auto", "numpy", "torch", "torch_cuda")
 
 
 def resolve_backend(backend: str = "auto") -> str:
-    """himalaya's backend for ``backend``: ``"auto"`` is ``"torch_cuda"`` when torch sees a GPU, else ``"torch"``
-    when torch is installed (on the CPU, the same float64 scores about twice as fast as numpy: measured in
-    benchmarks/bench_encoding.py), else ``"numpy"``."""
+    """himalaya's backend for ``backend``: ``"auto"`` is ``"torch_cuda"`` when torch sees a GPU, else ``"numpy"``.
+
+    On the CPU, torch gave the same float64 scores 1.5x faster than numpy on a quiet machine but with 1.8x the
+    memory, and was slower than numpy when the cores were shared (its threads suffer from oversubscription, e.g.
+    under ``pytest -n 2`` or beside another job; benchmarks/bench_encoding.py): ask for ``"torch"`` explicitly
+    on a machine of your own."""
     if backend not in BACKENDS:
         raise ConfigError(f"backend must be one of {BACKENDS}, got {backend!r}.")
     if backend != "auto":
@@ -184,7 +187,7 @@ def resolve_backend(backend: str = "auto") -> str:
         import torch
     except ImportError:
         return "numpy"
-    return "torch_cuda" if torch.cuda.is_available() else "torch"
+    return "torch_cuda" if torch.cuda.is_available() else "numpy"
 
 
 @contextmanager
@@ -274,7 +277,7 @@ def fit_encoding(bands: Mapping[str, Sequence[np.ndarray]], targets: Sequence[np
     chunk_size : int, default=4096
     solver : {"auto", "primal", "dual"}, default="auto"
     backend : {"auto", "numpy", "torch", "torch_cuda"}, default="auto"
-        himalaya's array backend for the fits (:func:`resolve_backend`; ``"auto"``: torch, on the GPU when it sees one).
+        himalaya's array backend for the fits (:func:`resolve_backend`; ``"auto"``: torch on a GPU, else numpy).
         The scores agree across backends to float precision (tested on the CPU).
     n_shifts : int, default=200
         Circular shifts of the held-out data for each target's own null (``EncodingScores.p_shift``; at most
