@@ -10,12 +10,21 @@ and the noise ceiling that inter-subject correlation implies for naturalistic da
 - :mod:`~syncact.encoding.store`: every voxel of a prepared store, streamed (:func:`encode_store`, ``syncact encode``).
 """
 
-from syncact.encoding.ceiling import CeiledScores, ceiled, isc, jackknife_ceiled, noise_ceiling, shared_variance
+from syncact.encoding.ceiling import (
+    CeiledScores,
+    ceiled,
+    isc,
+    jackknife_ceiled,
+    mean_ceiling,
+    noise_ceiling,
+    shared_variance,
+)
 from syncact.encoding.features import band_features, default_delays, delayed
 from syncact.encoding.model import EncodingResult, EncodingScores, choose_solver, fit_encoding, resolve_backend
 from syncact.encoding.store import StoreEncoding, atlas_networks, encode_store, streamed_isc
-from syncact.encoding.summary import band_table, network_table
+from syncact.encoding.summary import band_table, network_table, score_maps
 
 __all__ = ["CeiledScores", "EncodingResult", "EncodingScores", "StoreEncoding", "atlas_networks", "band_features", "band_table",
            "ceiled", "choose_solver", "default_delays", "delayed", "encode_store", "fit_encoding", "isc", "jackknife_ceiled",
-           "network_table", "noise_ceiling", "resolve_backend", "shared_variance", "streamed_isc"]
+           "mean_ceiling", "network_table", "noise_ceiling", "resolve_backend", "score_maps", "shared_variance",
+           "streamed_isc"]

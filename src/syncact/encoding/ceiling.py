@@ -88,6 +88,22 @@ def noise_ceiling(isc_loo: np.ndarray, n_subjects: int, n_average: int = 1) -> n
     return np.sqrt(np.divide(rho, denominator, out=np.zeros_like(rho), where=denominator > 0))
 
 
+def mean_ceiling(iscs: Sequence[np.ndarray]) -> np.ndarray:
+    """Noise ceiling of the subjects' mean, averaged over runs.
+
+    Parameters
+    ----------
+    iscs : sequence of ndarray
+        Per run, every subject's leave-one-out ISC (:func:`isc`), (n_subjects, n_targets).
+
+    Returns
+    -------
+    ndarray of shape (n_targets,)
+        Mean over runs of :func:`noise_ceiling` of the mean ISC, for a mean of all ``n_subjects``.
+    """
+    return np.mean([noise_ceiling(i.mean(axis=0), i.shape[0], n_average=i.shape[0]) for i in iscs], axis=0)
+
+
 def ceiled(score: np.ndarray, ceiling: np.ndarray) -> np.ndarray:
     """``score / ceiling`` clipped to [0, 1]; NaN where the ceiling is 0 (nothing to explain)."""
     score, ceiling = np.asarray(score, dtype=np.float64), np.asarray(ceiling, dtype=np.float64)
@@ -120,10 +136,9 @@ class CeiledScores:
 
 def _ceiled_for(predictions: Sequence[np.ndarray], per_subject: Sequence[np.ndarray]) -> tuple[np.ndarray, ...]:
     """(r, ceiling, ceiled) of the predictions against the mean of ``per_subject`` (per run: (n, T, targets))."""
-    n = per_subject[0].shape[0]
     r = np.mean([(zscore(p) * zscore(d.mean(axis=0))).mean(axis=0) for p, d in zip(predictions, per_subject, strict=True)],
                 axis=0)
-    ceiling = np.mean([noise_ceiling(isc(d).mean(axis=0), n, n_average=n) for d in per_subject], axis=0)
+    ceiling = mean_ceiling([isc(d) for d in per_subject])
     return r, ceiling, ceiled(r, ceiling)
 
 

@@ -318,7 +318,8 @@ def fit_encoding(bands: Mapping[str, Sequence[np.ndarray]], targets: Sequence[np
     predictions = [np.zeros((n, n_targets)) for n in lengths] if keep_predictions else None
     chosen = None
     folds = tqdm(range(n_runs), desc="encoding folds", disable=not progress)
-    with _himalaya_backend(resolve_backend(backend)) as backend_module:
+    backend = resolve_backend(backend)
+    with _himalaya_backend(backend) as backend_module:
         for held in folds:
             kept = [i for i in range(n_runs) if i != held]
             train = [np.concatenate([np.asarray(bands[n][i], dtype=np.float64) for i in kept]) for n in names]
@@ -341,4 +342,4 @@ def fit_encoding(bands: Mapping[str, Sequence[np.ndarray]], targets: Sequence[np
                                         else r2[held, cols][None])
     return EncodingScores(names, list(range(n_runs)), r, r2, split, str(chosen), p_fold, predictions,
                           {"alphas": alphas.tolist(), "n_iter": n_iter, "chunk_size": chunk_size,
-                           "backend": resolve_backend(backend)})
+                           "backend": backend})

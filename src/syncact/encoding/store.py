@@ -19,10 +19,10 @@ import pandas as pd
 from syncact.annotate import CoordinateAtlas
 from syncact.annotate.parcellations import Parcellation
 from syncact.brain import PreparedStore
-from syncact.encoding.ceiling import ceiled, noise_ceiling
+from syncact.encoding.ceiling import ceiled, mean_ceiling
 from syncact.encoding.features import band_features, default_delays
 from syncact.encoding.model import EncodingScores, fit_encoding
-from syncact.encoding.summary import ALPHA, band_table, network_table
+from syncact.encoding.summary import ALPHA, band_table, network_table, score_maps
 from syncact.exceptions import ConfigError, DataError, ShapeError
 
 
@@ -71,11 +71,9 @@ class StoreEncoding:
         from syncact import _io
 
         out = Path(out_dir)
-        passed, scores = self.scores.significant(alpha), self.scores
-        maps = {"r": scores.mean_r, "r2": scores.r2.mean(axis=0), "ceiling": self.ceiling,
-                "ceiled_r": np.nan_to_num(ceiled(scores.mean_r, self.ceiling)),
-                "winner": np.where(passed, scores.winner() + 1, 0)}
-        maps.update({f"r2_{band}": scores.split[b] for b, band in enumerate(scores.bands)})
+        scores = self.scores
+        maps = {**score_maps(scores, alpha), "ceiling": self.ceiling,
+                "ceiled_r": np.nan_to_num(ceiled(scores.mean_r, self.ceiling))}
         written = []
         for name, values in maps.items():
             path = out / "maps" / f"{name}{store.map_suffix}"
@@ -226,8 +224,7 @@ def encode_store(store: PreparedStore, features: Mapping[str, Mapping[str, np.nd
         mean, isc = streamed_isc(store, r, subjects, scratch / f"mean_run-{r}.npy")
         means.append(mean)
         iscs.append(isc)
-    n = len(subjects)
-    ceiling = np.mean([noise_ceiling(i.mean(axis=0), n, n_average=n) for i in iscs], axis=0)
+    ceiling = mean_ceiling(iscs)
     delays = list(delays) if delays is not None else default_delays(store.tr)
     bands = band_features({layer: [features[r][layer] for r in runs] for layer in layers}, delays,
                           n_components=n_components)

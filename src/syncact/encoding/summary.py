@@ -31,6 +31,14 @@ def _median_ceiled(r: np.ndarray, ceiling: np.ndarray) -> float:
     return float(np.nanmedian(values)) if np.isfinite(values).any() else float("nan")
 
 
+def score_maps(scores: EncodingScores, alpha: float = ALPHA) -> dict[str, np.ndarray]:
+    """The maps of a whole-brain fit, each (n_voxels,): ``r`` (mean held-out r), ``r2``, ``winner`` (1 + the band
+    that wins each predicted voxel, 0 elsewhere) and ``r2_<band>`` (R² split, mean over folds)."""
+    maps = {"r": scores.mean_r, "r2": scores.r2.mean(axis=0),
+            "winner": np.where(scores.significant(alpha), scores.winner() + 1, 0)}
+    return maps | {f"r2_{band}": scores.split[b] for b, band in enumerate(scores.bands)}
+
+
 def band_table(scores: EncodingScores, ceiling: np.ndarray, null: EncodingScores | None = None, *,
                alpha: float = ALPHA) -> pd.DataFrame:
     """One row per band of a whole-brain fit.

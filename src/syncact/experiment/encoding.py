@@ -27,23 +27,20 @@ from syncact.encoding import (
     fit_encoding,
     isc,
     jackknife_ceiled,
-    noise_ceiling,
+    mean_ceiling,
 )
 from syncact.encoding.store import atlas_networks
-from syncact.encoding.summary import ALPHA, band_table, network_table
+from syncact.encoding.summary import ALPHA, band_table, network_table, score_maps
 from syncact.experiment.layout import RunDirectory
 from syncact.experiment.result import PairingKey
 from syncact.sync import Pairing
 
 
 def _ceiling(per_subject: list[np.ndarray]) -> np.ndarray:
-    """Noise ceiling for the subjects' mean, from each run's leave-one-out ISC, averaged over runs."""
-    ceilings = []
-    for data in per_subject:  # (n_subjects, T, n_targets)
-        n = data.shape[0]
-        ceilings.append(noise_ceiling(isc(data).mean(axis=0), n, n_average=n) if n >= 2 else
-                        np.full(data.shape[2], np.nan))
-    return np.mean(ceilings, axis=0)
+    """Noise ceiling for the subjects' mean (:func:`~syncact.encoding.mean_ceiling`); NaN with one subject."""
+    if per_subject[0].shape[0] < 2:  # (n_subjects, T, n_targets) per run: no other subject to correlate with
+        return np.full(per_subject[0].shape[2], np.nan)
+    return mean_ceiling([isc(data) for data in per_subject])
 
 
 def _paired_layer(pairings: dict[PairingKey, Pairing], model: str, weights: str,
@@ -115,12 +112,9 @@ def encode(bold_test: dict[str, list[np.ndarray]], fbn_per_subject: dict[str, np
         if networks is not None:
             network_tables.append(_labelled(network_table(scores, ceiling, networks, alpha=ALPHA), labels))
         fbn_tables.append(_labelled(_fbn_table(fbns[key], fbn_data, pairings, spec.name, weights), labels))
-        passed, winners = scores.significant(ALPHA), scores.winner()
         if truth is not None:
-            truth_rows += _truth_rows(truth, scores, winners, passed, spec.name, weights)
-        maps = {"r": scores.mean_r, "r2": scores.r2.mean(axis=0), "winner": np.where(passed, winners + 1, 0),
-                **{f"r2_{band}": scores.split[b] for b, band in enumerate(scores.bands)}}
-        for name, values in maps.items():
+            truth_rows += _truth_rows(truth, scores, scores.winner(), scores.significant(ALPHA), spec.name, weights)
+        for name, values in score_maps(scores, ALPHA).items():
             run_dir.write_maps(run_dir.root / "encoding" / f"{spec.name}_{weights}_{name}{store.map_suffix}",
                                store.map_image(np.asarray(values, dtype=np.float32)[None], [name]))
     run_dir.write_maps(run_dir.root / "encoding" / f"ceiling{store.map_suffix}", store.map_image(ceiling[None], ["ceiling"]))

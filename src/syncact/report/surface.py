@@ -47,8 +47,7 @@ def _surface(hemisphere: str, surface: str) -> tuple[np.ndarray, np.ndarray]:
     if surface not in SURFACES:
         raise ConfigError(f"surface must be one of {SURFACES}, got {surface!r}.")
     letter = HEMISPHERES[hemisphere][0]
-    suffix = "_MSMAll" if surface != "flat" else ""
-    coords, faces = nib.load(hcp_data_dir() / f"S1200.{letter}.{surface}{suffix}.32k_fs_LR.surf.gii").agg_data()
+    coords, faces = nib.load(hcp_data_dir() / f"S1200.{letter}.{surface}_MSMAll.32k_fs_LR.surf.gii").agg_data()
     return np.asarray(coords, dtype=np.float64), np.asarray(faces, dtype=np.int64)
 
 
