@@ -15,6 +15,33 @@ def peak_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
 
+class AnonPeak:
+    """Peak of this process's anonymous resident memory (``RssAnon``: its own arrays, not the page cache of files
+    it maps), sampled every ``interval`` seconds by a daemon thread; ``gb()`` reads the peak so far (Linux)."""
+
+    def __init__(self, interval: float = 0.2) -> None:
+        import threading
+
+        self.peak_kb = 0
+        self.interval = interval
+        threading.Thread(target=self._sample, daemon=True).start()
+
+    def _read(self) -> int:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1])
+        return 0
+
+    def _sample(self) -> None:
+        while True:
+            self.peak_kb = max(self.peak_kb, self._read())
+            time.sleep(self.interval)
+
+    def gb(self) -> float:
+        self.peak_kb = max(self.peak_kb, self._read())
+        return self.peak_kb / 1024**2
+
+
 def run_child(script: str, kind: str, **kw: object) -> dict:
     """Run ``script --child '{"kind": kind, ...}'`` in a fresh process; return the JSON its last line prints."""
     proc = subprocess.run([sys.executable, script, "--child", json.dumps({"kind": kind, **kw})], capture_output=True, text=True)

@@ -3,7 +3,10 @@ and beside scikit-learn's RidgeCV fitted per band (no banded search), each in it
 one run; peak memory at two voxel counts (targets read in chunks from memory-mapped files).
 
 Run:  .venv/bin/python benchmarks/bench_encoding.py [--timepoints 900] [--runs 4] [--voxels 29398] [--out DIR]
-(about 45 minutes on 2 cores; --skip-whole-brain: the comparison alone, about 4 minutes)
+(about 75 minutes on 2 cores; --skip-whole-brain: the comparison and the solver sweep, about 12 minutes)
+
+Memory is reported twice: the peak resident set (ru_maxrss, which counts the page cache of memory-mapped files
+the process reads) and the peak of its anonymous memory (RssAnon, sampled: its own arrays).
 
 The shape of the issue's bar: EfficientNet-Lite0's four blocks and ``last_conv`` (24, 40, 112, 320 and 1,280
 filters: its real widths) as five bands, 4 delays (7,104 features), 900 TRs x 4 runs, every voxel of the 4 mm
@@ -14,8 +17,8 @@ leave-one-run-out folds (inner: leave one of the other runs out).
 Two parts. The comparison, at a shorter run length (300 TRs) so that four fits take minutes: seconds and ratios
 (syncact / himalaya alone: the wrapper's overhead, which includes its circular-shift null and split scores;
 scikit-learn / syncact; torch / numpy backend on the CPU). The whole brain at the full shape with the default
-backend: seconds, peak memory at 29,398 voxels and at two chunks' worth (flat in voxels), and how often the
-voxel's planted band wins.
+backend: seconds, peak memory at 29,398 voxels and at two chunks' worth (flat in voxels), how often the voxel's
+planted band wins, and himalaya alone on the same arrays (every voxel in memory, the same n_targets_batch).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _harness import peak_gb, run_child, serve_child, write_record
+from _harness import AnonPeak, peak_gb, run_child, serve_child, write_record
 
 LITE0 = {"block1": 24, "block2": 40, "block3": 112, "block4": 320, "last_conv": 1280}
 DELAYS = [1, 2, 3, 4]  # TR 2 s: 2-8 s of haemodynamic lag
@@ -87,39 +90,47 @@ def child_syncact(paths: list[str], voxels: int, timepoints: int, runs: int, n_i
                   backend: str) -> dict:
     from syncact.encoding import fit_encoding
 
+    anon = AnonPeak()
     bands = make_bands(timepoints, runs)
     targets = _targets(paths, voxels)
     tic = time.perf_counter()
-    scores = fit_encoding(bands, targets, n_iter=n_iter, chunk_size=chunk, backend=backend)
+    scores = fit_encoding(bands, targets, n_iter=n_iter, chunk_size=chunk, backend=backend,
+                          scratch_dir=str(Path(paths[0]).parent))
     seconds = time.perf_counter() - tic
-    return {"seconds": seconds, "peak_gb": peak_gb(), "solver": scores.solver, "backend": scores.meta["backend"],
+    return {"seconds": seconds, "peak_gb": peak_gb(), "peak_anon_gb": anon.gb(), "solver": scores.solver,
+            "backend": scores.meta["backend"],
             "mean_r": float(scores.mean_r.mean()),
             "winner": scores.winner().tolist() if voxels <= 50_000 else None}
 
 
-def child_himalaya(paths: list[str], voxels: int, timepoints: int, runs: int, n_iter: int) -> dict:
-    """The same leave-one-run-out fits with himalaya's kernel solver called directly, every voxel at once."""
+def child_himalaya(paths: list[str], voxels: int, timepoints: int, runs: int, n_iter: int, chunk: int) -> dict:
+    """The same leave-one-run-out fits with himalaya's kernel solver called directly, every voxel in one call (the
+    targets in memory), ``chunk`` targets at a time (its n_targets_batch) as syncact reads them."""
     from himalaya.kernel_ridge import MultipleKernelRidgeCV
     from himalaya.scoring import correlation_score
 
-    from syncact.encoding.model import DEFAULT_ALPHAS, _inner_cv
+    from syncact.encoding.model import DEFAULT_ALPHAS
+    from syncact.encoding.solvers import _inner_cv
 
+    anon = AnonPeak()
     bands = make_bands(timepoints, runs)
     targets = [np.asarray(t, dtype=np.float64) for t in _targets(paths, voxels)]
     targets = [(t - t.mean(0)) / t.std(0) for t in targets]
     tic = time.perf_counter()
     names = list(bands)
+    batch = {"n_targets_batch": chunk, "n_targets_batch_refit": chunk}
     for held in range(runs):
         kept = [i for i in range(runs) if i != held]
         train = [np.concatenate([bands[b][i] for i in kept]) for b in names]
         test = [bands[b][held] for b in names]
         model = MultipleKernelRidgeCV(kernels="precomputed", cv=_inner_cv([timepoints] * len(kept)), random_state=0,
-                                      solver_params={"alphas": DEFAULT_ALPHAS, "n_iter": n_iter, "progress_bar": False})
+                                      solver_params={"alphas": DEFAULT_ALPHAS, "n_iter": n_iter, "progress_bar": False,
+                                                     **batch})
         model.fit(np.stack([x @ x.T for x in train]), np.concatenate([targets[i] for i in kept]))
         cross = np.stack([t @ x.T for t, x in zip(test, train, strict=True)])
         correlation_score(targets[held], model.predict(cross))
         model.predict(cross, split=True)
-    return {"seconds": time.perf_counter() - tic, "peak_gb": peak_gb()}
+    return {"seconds": time.perf_counter() - tic, "peak_gb": peak_gb(), "peak_anon_gb": anon.gb()}
 
 
 def child_sklearn(paths: list[str], voxels: int, timepoints: int, runs: int) -> dict:
@@ -153,7 +164,7 @@ def compare(args: argparse.Namespace, work: Path) -> dict:
              "voxels": args.compare_voxels}
     out = {"timepoints": args.compare_timepoints, "voxels": args.compare_voxels}
     for label, kind, kw in (("syncact_numpy", "syncact", {"n_iter": args.n_iter, "chunk": args.chunk, "backend": "numpy"}),
-                            ("himalaya_numpy", "himalaya", {"n_iter": args.n_iter}),
+                            ("himalaya_numpy", "himalaya", {"n_iter": args.n_iter, "chunk": args.chunk}),
                             ("sklearn", "sklearn", {}),
                             ("syncact_torch", "syncact", {"n_iter": args.n_iter, "chunk": args.chunk, "backend": "torch"})):
         out[label] = run_child(__file__, kind, **kw, **shape)
@@ -213,6 +224,10 @@ def whole_brain(args: argparse.Namespace, work: Path) -> dict:
     out["planted_band_wins"] = float((np.asarray(out["all"].pop("winner")) == owner).mean())
     _show("whole brain", out["all"])
     out["memory_ratio"] = out["all"]["peak_gb"] / out["fewer"]["peak_gb"]
+    out["anon_memory_ratio"] = out["all"]["peak_anon_gb"] / out["fewer"]["peak_anon_gb"]
+    out["himalaya"] = run_child(__file__, "himalaya", voxels=args.voxels, n_iter=args.n_iter, chunk=args.chunk, **shape)
+    _show("whole brain, himalaya alone", out["himalaya"])
+    out["overhead"] = out["all"]["seconds"] / out["himalaya"]["seconds"]
     return out
 
 

@@ -63,6 +63,41 @@ def test_primal_and_dual_banded_ridge_agree_and_find_the_planted_band(rng):
     assert choose_solver(22, 400, 1) == "ridge" and choose_solver(5000, 400, 1) == "kernel-ridge"
 
 
+def test_dual_form_equals_himalayas_multiple_kernel_ridge_cv_and_chunks_change_nothing(rng, tmp_path):
+    """The dual form (one random search over every target, the refit done here per chosen candidate) predicts what
+    himalaya's MultipleKernelRidgeCV fitted to all targets at once predicts, split by band too (1e-6); reading the
+    targets in chunks from memory-mapped files gives the in-memory result; the scratch files are removed."""
+    from himalaya.kernel_ridge import MultipleKernelRidgeCV
+    from himalaya.scoring import r2_score_split
+
+    from syncact.encoding.features import zscore
+    from syncact.encoding.model import DEFAULT_ALPHAS
+    from syncact.encoding.solvers import _inner_cv
+
+    runs, t = 3, 90
+    raw = {name: [rng.standard_normal((t, width)) for _ in range(runs)] for name, width in (("a", 30), ("b", 50))}
+    bands = band_features(raw, [0, 1])  # 160 features > 90 x 2 / 2: the dual form
+    w = {name: rng.standard_normal((2 * width, 14)) for name, width in (("a", 30), ("b", 50))}
+    targets = [bands["a"][i] @ w["a"] * np.r_[np.ones(7), np.zeros(7)] + bands["b"][i] @ w["b"] * 0.3
+               + 8 * rng.standard_normal((t, 14)) for i in range(runs)]
+    whole = fit_encoding(bands, targets, n_iter=6, keep_predictions=True, chunk_size=64)
+    chunked = fit_encoding(bands, targets, n_iter=6, keep_predictions=True, chunk_size=4, scratch_dir=str(tmp_path))
+    assert whole.solver == chunked.solver == "dual" and list(tmp_path.iterdir()) == []
+    np.testing.assert_allclose(chunked.r, whole.r, atol=1e-12)
+    np.testing.assert_allclose(chunked.r2_split, whole.r2_split, atol=1e-12)
+    for held in range(runs):
+        kept = [i for i in range(runs) if i != held]
+        train = [np.concatenate([bands[b][i] for i in kept]) for b in bands]
+        y = np.concatenate([zscore(targets[i]) for i in kept])
+        model = MultipleKernelRidgeCV(kernels="precomputed", cv=_inner_cv([t, t]), random_state=0,
+                                      solver_params={"alphas": DEFAULT_ALPHAS, "n_iter": 6, "progress_bar": False})
+        model.fit(np.stack([x @ x.T for x in train]), y)
+        cross = np.stack([bands[b][held] @ x.T for b, x in zip(bands, train, strict=True)])
+        np.testing.assert_allclose(whole.predictions[held], model.predict(cross), atol=1e-6)
+        expected = r2_score_split(zscore(targets[held]), model.predict(cross, split=True))
+        np.testing.assert_allclose(whole.r2_split[held], expected, atol=1e-6)
+
+
 def test_one_band_in_primal_and_kernel_form_agree(rng):
     runs = [rng.standard_normal((60, 40)) for _ in range(3)]
     targets = [x @ rng.standard_normal((40, 5)) + rng.standard_normal((60, 5)) for x in runs]

@@ -2,13 +2,20 @@
 
 For each held-out run (outer leave-one-run-out), himalaya fits a ridge on the other runs with its
 hyperparameters chosen by an inner leave-one-run-out (5 contiguous folds when only one run is left):
-``RidgeCV`` for one band; for several, the banded ridge (one regularisation per band, random search on
-the simplex of band weights) in its primal form (``GroupRidgeCV``) when the bands hold fewer than half as
-many features as the training set has time points, else in its dual, kernel form (``MultipleKernelRidgeCV``
-on the bands' linear kernels): the cheaper one for the shape (measured, :data:`PRIMAL_BELOW`), same model. The held-out run is predicted and
-scored per target: correlation, R², and R² split by band (himalaya's product-measure split, which sums
-to the R²). Targets are taken in chunks of ``chunk_size``, so memory grows with the chunk, not with the
-number of voxels, when the targets are arrays that read lazily (Zarr, memmap).
+the banded ridge (one regularisation per band, random search on the simplex of band weights) in its
+primal form (``GroupRidgeCV``; ``RidgeCV`` for one band) when the bands hold fewer than half as many
+features as the training set has time points, else in its dual, kernel form (himalaya's random search on
+the bands' linear kernels): the cheaper one for the shape (measured, :data:`PRIMAL_BELOW`), same model.
+The held-out run is predicted and scored per target: correlation, R², and R² split by band (himalaya's
+product-measure split, which sums to the R²).
+
+Memory. The primal form takes targets in chunks of ``chunk_size``. The dual form searches every target in one
+himalaya call that reads them ``chunk_size`` at a time from a memory-mapped file of the z-scored training
+targets, so each candidate's kernel is decomposed once per inner split for all targets (per chunk, a whole
+brain in 8 chunks decomposed every kernel 8 times); the refit on the whole training set is then done here,
+one decomposition per chosen candidate, predicting ``chunk_size`` targets at a time without keeping the dual
+weights of all of them. Memory then grows with the chunk, not with the number of voxels, except for the
+page cache of the memory-mapped targets (8 bytes x training time points x targets, reclaimable).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from syncact.encoding.features import zscore
+from syncact.encoding.solvers import Scratch, _fit_predict, _Fold, dual_refit_predict, dual_search
 from syncact.exceptions import ConfigError, ShapeError
 
 SOLVERS = ("auto", "primal", "dual")
@@ -126,14 +134,6 @@ class EncodingResult:
     networks: pd.DataFrame | None = None
 
 
-def _inner_cv(lengths: Sequence[int]):  # noqa: ANN202 - a scikit-learn splitter
-    from sklearn.model_selection import KFold, PredefinedSplit
-
-    if len(lengths) >= 2:
-        return PredefinedSplit(np.repeat(np.arange(len(lengths)), lengths))
-    return KFold(5, shuffle=False)
-
-
 def shifted_correlations(prediction: np.ndarray, data: np.ndarray, n_shifts: int) -> np.ndarray:
     """Correlation of each prediction column with its data column circularly shifted by ``n_shifts`` lags spread
     over [T / 10, T - T / 10]: (n_shifts, n_targets), by FFT (every lag at once)."""
@@ -202,55 +202,6 @@ def _himalaya_backend(name: str) -> Iterator[object]:
         set_backend(previous, on_error="raise")
 
 
-@dataclass
-class _Fold:
-    """One outer fold's features, prepared once for every chunk of targets: the kernels in dual form."""
-
-    solver: str
-    train: list[np.ndarray]
-    test: list[np.ndarray]
-    lengths: list[int]
-
-    @classmethod
-    def prepare(cls, solver: str, train: list[np.ndarray], test: list[np.ndarray], lengths: list[int]) -> _Fold:
-        if solver in ("kernel-ridge", "dual"):  # linear kernels of each band: (n_train, n_train), (n_test, n_train)
-            return cls(solver, [x @ x.T for x in train], [t @ x.T for t, x in zip(test, train, strict=True)], lengths)
-        return cls(solver, train, test, lengths)
-
-
-def _fit_predict(fold: _Fold, y: np.ndarray, alphas: np.ndarray, n_iter: int, seed: int,
-                 backend: object) -> tuple[np.ndarray, np.ndarray]:
-    """Fit the fold's training bands to ``y``; predict its test bands: (prediction, per-band predictions)."""
-    cv = _inner_cv(fold.lengths)
-    params = {"alphas": alphas, "progress_bar": False}
-    to_numpy = backend.to_numpy  # type: ignore[attr-defined]
-    if fold.solver == "ridge":
-        from himalaya.ridge import RidgeCV
-
-        model = RidgeCV(alphas=alphas, cv=cv).fit(fold.train[0], y)
-        prediction = np.asarray(to_numpy(model.predict(fold.test[0])))
-        return prediction, prediction[None]
-    if fold.solver == "kernel-ridge":
-        from himalaya.kernel_ridge import KernelRidgeCV
-
-        model = KernelRidgeCV(alphas=alphas, kernel="precomputed", cv=cv).fit(fold.train[0], y)
-        prediction = np.asarray(to_numpy(model.predict(fold.test[0])))
-        return prediction, prediction[None]
-    if fold.solver == "primal":
-        from himalaya.ridge import GroupRidgeCV
-
-        model = GroupRidgeCV(groups="input", solver_params={**params, "n_iter": n_iter}, cv=cv, random_state=seed)
-        model.fit(fold.train, y)
-        return np.asarray(to_numpy(model.predict(fold.test))), np.asarray(to_numpy(model.predict(fold.test, split=True)))
-    from himalaya.kernel_ridge import MultipleKernelRidgeCV
-
-    model = MultipleKernelRidgeCV(kernels="precomputed", solver_params={**params, "n_iter": n_iter}, cv=cv,
-                                  random_state=seed)
-    model.fit(np.stack(fold.train), y)
-    cross = np.stack(fold.test)
-    return np.asarray(to_numpy(model.predict(cross))), np.asarray(to_numpy(model.predict(cross, split=True)))
-
-
 def _score(backend: object, scorer: Callable[..., object], *arrays: np.ndarray) -> np.ndarray:
     """A himalaya scorer on numpy arrays under ``backend``, as float64 numpy."""
     out = scorer(*(backend.asarray(a) for a in arrays))  # type: ignore[attr-defined]
@@ -260,7 +211,7 @@ def _score(backend: object, scorer: Callable[..., object], *arrays: np.ndarray) 
 def fit_encoding(bands: Mapping[str, Sequence[np.ndarray]], targets: Sequence[np.ndarray], *,
                  alphas: np.ndarray | Sequence[float] = DEFAULT_ALPHAS, n_iter: int = 10, chunk_size: int = 4096,
                  solver: str = "auto", backend: str = "auto", n_shifts: int = 200, keep_predictions: bool = False,
-                 seed: int = 0, progress: bool = False) -> EncodingScores:
+                 seed: int = 0, progress: bool = False, scratch_dir: str | None = None) -> EncodingScores:
     """Cross-validated encoding scores of every target (leave one run out).
 
     Parameters
@@ -287,6 +238,10 @@ def fit_encoding(bands: Mapping[str, Sequence[np.ndarray]], targets: Sequence[np
         scores against other averages of the subjects are then cheap (:func:`~syncact.encoding.ceiling.jackknife_ceiled`).
     seed : int, default=0
     progress : bool, default=False
+    scratch_dir : str, optional
+        Where the dual form writes the z-scored targets of a fold as memory-mapped files when there are more than
+        ``chunk_size`` targets (8 bytes x time points x targets; the system's temporary folder by default);
+        removed at the end.
 
     Returns
     -------
@@ -319,27 +274,41 @@ def fit_encoding(bands: Mapping[str, Sequence[np.ndarray]], targets: Sequence[np
     chosen = None
     folds = tqdm(range(n_runs), desc="encoding folds", disable=not progress)
     backend = resolve_backend(backend)
-    with _himalaya_backend(backend) as backend_module:
+
+    def score(held: int, cols: slice | np.ndarray, y_test: np.ndarray, prediction: np.ndarray,
+              per_band: np.ndarray) -> None:
+        if predictions is not None:
+            predictions[held][:, cols] = prediction
+        r[held, cols] = _score(backend_module, correlation_score, y_test, prediction)
+        if n_shifts:
+            null = shifted_correlations(prediction, y_test, n_shifts)
+            p_fold[held, cols] = (1 + (null >= r[held, cols]).sum(axis=0)) / (1 + null.shape[0])
+        r2[held, cols] = _score(backend_module, r2_score, y_test, prediction)
+        split[held][:, cols] = (_score(backend_module, r2_score_split, y_test, per_band) if len(names) > 1
+                                else r2[held, cols][None])
+
+    with _himalaya_backend(backend) as backend_module, Scratch(scratch_dir) as scratch:
         for held in folds:
             kept = [i for i in range(n_runs) if i != held]
             train = [np.concatenate([np.asarray(bands[n][i], dtype=np.float64) for i in kept]) for n in names]
             test = [np.asarray(bands[n][held], dtype=np.float64) for n in names]
             chosen = choose_solver(n_features, train[0].shape[0], len(names), solver)
             fold = _Fold.prepare(chosen, train, test, [lengths[i] for i in kept])
-            for start in range(0, n_targets, chunk_size):
-                cols = slice(start, min(start + chunk_size, n_targets))
-                y = np.concatenate([zscore(targets[i][:, cols]) for i in kept])
-                y_test = zscore(targets[held][:, cols])
-                prediction, per_band = _fit_predict(fold, y, alphas, n_iter, seed, backend_module)
-                if predictions is not None:
-                    predictions[held][:, cols] = prediction
-                r[held, cols] = _score(backend_module, correlation_score, y_test, prediction)
-                if n_shifts:
-                    null = shifted_correlations(prediction, y_test, n_shifts)
-                    p_fold[held, cols] = (1 + (null >= r[held, cols]).sum(axis=0)) / (1 + null.shape[0])
-                r2[held, cols] = _score(backend_module, r2_score, y_test, prediction)
-                split[held, :, cols] = (_score(backend_module, r2_score_split, y_test, per_band) if len(names) > 1
-                                        else r2[held, cols][None])
+            if chosen in ("ridge", "primal"):
+                for start in range(0, n_targets, chunk_size):
+                    cols = slice(start, min(start + chunk_size, n_targets))
+                    y = np.concatenate([zscore(targets[i][:, cols]) for i in kept])
+                    y_test = zscore(targets[held][:, cols])
+                    score(held, cols, y_test, *_fit_predict(fold, y, alphas, n_iter, seed, backend_module))
+                continue
+            in_memory = n_targets <= chunk_size
+            y = scratch.zscored([targets[i] for i in kept], "train", chunk_size, in_memory)
+            y_test = scratch.zscored([targets[held]], "test", chunk_size, in_memory)
+            search = dual_search(np.stack(fold.train), y, fold.lengths, alphas, n_iter, seed, chunk_size,
+                                 backend_module)
+            for cols, prediction, per_band in dual_refit_predict(fold, y, search, chunk_size, backend_module):
+                score(held, cols, np.asarray(y_test[:, cols]), prediction, per_band)
+            del y, y_test
     return EncodingScores(names, list(range(n_runs)), r, r2, split, str(chosen), p_fold, predictions,
                           {"alphas": alphas.tolist(), "n_iter": n_iter, "chunk_size": chunk_size,
                            "backend": backend})
