@@ -158,11 +158,37 @@ def encoding_whole_brain(record: dict) -> str:
     return "\n".join(rows) + "\n"
 
 
+def surface_accuracy(record: dict) -> str:
+    """Graph discs against exact geodesic discs on the fsLR sphere (bench_surface_searchlight.py)."""
+    rows = ["| radius | graph | share of the exact disc held (median / min) | farthest member |", "|---|---|---|---|"]
+    for r in record["accuracy"]["rows"]:
+        graph = "edges + diagonals (syncact)" if r["graph"] == "edges_and_diagonals" else "edges only"
+        rows.append(f"| {r['radius_mm']:g} mm | {graph} | {_share(r['coverage_median'])} / {_share(r['coverage_min'])} | "
+                    f"{r['max_member_distance_mm']:.2f} mm |")
+    return "\n".join(rows) + "\n"
+
+
+def surface_searchlight(record: dict) -> str:
+    """Disc building per radius and searchlight RSA on all discs (bench_surface_searchlight.py)."""
+    rows = ["| step | radius | discs | vertices per disc (5th / median / 95th pct) | seconds | peak GB |",
+            "|---|---|---|---|---|---|"]
+    for d in record["discs"]:
+        rows.append(f"| discs of {d['n_grayordinates']:,} cortical grayordinates | {d['radius_mm']:g} mm | {d['n_discs']:,} | "
+                    f"{d['size_p5']:.0f} / {d['size_median']:.0f} / {d['size_p95']:.0f} | {d['seconds']:.1f} | "
+                    f"{d['peak_gb']:.2f} |")
+    for r in record["rsa"]:
+        what = f"RSA, {r['n_images']} images x 4 layers" + (f", {r['n_perm']:,} permutations" if r["n_perm"] else "")
+        rows.append(f"| {what} | {r['radius_mm']:g} mm | {r['n_discs']:,} | - | {r['seconds']:.1f} | {r['peak_gb']:.2f} |")
+    return "\n".join(rows) + "\n"
+
+
 RENDERERS: dict[str, Callable[[dict], str]] = {"recovery": recovery, "calibration-grid": calibration_grid,
                                                "report": report, "encoding-demo": encoding_demo,
                                                "encoding-networks": encoding_networks, "encoding-speed": encoding_speed,
                                                "encoding-solvers": encoding_solvers,
-                                               "encoding-whole-brain": encoding_whole_brain}
+                                               "encoding-whole-brain": encoding_whole_brain,
+                                               "surface-accuracy": surface_accuracy,
+                                               "surface-searchlight": surface_searchlight}
 
 
 def quoted_tables(text: str) -> list[tuple[str, str, str, str]]:

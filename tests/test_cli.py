@@ -134,6 +134,33 @@ def test_simulate_rsa_then_searchlight_commands(tmp_path, capsys):
     assert "--maps DIR" in capsys.readouterr().err
 
 
+def test_searchlight_command_on_grayordinates(tmp_path, capsys, rng):
+    """`syncact searchlight --maps X.dscalar.nii`: patterns over the left cortex's standard grayordinates, surface
+    discs, maps written as dscalar files with the input's brain models; bad files are named before any work."""
+    import nibabel as nib
+    from nibabel.cifti2 import cifti2_axes as ax
+
+    from syncact.brain.cifti import dscalar, standard_vertices
+    from syncact.stimulus import natural_images
+
+    _, names = natural_images(6, 64)
+    models = ax.BrainModelAxis.from_surface(standard_vertices()["CIFTI_STRUCTURE_CORTEX_LEFT"], 32492, name="CortexLeft")
+    path = tmp_path / "betas.dscalar.nii"
+    dscalar(rng.normal(size=(6, models.size)), models, names).to_filename(path)
+    out = tmp_path / "sl"
+    args = ["searchlight", "--images", "natural:6", "--model", "efficientnet_lite0", "--layers", "block1", "block2",
+            "--maps", str(path), "--radius", "6", "--perm", "10", "--out", str(out), "--no-progress"]
+    assert main(args) == 0
+    assert "spheres of 6.0 mm" in capsys.readouterr().out
+    written = nib.load(out / "maps" / "block1_similarity.dscalar.nii")
+    assert written.header.get_axis(1) == models and written.shape == (1, models.size)
+    assert (out / "maps" / "winner_take_all.dscalar.nii").exists()
+    assert main(args) == 2 and "already" in capsys.readouterr().err  # never overwrites
+    dscalar(rng.normal(size=(2, models.size)), models, names[:2]).to_filename(tmp_path / "two.dscalar.nii")
+    assert main(args[:8] + ["--maps", str(tmp_path / "two.dscalar.nii"), "--out", str(tmp_path / "y")]) == 2
+    assert "two.dscalar.nii" in capsys.readouterr().err and not (tmp_path / "y").exists()
+
+
 def test_embed_command_in_one_process_and_on_two_with_torchrun(tiny_dataset, tmp_path, capsys):
     """`syncact embed` writes a loadable model; the same command under torchrun --ddp (2 CPU processes) equals it."""
     import numpy as np

@@ -350,16 +350,21 @@ def _cmd_searchlight(args: argparse.Namespace) -> int:
 
     from syncact.analysis import layer_mapping
     from syncact.ann import get_model
-    from syncact.brain.patterns import image_patterns, patterns_from_maps
+    from syncact.brain.patterns import image_patterns, patterns_from_dscalar, patterns_from_maps
     from syncact.exceptions import ConfigError
     from syncact.rsa.study import map_layers
 
     out = Path(args.out)
     if (out / "searchlight.json").exists():
         raise FileExistsError(f"{out} holds a searchlight result already; choose a new folder.")
+    cifti = bool(args.maps) and str(args.maps).endswith(".dscalar.nii")
+    if cifti and args.truth:
+        raise ConfigError("--truth reads a simulated volume dataset's regions; it cannot score grayordinate maps.")
     built = get_model(args.model, args.weights, seed=args.seed)
     images, names = _image_set(args.images, built.input_size)
-    if args.maps:
+    if cifti:
+        patterns = patterns_from_dscalar(args.maps)
+    elif args.maps:
         folder = Path(args.maps)
         maps = {name: folder / f"{name}.nii.gz" for name in names}
         if not args.mask:
@@ -697,14 +702,15 @@ def build_parser() -> argparse.ArgumentParser:
                        "NIfTI maps (per layer, winner-take-all), Dice overlaps and tables.")
     p.add_argument("--images", required=True, help="folder of the images shown (file stems name them) or natural:N")
     _add_model_arguments(p, "efficientnet_lite0")
-    p.add_argument("--maps", help="folder of one pattern map per image: <image>.nii.gz")
+    p.add_argument("--maps", help="folder of one pattern map per image: <image>.nii.gz; or one CIFTI .dscalar.nii "
+                   "with a map per image, named by it (grayordinates: geodesic discs on the fsLR 32k midthickness)")
     p.add_argument("--bold", nargs="+", help="event-related BOLD runs")
     p.add_argument("--events", nargs="+", help="events.tsv per run (onset, duration, image column)")
     p.add_argument("--image-column", default="trial_type")
     p.add_argument("--tr", type=float)
     p.add_argument("--glm", default="lsa", choices=("lsa", "lss"))
     p.add_argument("--mask", help="brain mask NIfTI (default with --bold: nilearn's EPI mask of the first run)")
-    p.add_argument("--radius", type=float, default=8.0, help="sphere radius in mm (default 8)")
+    p.add_argument("--radius", type=float, default=8.0, help="sphere (or surface disc) radius in mm (default 8)")
     p.add_argument("--method", default="spearman", choices=("spearman", "pearson", "kendall_tau_a", "cosine"))
     p.add_argument("--perm", type=int, default=1000, help="label permutations (default 1000; 0: no test)")
     p.add_argument("--alpha", type=float, default=0.05)

@@ -76,3 +76,31 @@ def test_patterns_from_maps(experiment, tmp_path, rng):
     (tmp_path / "broken.nii.gz").write_bytes(b"\x1f\x8b broken")
     with pytest.raises(CorruptFileError, match="broken.nii.gz"):
         patterns_from_maps(paths[:3] + [tmp_path / "broken.nii.gz"], experiment.mask_img)
+
+
+def test_patterns_from_dscalar(tmp_path, rng):
+    """One CIFTI dense scalar file, a map per image named by it; bad files named."""
+    from nibabel.cifti2 import cifti2_axes as ax
+
+    from syncact.brain.cifti import dscalar
+    from syncact.brain.patterns import patterns_from_dscalar
+
+    models = ax.BrainModelAxis.from_surface(np.arange(50), 60, name="CortexLeft")
+    data = rng.normal(size=(4, 50))
+    dscalar(data, models, ["a", "b", "c", "d"]).to_filename(tmp_path / "betas.dscalar.nii")
+    loaded = patterns_from_dscalar(tmp_path / "betas.dscalar.nii")
+    assert loaded.names == ["a", "b", "c", "d"] and loaded.mask_img is None and loaded.brain_models == models
+    np.testing.assert_allclose(loaded.patterns, data, atol=1e-6)
+    assert loaded.reorder(["d", "a", "b"]).brain_models == models
+    data[1, 3] = np.nan
+    dscalar(data, models, ["a", "b", "c", "d"]).to_filename(tmp_path / "nan.dscalar.nii")
+    with pytest.raises(DataError, match="nan.dscalar.nii"):
+        patterns_from_dscalar(tmp_path / "nan.dscalar.nii")
+    dscalar(data[:, :], models, ["a", "a", "c", "d"]).to_filename(tmp_path / "twice.dscalar.nii")
+    with pytest.raises(DataError, match="more than once"):
+        patterns_from_dscalar(tmp_path / "twice.dscalar.nii")
+    (tmp_path / "broken.dscalar.nii").write_bytes(b"not cifti")
+    with pytest.raises(CorruptFileError, match="broken.dscalar.nii"):
+        patterns_from_dscalar(tmp_path / "broken.dscalar.nii")
+    with pytest.raises(MissingFileError, match="absent.dscalar.nii"):
+        patterns_from_dscalar(tmp_path / "absent.dscalar.nii")

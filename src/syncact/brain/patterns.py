@@ -42,13 +42,17 @@ class ImagePatterns:
     Attributes
     ----------
     patterns : ndarray of shape (n_images, n_voxels)
+        Columns: the mask's voxels in C order, or the grayordinates of ``brain_models``.
     names : list of str
         Image (condition) names, in the order of the rows.
-    mask_img : nibabel.Nifti1Image
+    mask_img : nibabel.Nifti1Image or None
+        None for grayordinates.
     method : str
         ``"lsa"``, ``"lss"`` or ``"maps"`` (read from files).
     output : str
         ``"t"`` or ``"beta"`` (or ``"maps"``).
+    brain_models : nibabel.cifti2.cifti2_axes.BrainModelAxis or None
+        The columns' grayordinates, for patterns read from CIFTI (:func:`patterns_from_dscalar`).
     """
 
     patterns: np.ndarray
@@ -56,6 +60,7 @@ class ImagePatterns:
     mask_img: object
     method: str
     output: str
+    brain_models: object | None = None
 
     def reorder(self, names: Sequence[str]) -> ImagePatterns:
         """The patterns in the order of ``names`` (e.g. the order of the model RDMs' images)."""
@@ -63,7 +68,8 @@ class ImagePatterns:
         if missing:
             raise DataError(f"no pattern for images {missing[:5]}; patterns exist for {self.names[:5]}...")
         index = [self.names.index(n) for n in names]
-        return ImagePatterns(self.patterns[index], list(names), self.mask_img, self.method, self.output)
+        return ImagePatterns(self.patterns[index], list(names), self.mask_img, self.method, self.output,
+                             self.brain_models)
 
 
 def _events_table(events: pd.DataFrame | str | Path, column: str, run: int) -> pd.DataFrame:
@@ -211,3 +217,41 @@ def patterns_from_maps(maps: Sequence[str | Path] | dict[str, str | Path], mask_
             raise DataError(f"pattern map {str(path)!r} has NaN inside the mask; use a mask that excludes them.")
         rows.append(row)
     return ImagePatterns(np.stack(rows), [n for n, _ in items], target, "maps", "maps")
+
+
+def patterns_from_dscalar(path: str | Path) -> ImagePatterns:
+    """Image patterns over grayordinates from one CIFTI-2 dense scalar file, one map per image, named by its image
+    (e.g. HCP task betas written by Workbench's ``-cifti-merge``).
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``*.dscalar.nii`` file: maps x grayordinates.
+
+    Returns
+    -------
+    ImagePatterns
+        ``mask_img`` is None, ``brain_models`` the file's columns.
+    """
+    import nibabel as nib
+    from nibabel.cifti2 import cifti2_axes
+
+    path = check_file(path, "pattern maps (CIFTI dense scalars)", hint="Give a .dscalar.nii with one map per image.")
+    try:
+        img = nib.load(str(path))
+        rows, columns = img.header.get_axis(0), img.header.get_axis(1)
+        data = np.asarray(img.get_fdata(dtype=np.float64))
+    except Exception as exc:  # nibabel raises several types for broken or non-CIFTI files
+        raise CorruptFileError(f"pattern maps {str(path)!r} cannot be read as CIFTI-2 ({exc}).") from None
+    if not isinstance(rows, cifti2_axes.ScalarAxis) or not isinstance(columns, cifti2_axes.BrainModelAxis):
+        raise ShapeError(f"{str(path)!r} is not a dense scalar file (maps x grayordinates): its axes are "
+                         f"{type(rows).__name__} x {type(columns).__name__}.")
+    names = [str(n) for n in rows.name]
+    if len(names) < 3:
+        raise DataError(f"{str(path)!r} holds {len(names)} maps: RSA needs at least 3.")
+    if len(set(names)) != len(names):
+        raise DataError(f"{str(path)!r} names maps more than once: name each map by its image.")
+    if not np.isfinite(data).all():
+        bad = np.flatnonzero(~np.isfinite(data).all(axis=0))[:5].tolist()
+        raise DataError(f"{str(path)!r} has NaN or infinite values (grayordinates {bad}...).")
+    return ImagePatterns(data, names, None, "maps", "maps", columns)

@@ -21,16 +21,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
-import nibabel as nib
 import numpy as np
 import scipy.sparse as sp
 
-from syncact.brain.cifti import hcp_data_dir, standard_vertices
+from syncact.brain.cifti import FSLR_VERTICES, HEMISPHERES, fslr_surface, standard_vertices
 from syncact.exceptions import ConfigError, ShapeError
 
-HEMISPHERES = {"left": ("L", "CIFTI_STRUCTURE_CORTEX_LEFT"), "right": ("R", "CIFTI_STRUCTURE_CORTEX_RIGHT")}
 SURFACES = ("inflated", "very_inflated", "midthickness")
-N_VERTICES = 32492
+N_VERTICES = FSLR_VERTICES
 
 
 @dataclass(frozen=True)
@@ -41,14 +39,6 @@ class View:
     hemisphere: str
     sample: np.ndarray  # (height, width) int
     shade: np.ndarray  # (height, width) float in [0, 1]
-
-
-def _surface(hemisphere: str, surface: str) -> tuple[np.ndarray, np.ndarray]:
-    if surface not in SURFACES:
-        raise ConfigError(f"surface must be one of {SURFACES}, got {surface!r}.")
-    letter = HEMISPHERES[hemisphere][0]
-    coords, faces = nib.load(hcp_data_dir() / f"S1200.{letter}.{surface}_MSMAll.32k_fs_LR.surf.gii").agg_data()
-    return np.asarray(coords, dtype=np.float64), np.asarray(faces, dtype=np.int64)
 
 
 def _samples(coords: np.ndarray, faces: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
@@ -119,11 +109,13 @@ class SurfaceViews:
     """
 
     def __init__(self, surface: str = "inflated", width: int = 220) -> None:
+        if surface not in SURFACES:
+            raise ConfigError(f"surface must be one of {SURFACES}, got {surface!r}.")
         self.surface, self.width = surface, width
         self.weights: dict[str, sp.csr_matrix] = {}
         self.views: list[View] = []
         for hemisphere in HEMISPHERES:
-            coords, faces = _surface(hemisphere, surface)
+            coords, faces = fslr_surface(hemisphere, surface)
             weights, points, normals = _samples(coords, faces)
             self.weights[hemisphere] = weights
             sign = -1.0 if hemisphere == "left" else 1.0  # lateral: seen from outside the hemisphere

@@ -1,7 +1,8 @@
 """Representational similarity analysis (the second seed method).
 
 RDMs per layer and their comparison (:mod:`~syncact.rsa.rdm`), whole-brain searchlight RSA with a
-max-statistic permutation test (:mod:`~syncact.rsa.searchlight`), the residual method
+max-statistic permutation test (:mod:`~syncact.rsa.searchlight`; geodesic discs on grayordinates:
+:mod:`~syncact.rsa.surface`), the residual method
 (:mod:`~syncact.rsa.residual`) and layer-orthogonal image synthesis (:mod:`~syncact.rsa.synthesis`,
 imported on use: it needs torch).
 """
@@ -25,6 +26,7 @@ from syncact.rsa.searchlight import (
     searchlight_rsa,
     sphere_neighbourhoods,
 )
+from syncact.rsa.surface import geodesic_discs, grayordinate_neighbourhoods, mesh_graph
 
 __all__ = [
     "COMPARISONS",
@@ -34,8 +36,11 @@ __all__ = [
     "SearchlightMaps",
     "Spheres",
     "compare_rdms",
+    "geodesic_discs",
+    "grayordinate_neighbourhoods",
     "image_rdms",
     "layer_rdms",
+    "mesh_graph",
     "permuted_pairs",
     "rdm_vector",
     "residual_rdms",

@@ -361,36 +361,44 @@ class SearchlightMaps:
         out[..., self.centers] = values
         return out
 
-    def to_images(self, mask_img: object, alpha: float = 0.05) -> dict[str, object]:
-        """NIfTI images on the mask's grid: similarity and -log10 p_fwe per layer, the winner-take-all map.
-
-        Returns
-        -------
-        dict of str to nibabel.Nifti1Image
-            ``"<layer>_similarity"``, ``"<layer>_logp_fwe"`` and ``"winner_take_all"`` (layer index + 1; 0 where none).
-        """
-        from nilearn.masking import unmask
-
-        images: dict[str, object] = {}
+    def to_arrays(self, alpha: float = 0.05) -> dict[str, np.ndarray]:
+        """The maps over all mask voxels (or grayordinates): similarity and -log10 p_fwe per layer, the winner-take-all
+        map (layer index + 1; 0 where none)."""
+        arrays: dict[str, np.ndarray] = {}
         for i, layer in enumerate(self.layers):
-            images[f"{layer}_similarity"] = unmask(np.nan_to_num(self.map(self.similarity[i])).astype(np.float32), mask_img)
+            arrays[f"{layer}_similarity"] = np.nan_to_num(self.map(self.similarity[i])).astype(np.float32)
             if self.n_perm:
                 logp = -np.log10(np.nan_to_num(self.p_fwe[i], nan=1.0))
-                images[f"{layer}_logp_fwe"] = unmask(self.map(logp, 0.0).astype(np.float32), mask_img)
+                arrays[f"{layer}_logp_fwe"] = self.map(logp, 0.0).astype(np.float32)
         if self.n_perm:
-            wta = self.map(self.winner_take_all(alpha) + 1, 0.0)
-            images["winner_take_all"] = unmask(wta.astype(np.int16), mask_img)
-        return images
+            arrays["winner_take_all"] = self.map(self.winner_take_all(alpha) + 1, 0.0).astype(np.int16)
+        return arrays
 
-    def save(self, directory: str | Path, mask_img: object, alpha: float = 0.05) -> list[Path]:
-        """Write :meth:`to_images` as ``<name>.nii.gz`` files (each written atomically)."""
+    def to_images(self, mask_img: object, alpha: float = 0.05) -> dict[str, object]:
+        """:meth:`to_arrays` as NIfTI images on the mask's grid (``"<layer>_similarity"``, ``"<layer>_logp_fwe"``,
+        ``"winner_take_all"``)."""
+        from nilearn.masking import unmask
+
+        return {name: unmask(values, mask_img) for name, values in self.to_arrays(alpha).items()}
+
+    def save(self, directory: str | Path, space: object, alpha: float = 0.05) -> list[Path]:
+        """Write :meth:`to_arrays` as ``<name>.nii.gz`` files on a mask image's grid, or as ``<name>.dscalar.nii`` when
+        ``space`` is a CIFTI ``BrainModelAxis`` (grayordinates); each written atomically."""
+        from nibabel.cifti2 import cifti2_axes
+
         from syncact._io import atomic_path
+        from syncact.brain.cifti import SUFFIX, dscalar
 
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         written = []
-        for name, img in self.to_images(mask_img, alpha).items():
-            path = directory / f"{name}.nii.gz"
+        if isinstance(space, cifti2_axes.BrainModelAxis):
+            images = {f"{name}{SUFFIX}": dscalar(values[None], space, [name])
+                      for name, values in self.to_arrays(alpha).items()}
+        else:
+            images = {f"{name}.nii.gz": img for name, img in self.to_images(space, alpha).items()}
+        for name, img in images.items():
+            path = directory / name
             with atomic_path(path) as tmp:
                 img.to_filename(tmp)
             written.append(path)

@@ -20,6 +20,7 @@ from syncact.exceptions import DataError
 from syncact.rsa.rdm import LayerRDMs, image_rdms
 from syncact.rsa.residual import residual_rdms
 from syncact.rsa.searchlight import SearchlightMaps, searchlight_rsa, sphere_neighbourhoods
+from syncact.rsa.surface import grayordinate_neighbourhoods
 from syncact.units import Executor
 
 
@@ -34,10 +35,13 @@ class LayerSearchlight:
     models : LayerRDMs
         The RDMs that were mapped: ``rdms`` or their residuals.
     maps : SearchlightMaps
-    mask_img : nibabel.Nifti1Image
+    mask_img : nibabel.Nifti1Image or None
+        None for grayordinates.
     names : list of str
         Image names, in RDM order.
     params : dict
+    brain_models : nibabel.cifti2.cifti2_axes.BrainModelAxis or None
+        The grayordinates of CIFTI patterns (maps are then written as ``*.dscalar.nii``).
     """
 
     rdms: LayerRDMs
@@ -46,6 +50,7 @@ class LayerSearchlight:
     mask_img: object
     names: list[str]
     params: dict[str, object] = field(default_factory=dict)
+    brain_models: object | None = None
 
     def tables(self, alpha: float = 0.05) -> dict[str, pd.DataFrame]:
         """``layers`` (per layer: peak similarity, significant spheres), ``layer_similarity``, ``dice``."""
@@ -67,13 +72,15 @@ class LayerSearchlight:
         return out
 
     def save(self, directory: str | Path, alpha: float = 0.05) -> list[Path]:
-        """Write ``maps/*.nii.gz``, ``rdms.npz``, ``tables/*.csv`` and ``searchlight.json``; refuses an existing result."""
+        """Write ``maps/*.nii.gz`` (``maps/*.dscalar.nii`` on grayordinates), ``rdms.npz``, ``tables/*.csv`` and
+        ``searchlight.json``; refuses an existing result."""
         from syncact._io import save_npz, write_csv, write_json
 
         directory = Path(directory)
         if (directory / "searchlight.json").exists():
             raise FileExistsError(f"{str(directory)!r} holds a searchlight result already; choose a new folder.")
-        written = self.maps.save(directory / "maps", self.mask_img, alpha)
+        space = self.brain_models if self.brain_models is not None else self.mask_img
+        written = self.maps.save(directory / "maps", space, alpha)
         arrays = {f"rdm/{layer}": v for layer, v in zip(self.rdms.layers, self.rdms.vectors, strict=True)}
         arrays.update({f"mapped/{layer}": v for layer, v in zip(self.models.layers, self.models.vectors, strict=True)})
         written.append(save_npz(directory / "rdms.npz", names=np.asarray(self.names), **arrays))
@@ -99,7 +106,9 @@ def map_layers(images: np.ndarray, names: Sequence[str], built: BuiltModel, laye
     built : BuiltModel
     layers : sequence of str
     patterns : ImagePatterns
-        From :func:`syncact.brain.patterns.image_patterns` or :func:`~syncact.brain.patterns.patterns_from_maps`.
+        From :func:`syncact.brain.patterns.image_patterns`, :func:`~syncact.brain.patterns.patterns_from_maps` or
+        :func:`~syncact.brain.patterns.patterns_from_dscalar` (grayordinates: geodesic discs on the cortex,
+        :func:`~syncact.rsa.surface.grayordinate_neighbourhoods`).
     residual : bool, default=False
         Map residual RDMs (each layer's RDM regressed on the others').
     radius_mm, metric, method, n_perm, seed, memory_mb, progress, executor
@@ -115,11 +124,15 @@ def map_layers(images: np.ndarray, names: Sequence[str], built: BuiltModel, laye
     patterns = patterns.reorder(names)
     rdms = image_rdms(images, built, layers)
     models = residual_rdms(rdms) if residual else rdms
-    mask = np.asarray(patterns.mask_img.dataobj) > 0
-    spheres = sphere_neighbourhoods(mask, patterns.mask_img.affine, radius_mm)
+    if patterns.brain_models is not None:
+        spheres = grayordinate_neighbourhoods(patterns.brain_models, radius_mm, progress=progress)
+    else:
+        mask = np.asarray(patterns.mask_img.dataobj) > 0
+        spheres = sphere_neighbourhoods(mask, patterns.mask_img.affine, radius_mm)
     maps = searchlight_rsa(patterns.patterns, spheres, models, metric=metric, method=method, n_perm=n_perm, seed=seed,
                            memory_mb=memory_mb, progress=progress, executor=executor)
     params = {"model": built.name, "weights": built.weights, "weights_digest": built.weights_digest, "layers": list(layers),
               "residual": residual, "radius_mm": radius_mm, "metric": metric, "method": method, "n_perm": n_perm,
-              "seed": seed, "n_spheres": spheres.n_spheres, "patterns": f"{patterns.method}/{patterns.output}"}
-    return LayerSearchlight(rdms, models, maps, patterns.mask_img, names, params)
+              "seed": seed, "n_spheres": spheres.n_spheres, "patterns": f"{patterns.method}/{patterns.output}",
+              "space": "grayordinates" if patterns.brain_models is not None else "volume"}
+    return LayerSearchlight(rdms, models, maps, patterns.mask_img, names, params, patterns.brain_models)
