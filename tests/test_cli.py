@@ -226,8 +226,13 @@ def test_encode_command_on_a_prepared_store(tiny_dataset, tmp_path, capsys):
                                         "sensorimotor"}
     r = nib.load(tmp_path / "enc" / "maps" / "r.nii.gz")
     assert r.shape[:3] == (50, 59, 48) and np.isfinite(np.asarray(r.dataobj)).all()  # the 4 mm MNI152 grid
-    for name in ("r2", "ceiling", "ceiled_r", "winner", "r2_block3", "r2_last_conv"):
+    for name in ("r2", "ceiling", "ceiled_r", "ceiled_r_low", "ceiled_r_high", "winner", "r2_block3", "r2_last_conv"):
         assert (tmp_path / "enc" / "maps" / f"{name}.nii.gz").is_file(), name
+    low, value, high = (np.asarray(nib.load(tmp_path / "enc" / "maps" / f"{n}.nii.gz").dataobj)
+                        for n in ("ceiled_r_low", "ceiled_r", "ceiled_r_high"))
+    defined = high > 0  # 0 where a leave-one-out ceiling is 0 (no ISC among the others): no interval
+    assert defined.sum() > 100 and (low[defined] <= value[defined] + 1e-6).all()
+    assert (value[defined] <= high[defined] + 1e-6).all() and (high > low).any()
     assert (tmp_path / "enc" / "maps" / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     before = (tmp_path / "enc" / "tables" / "encoding.csv").read_bytes()
     assert main([*args, "--out", str(tmp_path / "enc")]) == 2

@@ -463,6 +463,11 @@ def _cmd_encode(args: argparse.Namespace) -> int:
     if "encoding_networks" in tables:
         print("\nYeo 2011 networks:" if store.kind == "cifti" else "\nDosenbach 2010 networks (voxels within 6 mm of a ROI centre):")
         print(tables["encoding_networks"].to_string(**fmt))
+    interval, predicted = result.interval, result.scores.significant(args.alpha)
+    if interval is not None and predicted.any() and np.isfinite(interval.low[predicted]).any():
+        print(f"\nCeiled r of the {int(predicted.sum())} predicted voxels: median "
+              f"{np.nanmedian(interval.value[predicted]):.2f}; its 95 % jackknife interval over subjects is "
+              f"{np.nanmedian((interval.high - interval.low)[predicted]):.2f} wide (median; maps/ceiled_r_low, _high)")
     print(f"\nMaps and tables: {out.resolve()}")
     print(f"Wall time: {time.perf_counter() - started:.0f} s   Peak memory: {_peak_memory_gb():.2f} GB")
     return 0

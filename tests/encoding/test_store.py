@@ -6,7 +6,8 @@ import pytest
 from syncact.brain import prepare_dataset
 from syncact.brain.layouts import scan_dataset
 from syncact.encoding import isc
-from syncact.encoding.store import encode_store, streamed_isc
+from syncact.encoding.ceiling import jackknife_ceiled
+from syncact.encoding.store import encode_store, streamed_interval, streamed_isc
 from syncact.exceptions import ConfigError, DataError, ShapeError
 
 
@@ -22,6 +23,24 @@ def test_streamed_mean_and_isc_equal_the_stacked_runs(store, tmp_path):
     np.testing.assert_allclose(mean, stacked.mean(axis=0), atol=1e-6)  # float32 on disk
     np.testing.assert_allclose(streamed, isc(stacked), atol=1e-8)
     assert mean.shape == (stacked.shape[1], store.n_features) and not mean.flags.writeable
+
+
+def test_streamed_interval_equals_the_in_memory_jackknife(store, rng):
+    """Each voxel's ceiled r and jackknife interval from sums streamed over blocks of the store equal
+    jackknife_ceiled on the stacked runs (1e-8)."""
+    subjects, runs = store.subjects, ["1", "2"]
+    stacked = [np.stack([store.read(s, r) for s in subjects]).astype(np.float64)[:, :, :500] for r in runs]
+    predictions = [d.mean(axis=0) + rng.standard_normal(d.shape[1:]) for d in stacked]
+    expected = jackknife_ceiled(predictions, stacked)
+
+    class Part:  # the store's first 500 voxels
+        def read(self, subject, run, start=0, stop=None):
+            return store.read(subject, run, start=start, stop=stop)[:, :500]
+
+    streamed = streamed_interval(Part(), runs, subjects, predictions, block=7)
+    for name in ("r", "ceiling", "value", "low", "high"):
+        np.testing.assert_allclose(getattr(streamed, name), getattr(expected, name), atol=1e-8, err_msg=name)
+    assert np.isfinite(streamed.low).sum() > 100
 
 
 def test_bad_inputs_are_named_before_any_fit(store, tmp_path, rng):

@@ -15,7 +15,7 @@ equal signal and noise variances across subjects, stationarity over the run; a n
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -178,6 +178,98 @@ def jackknife_ceiled(predictions: Sequence[np.ndarray], per_subject: Sequence[np
     low = high = np.full_like(value, np.nan)
     if n >= 3:
         leave_out = np.stack([_ceiled_for(predictions, [np.delete(d, j, axis=0) for d in per_subject])[2] for j in range(n)])
+        se = np.sqrt((n - 1) / n * ((leave_out - leave_out.mean(axis=0)) ** 2).sum(axis=0))
+        half = student.ppf(0.5 + confidence / 2, n - 1) * se
+        low, high = np.clip(value - half, 0, 1), np.clip(value + half, 0, 1)
+    return CeiledScores(r, ceiling, value, low, high)
+
+
+@dataclass
+class RunSums:
+    """One run's centred cross-products, from which every leave-one-subject-out ceiled score follows (streamed).
+
+    Attributes
+    ----------
+    n_timepoints : int
+    gram : ndarray of shape (n_subjects, n_subjects, n_targets)
+        Centred cross-products of every two subjects' data.
+    cross : ndarray of shape (n_subjects, n_targets)
+        Centred cross-products of each subject's data with the held-out prediction.
+    power : ndarray of shape (n_targets,)
+        Centred sum of squares of the prediction.
+    """
+
+    n_timepoints: int
+    gram: np.ndarray
+    cross: np.ndarray
+    power: np.ndarray
+
+    @classmethod
+    def accumulate(cls, blocks: Iterable[tuple[np.ndarray, np.ndarray]]) -> RunSums:
+        """From blocks of time points: (every subject's rows, (n_subjects, b, n_targets); the prediction's rows,
+        (b, n_targets)). Memory: the sums, (n_subjects^2 + n_subjects + 1) x n_targets floats, and one block."""
+        t = 0
+        for rows, prediction in blocks:
+            rows = np.asarray(rows, dtype=np.float64)
+            prediction = np.asarray(prediction, dtype=np.float64)
+            if t == 0:
+                n, v = rows.shape[0], rows.shape[2]
+                s_x, s_xx, s_p, s_pp, s_px = np.zeros((n, v)), np.zeros((n, n, v)), np.zeros(v), np.zeros(v), np.zeros((n, v))
+            t += rows.shape[1]
+            s_x += rows.sum(axis=1)
+            s_xx += np.einsum("itv,jtv->ijv", rows, rows)
+            s_p += prediction.sum(axis=0)
+            s_pp += (prediction**2).sum(axis=0)
+            s_px += np.einsum("itv,tv->iv", rows, prediction)
+        if t == 0:
+            raise DataError("a run without time points.")
+        return cls(t, s_xx - s_x[:, None] * s_x[None] / t, s_px - s_x * s_p / t, s_pp - s_p**2 / t)
+
+
+def _ceiled_from_sums(runs: Sequence[RunSums], keep: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(r, ceiling, ceiled) of the predictions against the mean of the subjects ``keep`` (as :func:`_ceiled_for`)."""
+    m = int(keep.size)
+    rs, ceilings = [], []
+    for run in runs:
+        gram = run.gram[np.ix_(keep, keep)]  # (m, m, V)
+        with_total = gram.sum(axis=1)  # cov(x_i, total), (m, V)
+        total = with_total.sum(axis=0)  # var(total)
+        denominator = np.sqrt(np.clip(run.power * total, 0, None))
+        rs.append(np.divide(run.cross[keep].sum(axis=0), denominator, out=np.zeros_like(total), where=denominator > 0))
+        own = np.einsum("iiv->iv", gram)
+        rest = total[None] - 2 * with_total + own  # var(total - x_i)
+        denominator = np.sqrt(np.clip(own * rest, 0, None))
+        loo = np.divide(with_total - own, denominator, out=np.zeros_like(own), where=denominator > 0)
+        ceilings.append(noise_ceiling(loo.mean(axis=0), m, n_average=m))
+    r, ceiling = np.mean(rs, axis=0), np.mean(ceilings, axis=0)
+    return r, ceiling, ceiled(r, ceiling)
+
+
+def jackknife_from_sums(runs: Sequence[RunSums], *, confidence: float = 0.95) -> CeiledScores:
+    """:func:`jackknife_ceiled` from each run's :class:`RunSums` (equal to it; for data streamed from a store).
+
+    Parameters
+    ----------
+    runs : sequence of RunSums
+        The same subjects, in the same order, in every run.
+    confidence : float, default=0.95
+
+    Returns
+    -------
+    CeiledScores
+    """
+    from scipy.stats import t as student
+
+    if not runs:
+        raise ShapeError("no runs.")
+    n = runs[0].gram.shape[0]
+    if any(run.gram.shape[0] != n for run in runs):
+        raise ShapeError("every run needs the same subjects.")
+    everyone = np.arange(n)
+    r, ceiling, value = _ceiled_from_sums(runs, everyone)
+    low = high = np.full_like(value, np.nan)
+    if n >= 3:
+        leave_out = np.stack([_ceiled_from_sums(runs, np.delete(everyone, j))[2] for j in range(n)])
         se = np.sqrt((n - 1) / n * ((leave_out - leave_out.mean(axis=0)) ** 2).sum(axis=0))
         half = student.ppf(0.5 + confidence / 2, n - 1) * se
         low, high = np.clip(value - half, 0, 1), np.clip(value + half, 0, 1)

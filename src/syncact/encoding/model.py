@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -210,7 +211,7 @@ def _score(backend: object, scorer: Callable[..., object], *arrays: np.ndarray) 
 
 def fit_encoding(bands: Mapping[str, Sequence[np.ndarray]], targets: Sequence[np.ndarray], *,
                  alphas: np.ndarray | Sequence[float] = DEFAULT_ALPHAS, n_iter: int = 10, chunk_size: int = 4096,
-                 solver: str = "auto", backend: str = "auto", n_shifts: int = 200, keep_predictions: bool = False,
+                 solver: str = "auto", backend: str = "auto", n_shifts: int = 200, keep_predictions: bool | str | Path = False,
                  seed: int = 0, progress: bool = False, scratch_dir: str | None = None) -> EncodingScores:
     """Cross-validated encoding scores of every target (leave one run out).
 
@@ -233,9 +234,10 @@ def fit_encoding(bands: Mapping[str, Sequence[np.ndarray]], targets: Sequence[np
     n_shifts : int, default=200
         Circular shifts of the held-out data for each target's own null (``EncodingScores.p_shift``; at most
         the distinct lags a run has); 0: none.
-    keep_predictions : bool, default=False
-        Keep each fold's held-out prediction (``EncodingScores.predictions``): for a few targets (FBNs), whose
-        scores against other averages of the subjects are then cheap (:func:`~syncact.encoding.ceiling.jackknife_ceiled`).
+    keep_predictions : bool or path, default=False
+        Keep each fold's held-out prediction (``EncodingScores.predictions``), whose scores against other averages
+        of the subjects are then cheap (:func:`~syncact.encoding.ceiling.jackknife_ceiled`): True, in memory (a few
+        targets: FBNs); a folder, as memory-mapped ``prediction_run-<i>.npy`` files there (every voxel).
     seed : int, default=0
     progress : bool, default=False
     scratch_dir : str, optional
@@ -270,7 +272,12 @@ def fit_encoding(bands: Mapping[str, Sequence[np.ndarray]], targets: Sequence[np
     r2 = np.zeros((n_runs, n_targets))
     split = np.zeros((n_runs, len(names), n_targets))
     p_fold = np.ones((n_runs, n_targets)) if n_shifts else None
-    predictions = [np.zeros((n, n_targets)) for n in lengths] if keep_predictions else None
+    if isinstance(keep_predictions, (str, Path)):
+        Path(keep_predictions).mkdir(parents=True, exist_ok=True)
+        predictions = [np.lib.format.open_memmap(Path(keep_predictions) / f"prediction_run-{i}.npy", mode="w+",
+                                                 dtype=np.float64, shape=(n, n_targets)) for i, n in enumerate(lengths)]
+    else:
+        predictions = [np.zeros((n, n_targets)) for n in lengths] if keep_predictions else None
     chosen = None
     folds = tqdm(range(n_runs), desc="encoding folds", disable=not progress)
     backend = resolve_backend(backend)

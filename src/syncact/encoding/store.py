@@ -19,7 +19,7 @@ import pandas as pd
 from syncact.annotate import CoordinateAtlas
 from syncact.annotate.parcellations import Parcellation
 from syncact.brain import PreparedStore
-from syncact.encoding.ceiling import ceiled, mean_ceiling
+from syncact.encoding.ceiling import CeiledScores, RunSums, ceiled, jackknife_from_sums, mean_ceiling
 from syncact.encoding.features import band_features, default_delays
 from syncact.encoding.model import EncodingScores, fit_encoding
 from syncact.encoding.summary import ALPHA, band_table, network_table, score_maps
@@ -42,6 +42,9 @@ class StoreEncoding:
         Noise ceiling of the subjects' mean (mean over runs).
     subjects, runs : list of str
     delays : list of int
+    interval : CeiledScores or None
+        The ceiled r of each voxel with its leave-one-subject-out jackknife interval (None when not computed:
+        ``interval=False``, or more subjects than :data:`JACKKNIFE_MAX_SUBJECTS`); NaN bounds with fewer than 3.
     """
 
     scores: EncodingScores
@@ -51,6 +54,7 @@ class StoreEncoding:
     subjects: list[str]
     runs: list[str]
     delays: list[int]
+    interval: CeiledScores | None = None
 
     def tables(self, networks: np.ndarray | None = None, alpha: float = ALPHA) -> dict[str, pd.DataFrame]:
         """``encoding`` (per band) and, given each voxel's atlas network, ``encoding_networks``."""
@@ -64,8 +68,10 @@ class StoreEncoding:
         """Write maps (NIfTI on the store's grid, CIFTI dscalar for grayordinates) and tables to ``out_dir``; return
         the paths written.
 
-        ``maps/``: ``r`` (mean held-out r), ``r2``, ``ceiling``, ``ceiled_r``, ``winner`` (1 + the band that
-        wins each predicted voxel, 0 elsewhere), ``r2_<band>`` (split R²); ``tables/``: :meth:`tables`;
+        ``maps/``: ``r`` (mean held-out r), ``r2``, ``ceiling``, ``ceiled_r``, ``ceiled_r_low`` / ``ceiled_r_high``
+        (its jackknife interval, when computed; 0 where undefined: a voxel without ISC once a subject is left out),
+        ``winner`` (1 + the band that wins each predicted voxel, 0
+        elsewhere), ``r2_<band>`` (split R²); ``tables/``: :meth:`tables`;
         ``encoding.json``: bands, subjects, runs, delays, solver, backend.
         """
         from syncact import _io
@@ -74,6 +80,8 @@ class StoreEncoding:
         scores = self.scores
         maps = {**score_maps(scores, alpha), "ceiling": self.ceiling,
                 "ceiled_r": np.nan_to_num(ceiled(scores.mean_r, self.ceiling))}
+        if self.interval is not None and np.isfinite(self.interval.low).any():
+            maps.update(ceiled_r_low=np.nan_to_num(self.interval.low), ceiled_r_high=np.nan_to_num(self.interval.high))
         written = []
         for name, values in maps.items():
             path = out / "maps" / f"{name}{store.map_suffix}"
@@ -160,10 +168,46 @@ def streamed_isc(store: PreparedStore, run: str, subjects: Sequence[str], mean_p
     return np.load(mean_path, mmap_mode="r").T, isc
 
 
+JACKKNIFE_MAX_SUBJECTS = 32
+"""The voxels' jackknife keeps every two subjects' cross-products per voxel (n^2 x voxels floats: 0.24 GB for 32
+subjects on the 4 mm grid); with more subjects the interval is not computed (it is then narrow anyway)."""
+
+
+def streamed_interval(store: PreparedStore, runs: Sequence[str], subjects: Sequence[str],
+                      predictions: Sequence[np.ndarray], *, block: int = 64) -> CeiledScores:
+    """Each voxel's ceiled held-out r and its leave-one-subject-out jackknife interval, streamed from the store.
+
+    One more pass per run reads every subject's rows in blocks beside the held-out prediction's rows and keeps
+    :class:`~syncact.encoding.ceiling.RunSums` (equal to :func:`~syncact.encoding.ceiling.jackknife_ceiled` on the
+    stacked data, tested).
+
+    Parameters
+    ----------
+    store : PreparedStore
+    runs, subjects : sequence of str
+    predictions : sequence of ndarray
+        Per run, the held-out prediction of the subjects' mean, (n_timepoints, n_voxels) (memory-mapped is fine).
+    block : int, default=64
+        Time points read at a time.
+
+    Returns
+    -------
+    CeiledScores
+    """
+    sums = []
+    for run, prediction in zip(runs, predictions, strict=True):
+        t = int(np.shape(prediction)[0])
+        blocks = ((np.stack([store.read(s, run, start=i, stop=min(i + block, t)) for s in subjects]),
+                   np.asarray(prediction[i:min(i + block, t)])) for i in range(0, t, block))
+        sums.append(RunSums.accumulate(blocks))
+    return jackknife_from_sums(sums)
+
+
 def encode_store(store: PreparedStore, features: Mapping[str, Mapping[str, np.ndarray]], scratch: str | Path, *,
                  subjects: Sequence[str] | None = None, delays: Sequence[int] | None = None,
                  n_components: int | None = None, n_iter: int = 10, chunk_size: int = 4096, solver: str = "auto",
-                 backend: str = "auto", null: bool = True, seed: int = 0, progress: bool = False) -> StoreEncoding:
+                 backend: str = "auto", null: bool = True, interval: bool = True, seed: int = 0,
+                 progress: bool = False) -> StoreEncoding:
     """Encoding models of every voxel of a prepared store: banded ridge over layer features, leave one run out.
 
     Parameters
@@ -182,6 +226,9 @@ def encode_store(store: PreparedStore, features: Mapping[str, Mapping[str, np.nd
         As :func:`~syncact.encoding.band_features` and :func:`~syncact.encoding.fit_encoding`.
     null : bool, default=True
         Also fit mismatched movies (each run's features against the next run's BOLD; runs of equal length).
+    interval : bool, default=True
+        Each voxel's ceiled r with a jackknife interval over subjects (:func:`streamed_interval`; one more pass over
+        the store, the held-out predictions kept in ``scratch``); skipped above :data:`JACKKNIFE_MAX_SUBJECTS`.
 
     Returns
     -------
@@ -230,10 +277,13 @@ def encode_store(store: PreparedStore, features: Mapping[str, Mapping[str, np.nd
                           n_components=n_components)
     kwargs = {"n_iter": n_iter, "chunk_size": chunk_size, "solver": solver, "backend": backend, "seed": seed,
               "progress": progress}
-    scores = fit_encoding(bands, means, **kwargs)
+    jackknife = interval and len(subjects) <= JACKKNIFE_MAX_SUBJECTS
+    scores = fit_encoding(bands, means, keep_predictions=scratch / "predictions" if jackknife else False, **kwargs)
+    ceiled_interval = streamed_interval(store, runs, subjects, scores.predictions) if jackknife else None
+    scores.predictions = None  # memory-mapped files in scratch, which the caller removes
     mismatched = None
     if null and len({m.shape[0] for m in means}) == 1:
         rotated = {layer: values[1:] + values[:1] for layer, values in bands.items()}
         mismatched = fit_encoding(rotated, means, **kwargs)
     return StoreEncoding(scores, mismatched, np.mean([i.mean(axis=0) for i in iscs], axis=0), ceiling, subjects, runs,
-                         delays)
+                         delays, ceiled_interval)
