@@ -147,15 +147,31 @@ def encoding_solvers(record: dict) -> str:
 
 
 def encoding_whole_brain(record: dict) -> str:
-    """The whole-brain fit at the issue's shape: seconds, peak memory at two voxel counts, planted bands found."""
+    """The whole-brain fit at the issue's shape: seconds, peak memory at two voxel counts (resident, and anonymous when
+    sampled), planted bands found, and himalaya alone on the same arrays when the record has it."""
     w = record["whole_brain"]
-    rows = ["| voxels | TRs x runs | features | backend | seconds | peak GB | planted band wins |", "|---|---|---|---|---|---|---|"]
-    for fit, wins in ((w["fewer"], "-"), (w["all"], _share(w["planted_band_wins"]))):
+    rows = ["| fit | voxels | TRs x runs | features | backend | seconds | peak GB (resident / own arrays) | "
+            "planted band wins |", "|---|---|---|---|---|---|---|---|"]
+    fits = [("syncact fit_encoding", w["fewer"], "-"), ("syncact fit_encoding", w["all"], _share(w["planted_band_wins"]))]
+    if "himalaya" in w:
+        fits.append(("himalaya MultipleKernelRidgeCV alone", {**w["himalaya"], "backend": "numpy"}, "-"))
+    for label, fit, wins in fits:
         voxels = fit.get("voxels", w["voxels"])
         backend = fit.get("backend", "torch")  # records before the backend was recorded ran "auto" = torch
-        rows.append(f"| {voxels} | {w['timepoints']} x {record['runs']} | {w['n_features']} | {backend} | "
-                    f"{fit['seconds']:.0f} | {fit['peak_gb']:.2f} | {wins} |")
+        anon = f" / {fit['peak_anon_gb']:.2f}" if "peak_anon_gb" in fit else ""
+        rows.append(f"| {label} | {voxels} | {w['timepoints']} x {record['runs']} | {w['n_features']} | {backend} | "
+                    f"{fit['seconds']:.0f} | {fit['peak_gb']:.2f}{anon} | {wins} |")
     return "\n".join(rows) + "\n"
+
+
+def encoding_rerun(record: dict) -> str:
+    """A whole-brain syncact fit re-measured on a quiet machine (bench_encoding_rerun.py), against himalaya alone."""
+    f = record["syncact"]
+    return ("| fit | voxels | seconds | peak GB (resident / own arrays) | planted band wins | syncact / himalaya alone |\n"
+            "|---|---|---|---|---|---|\n"
+            f"| syncact fit_encoding, {f['backend']}, quiet rerun | {record['voxels']} | {f['seconds']:.0f} | "
+            f"{f['peak_gb']:.2f} / {f['peak_anon_gb']:.2f} | {_share(record['syncact']['planted_band_wins'])} | "
+            f"{record['overhead']:.2f}x |\n")
 
 
 def surface_accuracy(record: dict) -> str:
@@ -187,6 +203,7 @@ RENDERERS: dict[str, Callable[[dict], str]] = {"recovery": recovery, "calibratio
                                                "encoding-networks": encoding_networks, "encoding-speed": encoding_speed,
                                                "encoding-solvers": encoding_solvers,
                                                "encoding-whole-brain": encoding_whole_brain,
+                                               "encoding-rerun": encoding_rerun,
                                                "surface-accuracy": surface_accuracy,
                                                "surface-searchlight": surface_searchlight}
 
