@@ -142,6 +142,16 @@ def _ceiled_for(predictions: Sequence[np.ndarray], per_subject: Sequence[np.ndar
     return r, ceiling, ceiled(r, ceiling)
 
 
+def _jackknife_bounds(value: np.ndarray, leave_out: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
+    """``value ± t(n - 1) * se_jackknife`` from the n leave-one-out values (n, ...), clipped to [0, 1]."""
+    from scipy.stats import t as student
+
+    n = leave_out.shape[0]
+    se = np.sqrt((n - 1) / n * ((leave_out - leave_out.mean(axis=0)) ** 2).sum(axis=0))
+    half = student.ppf(0.5 + confidence / 2, n - 1) * se
+    return np.clip(value - half, 0, 1), np.clip(value + half, 0, 1)
+
+
 def jackknife_ceiled(predictions: Sequence[np.ndarray], per_subject: Sequence[np.ndarray], *,
                      confidence: float = 0.95) -> CeiledScores:
     """Ceiled scores of held-out predictions and their leave-one-subject-out jackknife interval.
@@ -162,8 +172,6 @@ def jackknife_ceiled(predictions: Sequence[np.ndarray], per_subject: Sequence[np
     -------
     CeiledScores
     """
-    from scipy.stats import t as student
-
     per_subject = [np.asarray(d, dtype=np.float64) for d in per_subject]
     if len(predictions) != len(per_subject) or not per_subject:
         raise ShapeError(f"{len(predictions)} runs of predictions for {len(per_subject)} runs of data.")
@@ -178,9 +186,7 @@ def jackknife_ceiled(predictions: Sequence[np.ndarray], per_subject: Sequence[np
     low = high = np.full_like(value, np.nan)
     if n >= 3:
         leave_out = np.stack([_ceiled_for(predictions, [np.delete(d, j, axis=0) for d in per_subject])[2] for j in range(n)])
-        se = np.sqrt((n - 1) / n * ((leave_out - leave_out.mean(axis=0)) ** 2).sum(axis=0))
-        half = student.ppf(0.5 + confidence / 2, n - 1) * se
-        low, high = np.clip(value - half, 0, 1), np.clip(value + half, 0, 1)
+        low, high = _jackknife_bounds(value, leave_out, confidence)
     return CeiledScores(r, ceiling, value, low, high)
 
 
@@ -258,8 +264,6 @@ def jackknife_from_sums(runs: Sequence[RunSums], *, confidence: float = 0.95) ->
     -------
     CeiledScores
     """
-    from scipy.stats import t as student
-
     if not runs:
         raise ShapeError("no runs.")
     n = runs[0].gram.shape[0]
@@ -270,7 +274,5 @@ def jackknife_from_sums(runs: Sequence[RunSums], *, confidence: float = 0.95) ->
     low = high = np.full_like(value, np.nan)
     if n >= 3:
         leave_out = np.stack([_ceiled_from_sums(runs, np.delete(everyone, j))[2] for j in range(n)])
-        se = np.sqrt((n - 1) / n * ((leave_out - leave_out.mean(axis=0)) ** 2).sum(axis=0))
-        half = student.ppf(0.5 + confidence / 2, n - 1) * se
-        low, high = np.clip(value - half, 0, 1), np.clip(value + half, 0, 1)
+        low, high = _jackknife_bounds(value, leave_out, confidence)
     return CeiledScores(r, ceiling, value, low, high)
