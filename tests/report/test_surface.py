@@ -67,3 +67,47 @@ def test_grayordinate_values_follow_the_brain_models(views, rng):
         assert np.isnan(by_models[hemisphere]).sum() == N_VERTICES - len(vertices[f"CIFTI_STRUCTURE_CORTEX_{hemisphere.upper()}"])
     with pytest.raises(ShapeError, match="values for"):
         views.vertex_values(values[:10], models)
+
+
+def test_subcortical_voxels_are_drawn_below_the_surfaces_on_the_maps_scale(tmp_path):
+    """Grayordinates with subcortical voxels: the picture stacks the surface views and the voxels' glass brain and
+    slices; a subcortical value at the map's peak is coloured, one below the threshold of that peak is not."""
+    from syncact.report.surface import store_picture, subcortex_picture
+
+    vertices = standard_vertices()
+    cortex = (ax.BrainModelAxis.from_surface(vertices["CIFTI_STRUCTURE_CORTEX_LEFT"], N_VERTICES, name="CortexLeft")
+              + ax.BrainModelAxis.from_surface(vertices["CIFTI_STRUCTURE_CORTEX_RIGHT"], N_VERTICES, name="CortexRight"))
+    affine = np.diag([-2.0, 2.0, 2.0, 1.0])
+    affine[:3, 3] = (90, -126, -72)
+    thalamus = np.zeros((91, 109, 91), dtype=bool)
+    thalamus[40:50, 50:58, 35:42] = True
+    models = cortex + ax.BrainModelAxis.from_mask(thalamus, name="ThalamusLeft", affine=affine)
+    values = np.zeros(models.size)
+    values[:2000] = 1.0
+    sub = np.asarray(models.volume_mask)
+    values[np.flatnonzero(sub)[:300]] = 0.9  # strong: coloured
+    values[np.flatnonzero(sub)[300:]] = 0.1  # weak (below 0.35 of the peak 1.0): grey
+
+    class Store:
+        kind = "cifti"
+
+        def brain_models(self):
+            return models
+
+    picture = Image.open(io.BytesIO(store_picture(Store(), values, "map")))
+    surface = Image.open(io.BytesIO(surface_views().picture(surface_views().vertex_values(values, models), "map")))
+    assert picture.height > surface.height + 50
+    below = np.asarray(picture.convert("RGB"))[surface.height + 6:].astype(int)
+    coloured = ((below[..., 0] - below[..., 2]) > 100).sum()
+    only_weak = values.copy()
+    only_weak[np.flatnonzero(sub)[:300]] = 0.1
+    def red(v):
+        rgb = np.asarray(Image.open(io.BytesIO(subcortex_picture(v, models))).convert("RGB")).astype(int)
+        return ((rgb[..., 0] - rgb[..., 2]) > 100).sum()
+
+    none = values.copy()
+    none[sub] = 0.0
+    assert red(only_weak) == red(none)  # the colour bar's red only: weak voxels stay grey
+    assert coloured > red(none) + 200
+    with pytest.raises(ShapeError, match="no subcortical voxel"):
+        subcortex_picture(values[:cortex.size], cortex)

@@ -20,17 +20,19 @@ def _png(fig: plt.Figure) -> bytes:
 
 
 def _rgb(values: np.ndarray, background: np.ndarray, threshold: float) -> np.ndarray:
-    """A signed map in [-1, 1] over a grey silhouette, as uint8 RGB (nilearn's cold_hot colours)."""
+    """A signed map in [-1, 1] over a grey silhouette, as uint8 RGB: nilearn's cold_hot from 0.1 to 0.9, yellow at +1
+    and cyan at -1 (its ends are white, which would read as "no data" next to the silhouette; the surface views
+    use the same range)."""
     from nilearn.plotting.cm import cold_hot
 
     rgb = np.where(background[..., None], 0.82, 1.0) * np.ones((*values.shape, 3))
     shown = np.abs(values) >= threshold
-    rgb[shown] = np.asarray(cold_hot((values[shown] + 1) / 2))[:, :3]
+    rgb[shown] = np.asarray(cold_hot(0.5 + 0.4 * np.clip(values[shown], -1, 1)))[:, :3]
     return (rgb * 255).astype(np.uint8)
 
 
 def brain_views(map_values: np.ndarray, mask: np.ndarray, affine: np.ndarray, title: str, *, n_slices: int = 5,
-                threshold: float = 0.35, zoom: int = 3) -> bytes:
+                threshold: float = 0.35, zoom: int = 3, scale: float | None = None) -> bytes:
     """A map's glass brain (signed maximum-intensity projections: sagittal, coronal, axial) and axial slices.
 
     Drawn with numpy and PIL (no matplotlib figure: ~100x faster, which matters for 64 FBNs x several
@@ -38,11 +40,12 @@ def brain_views(map_values: np.ndarray, mask: np.ndarray, affine: np.ndarray, ti
     coloured. The slices are spread over the axial extent of the supra-threshold voxels and labelled with
     their MNI z; images are in neurological orientation (left on the left) for an axis-aligned affine. A
     colour bar on the right gives the scale (value / largest absolute value; grey: below ``threshold``).
+    ``scale`` replaces the largest absolute value (e.g. a map's peak over more than these voxels).
     """
     from PIL import Image, ImageDraw
 
     volume = np.zeros(mask.shape, dtype=np.float32)
-    volume[mask] = map_values / (np.abs(map_values).max() or 1.0)
+    volume[mask] = np.clip(map_values / (scale or np.abs(map_values).max() or 1.0), -1, 1)
     if affine[0, 0] < 0:
         volume, mask = volume[::-1], mask[::-1]
 

@@ -223,12 +223,49 @@ def standard_vertex_values(values: np.ndarray) -> dict[str, np.ndarray]:
 
 def store_picture(store: object, values: np.ndarray, title: str, *, threshold: float = 0.35) -> bytes:
     """A map over a prepared store's features as a picture of its space: the glass brain and slices for volumes
-    (:func:`syncact.report.figures.brain_views`), the four surface views for grayordinates on the fsLR 32k mesh."""
+    (:func:`syncact.report.figures.brain_views`), the four surface views for grayordinates on the fsLR 32k mesh,
+    with the subcortical voxels' glass brain and slices below them when the grayordinates have any."""
     values = np.asarray(values, dtype=np.float64)
-    if store.kind == "cifti":
-        views = surface_views()
-        return views.picture(views.vertex_values(values, store.brain_models()), title, threshold=threshold)
     from syncact.report.figures import brain_views
 
+    if store.kind == "cifti":
+        models = store.brain_models()
+        views = surface_views()
+        png = views.picture(views.vertex_values(values, models), title, threshold=threshold)
+        return png if not models.volume_mask.any() else _stack(png, subcortex_picture(values, models, threshold))
     img = store.mask_img()
     return brain_views(values, np.asarray(img.dataobj, dtype=bool), img.affine, title, threshold=threshold)
+
+
+def subcortex_picture(values: np.ndarray, models: object, threshold: float = 0.35) -> bytes:
+    """The subcortical voxels of grayordinate values as a glass brain and slices (their volume's grid and affine),
+    scaled to the largest absolute value over *all* the grayordinates, so cortex and subcortex share one scale."""
+    from syncact.report.figures import brain_views
+
+    voxels = np.asarray(models.volume_mask)
+    if not voxels.any():
+        raise ShapeError("the brain models have no subcortical voxel.")
+    ijk = np.asarray(models.voxel)[voxels]
+    low = np.maximum(ijk.min(axis=0) - 2, 0)  # the voxels' bounding box and a margin: not the whole empty grid
+    ijk = ijk - low
+    mask = np.zeros(tuple(np.minimum(ijk.max(axis=0) + 3, np.asarray(models.volume_shape) - low)), dtype=bool)
+    mask[tuple(ijk.T)] = True
+    volume = np.zeros(mask.shape)
+    volume[tuple(ijk.T)] = values[voxels]
+    affine = np.asarray(models.affine, dtype=np.float64).copy()
+    affine[:3, 3] += affine[:3, :3] @ low
+    return brain_views(volume[mask], mask, affine, "subcortex", threshold=threshold,
+                       scale=float(np.abs(values).max()) or 1.0)
+
+
+def _stack(top: bytes, bottom: bytes) -> bytes:
+    """Two PNGs one above the other on white, left-aligned."""
+    from PIL import Image
+
+    a, b = Image.open(io.BytesIO(top)).convert("RGB"), Image.open(io.BytesIO(bottom)).convert("RGB")
+    canvas = Image.new("RGB", (max(a.width, b.width), a.height + b.height + 6), "white")
+    canvas.paste(a, (0, 0))
+    canvas.paste(b, (0, a.height + 6))
+    buf = io.BytesIO()
+    canvas.save(buf, format="PNG")
+    return buf.getvalue()
