@@ -40,6 +40,21 @@ def _baseline(path: Path) -> dict[str, object] | None:
             "report_mb": record["report_mb"]}
 
 
+def report_config(data: Path, *, cifti: bool = False) -> dict[str, object]:
+    """The benchmark's experiment: K = 64, four models, cross-annotation with the planted term maps (on grayordinates:
+    HCP layout, described by the HCP parcellations)."""
+    described = {"atlases": [], "parcellations": ["yeo7", "yeo17", "ca_networks", "mmp"]} if cifti else {}
+    return {
+        "name": "bench-report", "seed": 0,
+        "data": {"bids": str(data), "task": "movie", **({"layout": "hcp", "hcp_data": "cifti"} if cifti else {})},
+        "movies": [{"run": str(r), "path": str(data / "stimuli" / f"task-movie_run-{r}.mp4")} for r in (1, 2)],
+        "models": [{"name": name, "weights": weights, "layers": ["block3", "last_conv"]} for name, weights in MODELS],
+        "embedding": {"n_networks": 64, "temporal": "msa", "n_epochs": 5},
+        "pairing": {"hrf": "glover"},
+        "annotation": {"term_maps": str(data / "derivatives" / "ground_truth" / "term_maps"), **described},
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "syncact-bench-report-data")
@@ -49,15 +64,7 @@ def main() -> None:
     args = parser.parse_args()
     if not (args.data / "dataset_description.json").is_file():
         make_dataset(args.data, n_subjects=10, n_runs=2, n_timepoints=200, seed=0, progress=True)
-    raw = {
-        "name": "bench-report", "seed": 0,
-        "data": {"bids": str(args.data), "task": "movie"},
-        "movies": [{"run": str(r), "path": str(args.data / "stimuli" / f"task-movie_run-{r}.mp4")} for r in (1, 2)],
-        "models": [{"name": name, "weights": weights, "layers": ["block3", "last_conv"]} for name, weights in MODELS],
-        "embedding": {"n_networks": 64, "temporal": "msa", "n_epochs": 5},
-        "pairing": {"hrf": "glover"},
-        "annotation": {"term_maps": str(args.data / "derivatives" / "ground_truth" / "term_maps")},
-    }
+    raw = report_config(args.data)
     with tempfile.TemporaryDirectory() as tmp:
         tic = time.perf_counter()
         result = run_experiment(parse_config(raw), Path(tmp) / "run", progress=True)

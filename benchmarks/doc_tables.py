@@ -198,7 +198,39 @@ def surface_searchlight(record: dict) -> str:
     return "\n".join(rows) + "\n"
 
 
-RENDERERS: dict[str, Callable[[dict], str]] = {"recovery": recovery, "calibration-grid": calibration_grid,
+def demo_surface(record: dict) -> str:
+    """Per planted network of the grayordinate demo: where it was planted, its recovery and how its best FBN is
+    described (bench_demo.py --space fsLR32k), identified FBNs beside the paper's raw weights."""
+    from syncact.simulate.bold import SURFACE_NETWORKS
+
+    ica, raw = record["ica"], record.get("none")
+    rows = ["| planted network | built from | spatial r (raw weights) | span r | PCA ceiling | temporal r | "
+            "first parcel of its FBN |", "|---|---|---|---|---|---|---|"]
+    for net in SURFACE_NETWORKS:
+        name = net.name
+        temporal = _f(ica["temporal_r"][name], 2) if name in ica["temporal_r"] else "spontaneous"
+        before = f" ({_f(raw['spatial_r'][name], 2)})" if raw else ""
+        rows.append(f"| {name} | {', '.join(net.parcels)} | {_f(ica['spatial_r'][name], 2)}{before} | "
+                    f"{_f(ica['span_r'][name], 2)} | {_f(ica['pca_span_r'][name], 2)} | {temporal} | "
+                    f"{ica['parcel_top'][name]} |")
+    rows.append(f"| **all 7** | | median {_f(ica['median_spatial_r'], 3)}, min {_f(ica['min_spatial_r'], 2)} | | | "
+                f"min {_f(ica['min_temporal_r'], 2)} | {ica['parcel_hits']} of 7 its own parcel |")
+    return "\n".join(rows) + "\n"
+
+
+def report_surface(record: dict) -> str:
+    """The run report on grayordinates beside volumes, one process (bench_report_surface.py)."""
+    vol, surf = record["spaces"]["MNI152"], record["spaces"]["fsLR32k"]
+    rows = ["| | volume (MNI152 4 mm) | grayordinates (fsLR 32k cortex) | ratio | bar |", "|---|---|---|---|---|",
+            f"| features | {vol['n_features']:,} voxels | {surf['n_features']:,} grayordinates | | |",
+            f"| cards + page (s), 256 cards | {vol['report_s']:.1f} | {surf['report_s']:.1f} | "
+            f"{surf['report_s'] / vol['report_s']:.2f} | <= 1.5 |",
+            f"| one FBN map drawn (s) | {vol['map_s']:.3f} | {surf['map_s']:.3f} | {surf['map_s'] / vol['map_s']:.2f} | |",
+            f"| page (MB) | {vol['report_mb']:.1f} | {surf['report_mb']:.1f} | {surf['report_mb'] / vol['report_mb']:.2f} | |"]
+    return "\n".join(rows) + "\n"
+
+
+RENDERERS: dict[str, Callable[[dict], str]] = {"demo-surface": demo_surface, "report-surface": report_surface,"recovery": recovery, "calibration-grid": calibration_grid,
                                                "report": report, "encoding-demo": encoding_demo,
                                                "encoding-networks": encoding_networks, "encoding-speed": encoding_speed,
                                                "encoding-solvers": encoding_solvers,

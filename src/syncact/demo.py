@@ -17,6 +17,7 @@ import pandas as pd
 
 from syncact import _io
 from syncact.config import load_config
+from syncact.exceptions import ConfigError
 from syncact.experiment import ExperimentResult, run_experiment
 from syncact.simulate import make_dataset
 
@@ -26,11 +27,7 @@ DEMO_CONFIG = """\
 name = "demo"
 seed = {seed}
 
-[data]
-bids = "data"
-task = "movie"
-mask = "mni152"
-
+{data}
 {movies}
 [frames]
 size = [256, 180]
@@ -59,7 +56,7 @@ alpha = 0.05
 hrf = "glover"
 
 [annotation]
-atlases = ["dosenbach_2010", "seitzman_2018"]
+{describers}
 # The dataset writes each planted map under the term a meta-analysis would give it (planted truth).
 term_maps = "data/derivatives/ground_truth/term_maps"
 
@@ -69,8 +66,18 @@ term_maps = "data/derivatives/ground_truth/term_maps"
 """
 
 
+SPACE_SETTINGS = {
+    "MNI152": {"data": '[data]\nbids = "data"\ntask = "movie"\nmask = "mni152"\n',
+               "describers": 'atlases = ["dosenbach_2010", "seitzman_2018"]'},
+    # the HCP layout: <subject>/MNINonLinear/Results/tfMRI_MOVIE<r>_7T_AP/*_Atlas_MSMAll_hp2000_clean.dtseries.nii
+    "fsLR32k": {"data": '[data]\nbids = "data"\nlayout = "hcp"\nhcp_data = "cifti"\n',
+                "describers": 'atlases = []  # volume coordinate atlases: none on grayordinates\nparcellations = ["yeo7", "mmp"]'},
+}
+"""What the demo config says per space: where the data are, and what describes the FBNs."""
+
+
 def run_demo(out: Path, *, n_subjects: int = 10, n_timepoints: int = 200, seed: int = 0, quick: bool = False,
-             identify: str = "ica", progress: bool = True) -> ExperimentResult:
+             identify: str = "ica", space: str = "MNI152", progress: bool = True) -> ExperimentResult:
     """Generate (or reuse) the embedded dataset under ``out/data``, write ``out/experiment.toml`` and run it.
 
     Parameters
@@ -83,6 +90,9 @@ def run_demo(out: Path, *, n_subjects: int = 10, n_timepoints: int = 200, seed: 
         Tiny sizes (5 subjects, 60 volumes, few epochs) for a smoke test.
     identify : {"ica", "none"}, default="ica"
         ``[embedding] identify``: identified FBNs, or the paper's raw weights.
+    space : {"MNI152", "fsLR32k"}, default="MNI152"
+        The dataset's space: the MNI152 4 mm volume (BIDS), or the fsLR 32k cortical grayordinates (HCP layout,
+        CIFTI; networks in real Yeo networks and Glasser areas, described by the HCP parcellations).
     progress : bool, default=True
 
     Returns
@@ -93,8 +103,10 @@ def run_demo(out: Path, *, n_subjects: int = 10, n_timepoints: int = 200, seed: 
         n_subjects, n_timepoints = 5, 60
     n_runs = 2
     data = out / "data"
+    if space not in SPACE_SETTINGS:
+        raise ConfigError(f"space must be one of {tuple(SPACE_SETTINGS)}, got {space!r}.")
     params = {"n_subjects": n_subjects, "n_runs": n_runs, "n_timepoints": n_timepoints, "seed": seed,
-              "format": 2}  # 2: with term maps
+              "format": 2, **({"space": space} if space != "MNI152" else {})}  # 2: with term maps
     stamp = out / "data.params.json"
     if data.exists() and not (stamp.is_file() and json.loads(stamp.read_text()) == params):
         if stamp.is_file():  # a dataset this command generated with other parameters
@@ -102,12 +114,13 @@ def run_demo(out: Path, *, n_subjects: int = 10, n_timepoints: int = 200, seed: 
         else:
             raise FileExistsError(f"{str(data)!r} exists and was not written by `syncact demo`; choose another --out.")
     if not data.exists():
-        make_dataset(data, n_subjects=n_subjects, n_runs=n_runs, n_timepoints=n_timepoints, seed=seed, progress=progress)
+        make_dataset(data, n_subjects=n_subjects, n_runs=n_runs, n_timepoints=n_timepoints, seed=seed, space=space,
+                     progress=progress)
         _io.write_json(stamp, params)
     movies = "".join(f'[[movies]]\nrun = "{r}"\npath = "data/stimuli/task-movie_run-{r}.mp4"\noffset = 0.0\n\n'
                      for r in range(1, n_runs + 1))
     text = DEMO_CONFIG.format(seed=seed, movies=movies, n_networks=8 if quick else 16, n_epochs=20 if quick else 100,
-                              identify=identify)
+                              identify=identify, **SPACE_SETTINGS[space])
     _io.write_text(out / "experiment.toml", text)
     return run_experiment(load_config(out / "experiment.toml"), out, progress=progress)
 
@@ -125,6 +138,7 @@ def demo_figures(result: ExperimentResult) -> dict[str, object]:
         ``control_rate``: the share of FBNs significant against the other run's movie; ``mean_pcc`` range;
         ``term_hits``: planted networks whose best FBN is described first by that network's term map;
         ``agreement_gain``: how far the semantic agreement of paired descriptions exceeds shuffled pairs;
+        on grayordinates, ``parcel_top`` / ``parcel_hits`` (:func:`parcel_figures`);
         ``encoding`` (with ``[encoding]``): its tables (per band, per planted network, per atlas network, per FBN)
         as records, and the stage's seconds.
     """
@@ -149,13 +163,14 @@ def demo_figures(result: ExperimentResult) -> dict[str, object]:
         "mean_pcc_min": float(summary["mean_pcc"].min()), "mean_pcc_max": float(summary["mean_pcc"].max()),
     }
     if result.annotation is not None:
-        from syncact.simulate.bold import DEFAULT_NETWORKS
+        from syncact.simulate.bold import DEFAULT_NETWORKS, SURFACE_NETWORKS
 
         fbns = result.annotation.fbns
         first = fbns[(fbns["source"] == "terms") & (fbns["rank"] == 1)].set_index("unit")["term"]
-        planted = {net.name: net.term for net in DEFAULT_NETWORKS}
+        planted = {net.name: net.term for net in (*DEFAULT_NETWORKS, *SURFACE_NETWORKS)}
         figures["term_hits"] = int(np.sum([first.get(f"FBN-{row.spatial_fbn:02d}") == planted[row.network]
                                            for row in rec.itertuples()]))
+        figures.update(parcel_figures(rec, fbns))
         agreement = result.annotation.summary
         if {"mean_agreement", "mean_agreement_null"} <= set(agreement.columns):
             figures["agreement_gain"] = float((agreement["mean_agreement"] - agreement["mean_agreement_null"]).mean())
@@ -168,6 +183,29 @@ def demo_figures(result: ExperimentResult) -> dict[str, object]:
         figures["encoding"] = {"table": records(enc.table), "truth": records(enc.truth), "networks": records(enc.networks),
                                "fbns": records(enc.fbn_table), "seconds": float(result.timings["encoding"])}
     return figures
+
+
+def parcel_figures(recovery: pd.DataFrame, fbns: pd.DataFrame) -> dict[str, object]:
+    """On grayordinates: per planted network, the first parcel (by overlap) of the FBN that carries its map best, in
+    the parcellation it was built from (Yeo 7 networks, Glasser areas); ``parcel_hits`` counts those that are one of
+    the network's own parcels (either hemisphere's area). Empty when the FBNs were not described by parcellations.
+    """
+    from syncact.simulate.bold import SURFACE_NETWORKS
+
+    parcels = {net.name: net.parcels for net in SURFACE_NETWORKS}
+    if not any(str(source).endswith(":overlap") for source in fbns["source"].unique()):
+        return {}
+    top, hits = {}, 0
+    for row in recovery.itertuples():
+        if row.network not in parcels:
+            continue
+        atlas = parcels[row.network][0].split(":")[0]
+        names = {entry.split(":")[1] for entry in parcels[row.network]}
+        first = fbns.loc[(fbns["unit"] == f"FBN-{row.spatial_fbn:02d}") & (fbns["source"] == f"{atlas}:overlap")
+                         & (fbns["rank"] == 1), "term"]
+        top[row.network] = str(first.iloc[0]) if len(first) else ""
+        hits += top[row.network].removeprefix("L_").removeprefix("R_") in names or top[row.network] in names
+    return {"parcel_top": top, "parcel_hits": hits}
 
 
 RSA_SETS = ("natural", "residual", "synthesized")

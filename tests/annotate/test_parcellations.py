@@ -61,9 +61,21 @@ def test_planted_parcels_come_first_by_loading_and_by_overlap(rng):
 
 def test_the_standard_grayordinates_are_recognised_and_others_refused():
     models = standard_models()
-    check_standard(models)
+    np.testing.assert_array_equal(check_standard(models), np.arange(91282))
     with pytest.raises(DataError, match="91,282 standard grayordinates"):
         check_standard(models[:1000])
+    # the cortex alone (a cortex-only dense file): its first 59,412 columns, the same as cortex_models() writes
+    from syncact.brain.cifti import cortex_models
+
+    assert cortex_models() == models[:59412]
+    np.testing.assert_array_equal(check_standard(cortex_models()), np.arange(59412))
+    yeo = Parcellation.load("yeo7")
+    np.testing.assert_array_equal(yeo.restrict(np.arange(59412)).labels, yeo.labels[:59412])
+    with pytest.raises(ShapeError, match="outside"):
+        yeo.restrict(np.array([91282]))
+    swapped = models[29696:59412] + models[:29696]  # right hemisphere first
+    with pytest.raises(DataError, match="standard order of structures"):
+        check_standard(swapped)
     shifted = ax.BrainModelAxis(models.name, voxel=models.voxel, vertex=np.where(models.vertex >= 0, models.vertex + 1, -1),
                                 affine=models.affine, volume_shape=models.volume_shape, nvertices=models.nvertices)
     with pytest.raises(DataError, match="not the HCP fsLR 32k standard"):

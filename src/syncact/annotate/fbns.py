@@ -266,16 +266,19 @@ class TermMaps:
     name: str = "terms"
 
     @classmethod
-    def from_directory(cls, directory: str | Path, *, name: str = "terms") -> TermMaps:
-        """Every ``*.nii`` / ``*.nii.gz`` of a directory; the term is the file name without its extension
-        and with ``_`` as spaces (``face_recognition.nii.gz`` -> "face recognition")."""
+    def from_directory(cls, directory: str | Path, *, name: str = "terms", grayordinates: bool = False) -> TermMaps:
+        """Every ``*.nii`` / ``*.nii.gz`` of a directory (``*.dscalar.nii`` with ``grayordinates``); the term is the
+        file name without its extension and with ``_`` as spaces (``face_recognition.nii.gz`` -> "face recognition")."""
         directory = Path(directory)
         if not directory.is_dir():
             raise DataError(f"term map directory {str(directory)!r} does not exist.")
-        paths = tuple(sorted(p for p in directory.iterdir() if p.name.endswith((".nii", ".nii.gz"))))
+        cifti = [p for p in directory.iterdir() if p.name.endswith(".dscalar.nii")]
+        paths = tuple(sorted(cifti if grayordinates else
+                             (p for p in directory.iterdir() if p.name.endswith((".nii", ".nii.gz")) and p not in cifti)))
         if not paths:
-            raise DataError(f"{directory} holds no .nii or .nii.gz term maps.")
-        terms = tuple(re.sub(r"\.nii(\.gz)?$", "", p.name).replace("_", " ") for p in paths)
+            kind = ".dscalar.nii (CIFTI grayordinate)" if grayordinates else ".nii or .nii.gz"
+            raise DataError(f"{directory} holds no {kind} term maps.")
+        terms = tuple(re.sub(r"(\.dscalar)?\.nii(\.gz)?$", "", p.name).replace("_", " ") for p in paths)
         return cls(terms, paths, name)
 
     def describe(self, maps: np.ndarray, mask: np.ndarray, affine: np.ndarray, names: Sequence[str], *,
@@ -289,12 +292,47 @@ class TermMaps:
                 raise DataError(f"term map {path.name} is 4D ({img.shape}); give one 3D map per term.")
             data = _on_grid(nib.funcs.squeeze_image(img), mask, affine, "continuous").astype(np.float64)
             values.append(np.nan_to_num(data))
-        terms = np.asarray(values)  # (n_terms, V)
-        a = maps - maps.mean(axis=1, keepdims=True)
-        b = terms - terms.mean(axis=1, keepdims=True)
-        denom = np.linalg.norm(a, axis=1)[:, None] * np.linalg.norm(b, axis=1)[None]
-        r = np.divide(a @ b.T, denom, out=np.full(denom.shape, np.nan), where=denom > 0)
-        return rank_terms(r, list(self.terms), self.name, names, top)
+        return rank_terms(_spatial_r(maps, np.asarray(values)), list(self.terms), self.name, names, top)
+
+    def describe_grayordinates(self, maps: np.ndarray, models: object, keep: np.ndarray, names: Sequence[str], *,
+                               top: int = 3) -> pd.DataFrame:
+        """Spatial Pearson correlation of each FBN map with each CIFTI term map (``*.dscalar.nii``, one map each).
+
+        Parameters
+        ----------
+        maps : ndarray of shape (n_fbns, n_kept)
+        models : nibabel BrainModelAxis
+            Every grayordinate of the data (e.g. ``PreparedStore.brain_models(all_columns=True)``); each term map
+            must have exactly these brain models.
+        keep : ndarray of bool, shape (models.size,)
+            The grayordinates the maps cover.
+        names : sequence of str
+        top : int, default=3
+        """
+        from syncact.brain.cifti import read_brain_models
+
+        keep = np.asarray(keep, dtype=bool)
+        maps = np.asarray(maps, dtype=np.float64)
+        if maps.ndim != 2 or maps.shape[1] != int(keep.sum()):
+            raise ShapeError(f"maps must be (n_fbns, {int(keep.sum())}), got {maps.shape}.")
+        values = []
+        for path in self.paths:
+            if read_brain_models(path) != models:
+                raise DataError(f"term map {str(path)!r} is on other grayordinates than the data; resample it to the "
+                                "data's brain models (e.g. HCP fsLR 32k) first.")
+            data = np.asarray(nib.load(path).get_fdata(), dtype=np.float64)
+            if data.shape[0] != 1:
+                raise DataError(f"term map {path.name} holds {data.shape[0]} maps; give one map per term.")
+            values.append(np.nan_to_num(data[0, keep]))
+        return rank_terms(_spatial_r(maps, np.asarray(values)), list(self.terms), self.name, names, top)
+
+
+def _spatial_r(maps: np.ndarray, terms: np.ndarray) -> np.ndarray:
+    """Pearson r of every map (n_maps, V) with every term map (n_terms, V): (n_maps, n_terms), NaN where constant."""
+    a = maps - maps.mean(axis=1, keepdims=True)
+    b = terms - terms.mean(axis=1, keepdims=True)
+    denom = np.linalg.norm(a, axis=1)[:, None] * np.linalg.norm(b, axis=1)[None]
+    return np.divide(a @ b.T, denom, out=np.full(denom.shape, np.nan), where=denom > 0)
 
 
 def read_label_file(path: str | Path) -> pd.DataFrame:

@@ -20,8 +20,10 @@ coordinate and label atlases of :mod:`syncact.annotate.fbns` instead.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -30,7 +32,10 @@ import scipy.sparse as sp
 from syncact.brain.cifti import N_GRAYORDINATES, check_standard, hcp_data_dir
 from syncact.exceptions import ConfigError, DataError, ShapeError
 
-__all__ = ["N_GRAYORDINATES", "PARCELLATIONS", "Parcellation", "check_standard", "describe_on_store"]
+__all__ = ["N_GRAYORDINATES", "PARCELLATIONS", "Parcellation", "check_standard", "describe_grayordinate_fbns",
+           "describe_on_store"]
+
+logger = logging.getLogger(__name__)
 
 PARCELLATIONS = {
     "mmp": ("mmp_1.0", "Glasser et al. 2016 multi-modal parcellation (360 cortical areas, 19 subcortical structures)"),
@@ -73,16 +78,19 @@ class Parcellation:
         return cls(name, np.searchsorted(ids, values).astype(np.int32), parcels, description)
 
     def restrict(self, keep: np.ndarray) -> Parcellation:
-        """The same parcellation on a subset of grayordinates (``keep``: bool over the current ones)."""
-        keep = np.asarray(keep, dtype=bool)
-        if keep.shape != self.labels.shape:
+        """The same parcellation on a subset of grayordinates (``keep``: bool over the current ones, or their
+        indices)."""
+        keep = np.asarray(keep)
+        if keep.dtype == bool and keep.shape != self.labels.shape:
             raise ShapeError(f"keep has {keep.size} entries for {self.labels.size} grayordinates.")
+        if keep.dtype != bool and keep.size and (keep.min() < 0 or keep.max() >= self.labels.size):
+            raise ShapeError(f"keep indexes grayordinates outside 0 ... {self.labels.size - 1}.")
         return Parcellation(self.name, self.labels[keep], self.parcels, self.description)
 
     def for_store(self, store: object) -> Parcellation:
-        """On a prepared CIFTI store's grayordinates (checked to be the HCP standard ones)."""
-        check_standard(store.brain_models(all_columns=True))
-        return self.restrict(store.voxels)
+        """On a prepared CIFTI store's grayordinates (checked to be the HCP standard ones, or their cortex)."""
+        columns = check_standard(store.brain_models(all_columns=True))
+        return self.restrict(columns[np.asarray(store.voxels, dtype=bool)])
 
     def scores(self, maps: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[int]]:
         """``(loading, overlap, ids)``: each (n_maps, n_parcels) over the parcels present (ids, background left out)."""
@@ -134,5 +142,50 @@ def describe_on_store(maps: np.ndarray, store: object, names: Sequence[str], *,
         check_standard(store.brain_models(all_columns=True))
     except DataError:
         return None
-    return pd.concat([Parcellation.load(name).restrict(store.voxels).describe(maps, names, top=top)
+    return pd.concat([Parcellation.load(name).for_store(store).describe(maps, names, top=top)
                       for name in parcellations], ignore_index=True)
+
+
+def describe_grayordinate_fbns(maps: np.ndarray, store: object, names: Sequence[str], *,
+                               parcellations: Sequence[str] = ("yeo7", "yeo17", "ca_networks", "mmp"),
+                               term_maps: str | Path | None = None, labels: pd.DataFrame | None = None,
+                               top: int = 3) -> pd.DataFrame:
+    """The FBN description table on a prepared CIFTI store: the HCP parcellations (when the store is on the HCP
+    standard grayordinates or their cortex), CIFTI term maps, and the user's labels (the grayordinate counterpart
+    of :func:`~syncact.annotate.cross.describe_fbns`).
+
+    Parameters
+    ----------
+    maps : ndarray of shape (n_fbns, n_features)
+    store : PreparedStore
+        A CIFTI store.
+    names : sequence of str
+    parcellations : sequence of str
+        Keys of :data:`PARCELLATIONS`.
+    term_maps : str or Path, optional
+        A directory of ``<term>.dscalar.nii`` maps on the store's grayordinates.
+    labels : DataFrame, optional
+        A user label table (columns ``fbn, label``).
+    top : int, default=3
+
+    Returns
+    -------
+    DataFrame
+        Rows of :data:`~syncact.annotate.fbns.COLUMNS`.
+    """
+    from syncact.annotate.fbns import COLUMNS, TermMaps, user_labels
+
+    tables = []
+    if parcellations:
+        described = describe_on_store(maps, store, names, parcellations=parcellations, top=top)
+        if described is None:
+            logger.warning("the store's grayordinates are not the HCP standard ones (nor their cortex): the HCP "
+                           "parcellations do not apply and describe no FBN.")
+        else:
+            tables.append(described)
+    if term_maps is not None:
+        terms = TermMaps.from_directory(term_maps, grayordinates=True)
+        tables.append(terms.describe_grayordinates(maps, store.brain_models(all_columns=True), store.voxels, names, top=top))
+    if labels is not None:
+        tables.append(user_labels(labels, names, column="fbn"))
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=COLUMNS)

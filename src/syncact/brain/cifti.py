@@ -113,18 +113,44 @@ def standard_vertices() -> dict[str, np.ndarray]:
     return {"CIFTI_STRUCTURE_CORTEX_LEFT": data["grayl"], "CIFTI_STRUCTURE_CORTEX_RIGHT": data["grayr"]}
 
 
-def check_standard(models: object) -> None:
-    """Raise DataError unless a nibabel ``BrainModelAxis`` is the HCP standard: 91,282 grayordinates, the standard
-    structures in order, the standard cortical vertices of the 32k surfaces."""
-    if models.size != N_GRAYORDINATES:
-        raise DataError(f"the HCP parcellations need the 91,282 standard grayordinates; the data have {models.size} "
-                        "(resample to fsLR 32k + the HCP subcortical voxels, e.g. with ciftify or Workbench).")
+N_CORTEX = 59412
+"""The cortical grayordinates of the HCP standard (fsLR 32k without the medial wall): its first columns."""
+
+
+def cortex_models() -> cifti2_axes.BrainModelAxis:
+    """The brain models of the HCP standard cortex alone: its 59,412 cortical grayordinates (left, then right), the
+    first columns of the 91,282 standard ones (a cortex-only dense file, e.g. ``syncact simulate --space fsLR32k``)."""
+    left, right = standard_vertices().values()
+    return (cifti2_axes.BrainModelAxis.from_surface(left, FSLR_VERTICES, name="CortexLeft")
+            + cifti2_axes.BrainModelAxis.from_surface(right, FSLR_VERTICES, name="CortexRight"))
+
+
+def check_standard(models: object) -> np.ndarray:
+    """The HCP standard grayordinate (0 ... 91,281) of each column of a nibabel ``BrainModelAxis``.
+
+    Accepted: the 91,282 standard grayordinates (the standard structures in order, the standard cortical vertices
+    of the 32k surfaces), or their 59,412 cortical ones alone (:func:`cortex_models`).
+
+    Returns
+    -------
+    ndarray of int, shape (models.size,)
+
+    Raises
+    ------
+    DataError
+        Other grayordinates (the HCP parcellations and surfaces do not apply without resampling).
+    """
+    if models.size not in (N_GRAYORDINATES, N_CORTEX):
+        raise DataError(f"the HCP parcellations need the 91,282 standard grayordinates (or their 59,412 cortical ones); "
+                        f"the data have {models.size} (resample to fsLR 32k + the HCP subcortical voxels, e.g. with "
+                        "ciftify or Workbench).")
     names = np.asarray(models.name)
-    if not np.array_equal(names, standard_structures()):
+    if not np.array_equal(names, standard_structures()[:models.size]):
         raise DataError("the data's grayordinates are not in the HCP standard order of structures.")
     for structure, vertices in standard_vertices().items():
-        if not np.array_equal(models.vertex[names == structure], vertices) or models.nvertices.get(structure) != 32492:
+        if not np.array_equal(models.vertex[names == structure], vertices) or models.nvertices.get(structure) != FSLR_VERTICES:
             raise DataError(f"{structure}: the data's vertices are not the HCP fsLR 32k standard ones.")
+    return np.arange(models.size)
 
 
 HEMISPHERES = {"left": ("L", "CIFTI_STRUCTURE_CORTEX_LEFT"), "right": ("R", "CIFTI_STRUCTURE_CORTEX_RIGHT")}

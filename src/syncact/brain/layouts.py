@@ -286,7 +286,10 @@ def _scan_hcp(root: Path, hcp_data: str) -> DatasetInfo:
         if hcp_data == "volume":
             f = d / f"{d.name}.nii.gz"
             if not f.is_file():
-                info.problems.append(f"{d}: missing {f.name}.")
+                cifti = next(d.glob(f"{d.name}_Atlas*.dtseries.nii"), None)
+                info.problems.append(f"{d}: missing {f.name}" + (
+                    f" (it has the CIFTI {cifti.name}: read grayordinates with hcp_data = \"cifti\", "
+                    "--hcp-data cifti)." if cifti else "."))
                 continue
             _collect(info, lambda f=f, s=subject, r=label: _hcp_volume(f, s, r))
         else:

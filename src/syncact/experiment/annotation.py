@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 
 from syncact.ann.registry import model_key, weights_label
 from syncact.annotate import CrossAnnotation
+from syncact.brain import PreparedStore
 from syncact.config import ExperimentConfig
 from syncact.exceptions import ConfigError
 from syncact.experiment.layout import RunDirectory
@@ -16,6 +19,8 @@ from syncact.experiment.units import filter_names_of
 from syncact.networks import BrainNetworks
 from syncact.stimulus import Frames
 from syncact.sync import Pairing
+
+logger = logging.getLogger(__name__)
 
 
 def paired_filters(pairings: dict[PairingKey, Pairing], features: Features, model: str, weights: str,
@@ -29,11 +34,11 @@ def paired_filters(pairings: dict[PairingKey, Pairing], features: Features, mode
     return np.array(sorted(used), dtype=int)
 
 
-def annotate_pairs(config: ExperimentConfig, run_dir: RunDirectory, embedding: BrainNetworks, mask: np.ndarray,
-                   affine: np.ndarray, frames: dict[str, Frames], features: Features,
-                   pairings: dict[PairingKey, Pairing]) -> CrossAnnotation:
-    """Descriptions of the FBNs (atlases, term maps, labels) and of the paired filters (concepts, frame
-    features, class scores), cross-annotated pair by pair; written to ``annotation/``."""
+def annotate_pairs(config: ExperimentConfig, run_dir: RunDirectory, embedding: BrainNetworks, store: PreparedStore,
+                   frames: dict[str, Frames], features: Features, pairings: dict[PairingKey, Pairing]) -> CrossAnnotation:
+    """Descriptions of the FBNs (atlases, term maps, labels; the HCP parcellations on grayordinates) and of the
+    paired filters (concepts, frame features, class scores), cross-annotated pair by pair; written to
+    ``annotation/``."""
     from syncact.ann.probe import imagenet_categories
     from syncact.annotate import (
         CoordinateAtlas,
@@ -45,17 +50,27 @@ def annotate_pairs(config: ExperimentConfig, run_dir: RunDirectory, embedding: B
         read_label_file,
         sentence_encoder,
     )
+    from syncact.annotate.parcellations import describe_grayordinate_fbns
     from syncact.stimulus.features import frame_features
 
     ac = config.annotation
     encoder = sentence_encoder() if ac.agreement else None  # before the slow part: a missing model fails at once
-    describers = [getattr(CoordinateAtlas, name)() for name in ac.atlases]
-    describers += [LabelAtlas.from_files(e["image"], e["labels"], name=e.get("name")) for e in ac.label_atlases]
-    if ac.term_maps is not None:
-        describers.append(TermMaps.from_directory(ac.term_maps))
     fbn_names = next(iter(pairings.values())).eq2["fbn"].tolist()
-    fbns = describe_fbns(embedding.maps_, mask, affine, fbn_names, describers,
-                         labels=read_label_file(ac.fbn_labels) if ac.fbn_labels else None, top=ac.top_terms)
+    fbn_labels = read_label_file(ac.fbn_labels) if ac.fbn_labels else None
+    if store.kind == "cifti":
+        if ac.atlases:
+            logger.info("[annotation] atlases %s are volume coordinate atlases: on grayordinates the HCP parcellations "
+                        "%s describe the FBNs.", list(ac.atlases), list(ac.parcellations))
+        fbns = describe_grayordinate_fbns(embedding.maps_, store, fbn_names, parcellations=ac.parcellations,
+                                          term_maps=ac.term_maps, labels=fbn_labels, top=ac.top_terms)
+    else:
+        mask_img = store.mask_img()
+        describers = [getattr(CoordinateAtlas, name)() for name in ac.atlases]
+        describers += [LabelAtlas.from_files(e["image"], e["labels"], name=e.get("name")) for e in ac.label_atlases]
+        if ac.term_maps is not None:
+            describers.append(TermMaps.from_directory(ac.term_maps))
+        fbns = describe_fbns(embedding.maps_, np.asarray(mask_img.dataobj, dtype=bool), mask_img.affine, fbn_names,
+                             describers, labels=fbn_labels, top=ac.top_terms)
     runs = list(frames)
     table = pd.concat([frame_features(frames[r].images) for r in runs], ignore_index=True) if ac.features else None
     user = read_label_file(ac.filter_labels) if ac.filter_labels else None

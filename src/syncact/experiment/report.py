@@ -16,6 +16,7 @@ import pandas as pd
 
 from syncact import _io
 from syncact.analysis import MethodComparison, eq1_vs_eq2, layers_table
+from syncact.brain import PreparedStore
 from syncact.config import ExperimentConfig
 from syncact.experiment.findings import findings, read_tables
 from syncact.experiment.methods import methods_paragraphs
@@ -23,6 +24,7 @@ from syncact.experiment.result import ExperimentResult, PairCard
 from syncact.report import figures
 from syncact.report.html import SORT_TABLES, data_uri, json_default, number, render_page, script_hash
 from syncact.report.quotes import quote_html, sentence_html
+from syncact.report.surface import store_picture
 from syncact.report.tables import Column, readable_table
 
 SCRIPT = SORT_TABLES + """
@@ -96,8 +98,9 @@ ATLAS_NETWORK = {"network": Column("Network", "Atlas network (Dosenbach 2010: vo
                                             "centres).")}
 
 
-def _encoding_context(result: ExperimentResult, mask: np.ndarray, affine: np.ndarray) -> dict[str, object] | None:
-    """The encoding section: tables, and per model its r map above the null and its winner-take-all layer map."""
+def _encoding_context(result: ExperimentResult, store: PreparedStore) -> dict[str, object] | None:
+    """The encoding section: tables, and per model its r map above the null and (volumes) its winner-take-all layer
+    map."""
     enc = result.encoding
     if enc is None:
         return None
@@ -106,9 +109,12 @@ def _encoding_context(result: ExperimentResult, mask: np.ndarray, affine: np.nda
         model, weights = key.split("/")
         passed = scores.significant()
         entry = {"label": f"{model} ({weights})", "r": None, "winner": None}
-        if passed.any() and mask.ndim == 3:
-            entry["r"] = data_uri(figures.brain_views(np.where(passed, scores.mean_r, 0.0), mask, affine,
-                                                      f"{model}: r of predicted voxels", threshold=0.01))
+        if passed.any():
+            entry["r"] = data_uri(store_picture(store, np.where(passed, scores.mean_r, 0.0),
+                                                f"{model}: r of predicted voxels", threshold=0.01))
+        if passed.any() and store.kind == "nifti":
+            mask_img = store.mask_img()
+            mask, affine = np.asarray(mask_img.dataobj, dtype=bool), mask_img.affine
             labels = np.zeros(mask.shape, dtype=int)
             labels[mask] = np.where(passed, scores.winner() + 1, 0)
             entry["winner"] = data_uri(figures.label_views(labels, mask, affine, scores.bands,
@@ -188,9 +194,10 @@ def _regression_context(out: Path) -> dict[str, str] | None:
             "img": data_uri(figure.read_bytes())}
 
 
-def _gallery(result: ExperimentResult, cards: list[dict[str, object]], terms: Terms, mask: np.ndarray,
-             affine: np.ndarray) -> tuple[list[dict[str, object]], str]:
-    """Every FBN's map (drawn once, shown by CSS class in the gallery and the cards), its peak and its cards.
+def _gallery(result: ExperimentResult, cards: list[dict[str, object]], terms: Terms,
+             store: PreparedStore) -> tuple[list[dict[str, object]], str]:
+    """Every FBN's map (drawn once, shown by CSS class in the gallery and the cards: slices and a glass brain for
+    volumes, the inflated fsLR surfaces for grayordinates), its peak (volumes) and its cards.
 
     Returns the gallery entries and the style sheet holding the images, each with its own aspect ratio (the
     number of axial slices, hence the width, depends on the map's extent).
@@ -202,7 +209,7 @@ def _gallery(result: ExperimentResult, cards: list[dict[str, object]], terms: Te
     entries, rules = [], []
     for k in range(emb.maps_.shape[0]):
         name = f"FBN-{k:02d}"
-        png = figures.brain_views(emb.maps_[k], mask, affine, name)
+        png = store_picture(store, emb.maps_[k], name)
         width, height = Image.open(io.BytesIO(png)).size
         rules.append(f".m-{name}{{background-image:url({data_uri(png)});aspect-ratio:{width}/{height}}}")
         peak = None
@@ -228,7 +235,7 @@ def _pairs_index(cards: list[dict[str, object]]) -> str:
         columns={"significant": "pcc"}), table_id="t-pairs", links=links)
 
 
-def write_report(result: ExperimentResult, config: ExperimentConfig, *, mask: np.ndarray, affine: np.ndarray) -> Path:
+def write_report(result: ExperimentResult, config: ExperimentConfig, *, store: PreparedStore) -> Path:
     """Render ``report/index.html`` (and ``report/cards.json``) inside the run directory; return the page's path.
 
     The page reads like a results section: a summary whose every number links to its table, the tables
@@ -260,7 +267,7 @@ def write_report(result: ExperimentResult, config: ExperimentConfig, *, mask: np
                                               "image/jpeg")
         traces[shown["id"]] = figures.trace_svg(card.fbn_trace, card.filter_trace)
     _io.write_text(out / "report" / "cards.json", json.dumps(cards, indent=1, default=json_default))
-    gallery, map_css = _gallery(result, cards, terms, mask, affine)
+    gallery, map_css = _gallery(result, cards, terms, store)
 
     flags = summary[["mean_significant"]].rename(columns={"mean_significant": "mean_pcc"})
     pcc_runs, pcc_flags = _pivot(summary, "mean_pcc", "mean_significant")
@@ -276,7 +283,7 @@ def write_report(result: ExperimentResult, config: ExperimentConfig, *, mask: np
     if result.recovery is not None:
         sections.append(("truth", "Planted truth"))
     sections.append(("fbns", "FBNs"))
-    encoding = _encoding_context(result, mask, affine)
+    encoding = _encoding_context(result, store)
     if encoding:
         sections.append(("encoding", "Encoding models"))
     sweep = _sweep_context(result.comparison)

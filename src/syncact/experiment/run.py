@@ -86,11 +86,11 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
 
     result = ExperimentResult(run_dir.root, summary, pairings, embedding, fbns.mean, bold.split, frameset.frames,
                               features.activations, features.filter_indices, inputs.tr, timings=timings)
-    mask, affine = bold.mask, bold.affine
-    if mask.ndim == 3:
-        result.peaks = map_peaks(embedding.maps_, mask, affine, [f"FBN-{k:02d}" for k in range(embedding.maps_.shape[0])])
+    if bold.mask is not None:  # volumes: the peak of each map and the atlas region nearest to it
+        result.peaks = map_peaks(embedding.maps_, bold.mask, bold.mask_img.affine,
+                                 [f"FBN-{k:02d}" for k in range(embedding.maps_.shape[0])])
         run_dir.write_table("fbn_peaks", result.peaks)
-    truth = load_ground_truth(config.data.bids, mask, inputs.kept)
+    truth = load_ground_truth(config.data.bids, bold.store, inputs.kept)
     if truth is not None:
         result.recovery, result.detection = recovery_and_detection(truth, embedding, fbns.mean, pairings)
         run_dir.write_table("recovery", result.recovery)
@@ -98,7 +98,7 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
 
     if config.annotation is not None:
         tic = time.perf_counter()
-        result.annotation = annotate_pairs(config, run_dir, embedding, mask, affine, frameset.frames, features, pairings)
+        result.annotation = annotate_pairs(config, run_dir, embedding, bold.store, frameset.frames, features, pairings)
         timings["annotation"] = time.perf_counter() - tic
 
     if config.encoding is not None:
@@ -124,7 +124,7 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
                                            wall_s=time.perf_counter() - start, timings=timings)
     run_dir.write_json(run_dir.root / "provenance.json", result.provenance.to_dict())
     tic = time.perf_counter()
-    write_report(result, config, mask=mask, affine=affine)
+    write_report(result, config, store=bold.store)
     timings["report"] = time.perf_counter() - tic
     record_run(run_dir.units, "finished")
     return result

@@ -72,11 +72,11 @@ def check_inputs(config: ExperimentConfig) -> Inputs:
     """Scan the dataset and check it against the config's movies; nothing is written."""
     dc = config.data
     info = scan_dataset(dc.bids, layout=dc.layout, task=dc.task, space=dc.space, hcp_data=dc.hcp_data).check()
-    if info.runs[0].kind != "nifti":
-        raise ConfigError(f"`syncact run` needs volume runs (its report draws volume slices and its atlases are "
-                          f"volumetric); {info.layout} gave {info.runs[0].kind} data. Use hcp_data = \"volume\", or on "
-                          "grayordinates run the steps: `syncact prepare`, `syncact embed` (CIFTI FBN maps), "
-                          "`syncact encode`.")
+    if info.runs[0].kind == "array":
+        raise ConfigError(f"`syncact run` needs brain data (volumes or CIFTI grayordinates) to map and describe FBNs; "
+                          f"{info.layout} gave plain arrays. Run the steps instead: `syncact prepare`, `syncact embed`.")
+    if info.runs[0].kind == "cifti":
+        check_grayordinate_config(config)
     by_run = _group_runs(list(info.runs), config)
     movies = {m.run: m for m in config.movies}
     kept = {label: kept_rows(group[0], movies[label]) for label, group in by_run.items()}
@@ -84,6 +84,22 @@ def check_inputs(config: ExperimentConfig) -> Inputs:
         if not Path(movies[label].path).is_file():
             raise ConfigError(f"[[movies]] run {label}: movie file {str(movies[label].path)!r} is missing.")
     return Inputs(info, by_run, movies, kept)
+
+
+def check_grayordinate_config(config: ExperimentConfig) -> None:
+    """Refuse, before anything runs, the settings that need volumes when the data are CIFTI grayordinates."""
+    from syncact.networks.decomposition import VOLUME_METHODS
+
+    methods = {config.embedding.method, *(config.sweep.methods if config.sweep is not None else ())}
+    if volume_only := sorted(m for m in methods if m.lower() in VOLUME_METHODS):
+        raise ConfigError(f"method(s) {volume_only} fit nilearn on NIfTI images and cannot take CIFTI grayordinates; "
+                          "use sync-act (any variant), pca or srm in [embedding] method and [sweep] methods.")
+    if config.data.mask not in ("mni152", "template", "intersect"):
+        raise ConfigError(f"[data] mask = {config.data.mask!r} is a volume mask; CIFTI grayordinates are prepared as "
+                          "they are: remove it.")
+    if config.annotation is not None and config.annotation.label_atlases:
+        raise ConfigError("[annotation] label_atlases are volume label images; on CIFTI grayordinates the HCP "
+                          "parcellations describe the FBNs ([annotation] parcellations): remove label_atlases.")
 
 
 def _group_runs(runs: list[RunSource], config: ExperimentConfig) -> dict[str, list[RunSource]]:
@@ -150,17 +166,13 @@ class BoldData:
     test: dict[str, StoreRuns]
 
     @cached_property
-    def mask_img(self) -> nib.Nifti1Image:
-        """The store's voxel set as a NIfTI mask, read from the store once."""
-        return self.store.mask_img()
+    def mask_img(self) -> nib.Nifti1Image | None:
+        """The store's voxel set as a NIfTI mask, read from the store once (None on grayordinates)."""
+        return self.store.mask_img() if self.store.kind == "nifti" else None
 
     @property
-    def mask(self) -> np.ndarray:
-        return np.asarray(self.mask_img.dataobj, dtype=bool)
-
-    @property
-    def affine(self) -> np.ndarray:
-        return self.mask_img.affine
+    def mask(self) -> np.ndarray | None:
+        return None if self.mask_img is None else np.asarray(self.mask_img.dataobj, dtype=bool)
 
 
 def prepare_bold(inputs: Inputs, config: ExperimentConfig, run_dir: RunDirectory, executor: Executor,
@@ -267,7 +279,7 @@ def extract_features(frameset: FrameSet, config: ExperimentConfig, run_dir: RunD
 
 
 # FBNs -----------------------------------------------------------------------------------------------------
-def network_params(config: ExperimentConfig, mask_img: object) -> dict[str, object]:
+def network_params(config: ExperimentConfig, mask_img: object | None) -> dict[str, object]:
     """Settings of ``[embedding]`` that change a fit, for :func:`make_networks` (each method takes those it knows)."""
     e = config.embedding
     return {"temporal": e.temporal, "n_heads": e.n_heads, "n_epochs": e.n_epochs, "learning_rate": e.learning_rate,

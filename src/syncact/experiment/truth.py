@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 
 from syncact.analysis import GroundTruth, fbn_roles, recovery_table
+from syncact.brain import PreparedStore
+from syncact.brain.cifti import read_brain_models
 from syncact.experiment.result import PairingKey
 from syncact.networks import BrainNetworks
 from syncact.sync import Pairing
@@ -17,19 +19,29 @@ from syncact.sync import Pairing
 logger = logging.getLogger(__name__)
 
 
-def load_ground_truth(bids: Path, mask: np.ndarray, kept: dict[str, tuple[int, int]]) -> GroundTruth | None:
-    """Planted networks of a simulated dataset (``derivatives/ground_truth``), on the run's grid, or None."""
+def load_ground_truth(bids: Path, store: PreparedStore, kept: dict[str, tuple[int, int]]) -> GroundTruth | None:
+    """Planted networks of a simulated dataset (``derivatives/ground_truth``), on the store's voxels or
+    grayordinates, or None."""
     gt = Path(bids) / "derivatives" / "ground_truth"
     if not (gt / "networks.tsv").is_file():
         return None
     networks = pd.read_csv(gt / "networks.tsv", sep="\t", keep_default_na=False)
-    planted = np.asarray(nib.load(gt / "planted_maps.nii.gz").dataobj)
-    if planted.shape[:3] != mask.shape:
-        logger.warning("ground truth maps are on another grid; recovery is not computed.")
-        return None
+    if store.kind == "cifti":
+        path = gt / "planted_maps.dscalar.nii"
+        if not path.is_file() or read_brain_models(path) != store.brain_models(all_columns=True):
+            logger.warning("no ground truth maps on the data's grayordinates; recovery is not computed.")
+            return None
+        maps = np.asarray(nib.load(path).get_fdata(), dtype=np.float64)[:, store.voxels]
+    else:
+        mask = np.asarray(store.mask_img().dataobj, dtype=bool)
+        planted = np.asarray(nib.load(gt / "planted_maps.nii.gz").dataobj) if (gt / "planted_maps.nii.gz").is_file() else None
+        if planted is None or planted.shape[:3] != mask.shape:
+            logger.warning("ground truth maps are on another grid; recovery is not computed.")
+            return None
+        maps = planted[mask].T
     bold = {label: pd.read_csv(gt / f"run-{label}_drivers.tsv", sep="\t").iloc[slice(*kept[label])].reset_index(drop=True)
             for label in kept if (gt / f"run-{label}_drivers.tsv").is_file()}
-    return GroundTruth(networks, planted[mask].T, bold) if bold else None
+    return GroundTruth(networks, maps, bold) if bold else None
 
 
 def recovery_and_detection(truth: GroundTruth, embedding: BrainNetworks, fbn_activations: dict[str, np.ndarray],

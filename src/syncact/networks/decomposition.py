@@ -196,6 +196,8 @@ class SharedResponse(LinearNetworks):
         return self
 
 
+VOLUME_METHODS = ("canica", "dictlearning")
+"""Methods that fit nilearn on NIfTI images (they need a volume mask)."""
 METHODS = {"sync-act": FBNEmbedding, "canica": GroupICA, "dictlearning": DictionaryLearning, "pca": GroupPCA,
            "srm": SharedResponse}
 # The paper's ablation names for the embedding's three variants.

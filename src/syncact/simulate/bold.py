@@ -36,14 +36,18 @@ class NetworkSpec:
     term : str
         What a meta-analysis would call the network's map; the dataset writes the map under this name
         (``derivatives/ground_truth/term_maps``) so cross-annotation can be checked against planted truth.
+    parcels : tuple of str
+        Where the network sits on grayordinates (``syncact.simulate.spaces.GrayordinateSpace``): real parcels,
+        ``yeo7:<network>`` or ``mmp:<Glasser area>`` (both hemispheres).
     """
 
     name: str
     kind: str
     driver: str
-    centers: tuple[tuple[float, float, float], ...]
+    centers: tuple[tuple[float, float, float], ...] = ()
     sigma_mm: float = 9.0
     term: str = ""
+    parcels: tuple[str, ...] = ()
 
 
 DEFAULT_NETWORKS: tuple[NetworkSpec, ...] = (
@@ -57,6 +61,21 @@ DEFAULT_NETWORKS: tuple[NetworkSpec, ...] = (
     NetworkSpec("sensorimotor", "spontaneous", "", ((-38, -22, 56), (38, -22, 56)), term="motor"),
     NetworkSpec("auditory", "spontaneous", "", ((-54, -20, 8), (54, -20, 8)), term="auditory"),
 )
+
+SURFACE_NETWORKS: tuple[NetworkSpec, ...] = (
+    NetworkSpec("early_visual_luminance", "stimulus", "luminance", term="luminance", parcels=("mmp:V1",)),
+    NetworkSpec("hmt_motion", "stimulus", "motion", term="visual motion",
+                parcels=("mmp:MT", "mmp:MST", "mmp:FST", "mmp:V4t")),
+    NetworkSpec("ventral_temporal_cnn_mid", "stimulus", "cnn:block3", term="object recognition",
+                parcels=("mmp:FFC", "mmp:VVC")),
+    NetworkSpec("parietal_cnn_high", "stimulus", "cnn:last_conv", term="visual attention", parcels=("mmp:IPS1", "mmp:IP0")),
+    NetworkSpec("default_mode", "spontaneous", "", term="default mode", parcels=("yeo7:Default",)),
+    NetworkSpec("sensorimotor", "spontaneous", "", term="motor", parcels=("yeo7:Somatomotor",)),
+    NetworkSpec("frontoparietal", "spontaneous", "", term="cognitive control", parcels=("yeo7:Frontoparietal",)),
+)
+"""The networks of the grayordinate dataset: the same drivers as :data:`DEFAULT_NETWORKS` in real Glasser areas
+(V1; the MT+ complex, MT, MST, FST and V4t; the fusiform face complex and ventral visual complex; IPS1 and IP0), and three real Yeo 2011
+networks with spontaneous activity."""
 
 
 def network_map(coords: np.ndarray, centers: np.ndarray, sigma: float) -> np.ndarray:

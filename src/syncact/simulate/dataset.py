@@ -1,6 +1,10 @@
 """The embedded naturalistic dataset: movies of real photos, simulated BOLD with planted networks, BIDS.
 
-Layout written under ``root``::
+Two spaces (:mod:`syncact.simulate.spaces`): the MNI152 4 mm volume (default, BIDS) or the fsLR 32k cortical
+grayordinates (``space="fsLR32k"``: CIFTI-2 dense time series in the HCP layout, networks in real Yeo 2011
+networks and Glasser areas, ground truth as ``planted_maps.dscalar.nii`` and ``term_maps/*.dscalar.nii``).
+
+Layout written under ``root`` (volume)::
 
     dataset_description.json  participants.tsv  task-movie_bold.json  README
     stimuli/task-movie_run-<r>.mp4
@@ -29,18 +33,18 @@ from tqdm.auto import tqdm
 from syncact import _io
 from syncact._validation import check_positive
 from syncact.ann import default_cache_dir, extract_activations, get_model
-from syncact.brain.masking import voxel_coordinates
 from syncact.exceptions import ConfigError
 from syncact.simulate.bold import (
     DEFAULT_NETWORKS,
+    SURFACE_NETWORKS,
     NetworkSpec,
     bold_timecourse,
-    network_map,
     simulate_run,
     spontaneous_timecourse,
     zscore,
 )
 from syncact.simulate.movie import make_movie
+from syncact.simulate.spaces import get_space
 from syncact.stimulus import Frames, sync_frames
 from syncact.stimulus.features import luminance, motion_energy
 
@@ -66,12 +70,15 @@ class SimulatedDataset:
     subjects : list of str
     networks : DataFrame
         One row per planted network: name, kind, driver, filter (``model:layer:index`` for CNN drivers).
-    maps : ndarray of shape (n_networks, n_voxels)
-        Group-level planted maps inside ``mask``.
-    mask : ndarray of bool
-        The MNI152 4 mm brain mask on the data grid.
+    maps : ndarray of shape (n_networks, n_features)
+        Group-level planted maps inside ``mask`` (volume) or on the cortical grayordinates.
+    mask : ndarray of bool or None
+        The MNI152 4 mm brain mask on the data grid (None on grayordinates).
     drivers : dict of int to DataFrame
         Per run, the raw stimulus drivers (columns named after the networks).
+    space : {"MNI152", "fsLR32k"}
+    runs : dict of (subject, run) to Path
+        Every BOLD file written.
     """
 
     root: Path
@@ -81,8 +88,10 @@ class SimulatedDataset:
     subjects: list[str]
     networks: pd.DataFrame
     maps: np.ndarray
-    mask: np.ndarray
+    mask: np.ndarray | None
     drivers: dict[int, pd.DataFrame] = field(default_factory=dict)
+    space: str = "MNI152"
+    runs: dict[tuple[str, int], Path] = field(default_factory=dict)
 
 
 def choose_filter(acts: np.ndarray, exclude: list[np.ndarray], rng: np.random.Generator, *, max_r: float = 0.3) -> int:
@@ -112,7 +121,8 @@ def make_dataset(
     n_runs: int = 2,
     n_timepoints: int = 200,
     tr: float = 1.0,
-    networks: tuple[NetworkSpec, ...] = DEFAULT_NETWORKS,
+    networks: tuple[NetworkSpec, ...] | None = None,
+    space: str = "MNI152",
     plant_model: str = "efficientnet_lite2",
     amplitude: float = 2.0,
     noise_std: float = 1.0,
@@ -134,8 +144,12 @@ def make_dataset(
         Dataset size (default 10 subjects x 2 runs x 200 volumes).
     tr : float, default=1.0
         Repetition time in seconds (HCP 7T uses 1 s).
-    networks : tuple of NetworkSpec
-        Planted networks (default: 4 stimulus-driven, 3 spontaneous).
+    networks : tuple of NetworkSpec, optional
+        Planted networks (default: 4 stimulus-driven, 3 spontaneous: :data:`~syncact.simulate.bold.DEFAULT_NETWORKS`,
+        or :data:`~syncact.simulate.bold.SURFACE_NETWORKS` on grayordinates).
+    space : {"MNI152", "fsLR32k"}, default="MNI152"
+        The MNI152 4 mm volume (BIDS NIfTI runs) or the 59,412 cortical grayordinates of the HCP standard (CIFTI-2
+        dense time series in the HCP layout; :mod:`syncact.simulate.spaces`).
     plant_model : str, default="efficientnet_lite2"
         CNN whose filters drive the ``cnn:<layer>`` networks (ImageNet weights).
     amplitude : float, default=2.0
@@ -145,7 +159,8 @@ def make_dataset(
     drift_std : float
         Slow drift per cosine term, in percent.
     jitter_mm : float, default=2.0
-        Per-subject standard deviation of each blob centre.
+        Per-subject standard deviation of each blob centre (volume); on grayordinates, the s.d. of each subject's
+        smooth multiplicative field is ``0.1 * jitter_mm``.
     fps : float, default=12.0
         Movie frame rate.
     seed : int, default=0
@@ -158,20 +173,17 @@ def make_dataset(
     -------
     SimulatedDataset
     """
-    from nilearn.datasets import load_mni152_brain_mask
-
     for name, value in (("n_subjects", n_subjects), ("n_runs", n_runs), ("n_timepoints", n_timepoints)):
         check_positive(name, value, integer=True)
     check_positive("tr", tr)
     root = Path(root)
     if root.exists() and any(root.iterdir()):
         raise ConfigError(f"{str(root)!r} exists and is not empty; choose a new folder (nothing is overwritten).")
+    grid = get_space(space)
+    if networks is None:
+        networks = SURFACE_NETWORKS if grid.name == "fsLR32k" else DEFAULT_NETWORKS
     rng = np.random.default_rng(seed)
-    mask_img = load_mni152_brain_mask(resolution=4)
-    mask = np.asarray(mask_img.dataobj) > 0
-    affine = mask_img.affine
-    coords = voxel_coordinates(mask, affine)
-    subjects = [f"{i + 1:02d}" for i in range(n_subjects)]
+    subjects = [f"{i + 1:02d}" if grid.name == "MNI152" else f"sim{i + 1:02d}" for i in range(n_subjects)]
     runs = list(range(1, n_runs + 1))
 
     # 1. Movies and their per-TR frames.
@@ -199,18 +211,12 @@ def make_dataset(
                 raw[run][f"cnn:{layer}"] = acts[run].layers[layer][:, chosen[layer]].astype(np.float64)
 
     # 3. Per-subject maps, amplitudes, baselines.
-    group_maps = np.stack([network_map(coords, np.array(n.centers, float), n.sigma_mm) for n in networks])
-    group_maps /= group_maps.max(axis=1, keepdims=True)
+    group_maps = grid.group_maps(networks)
     subject_maps, subject_amps, baselines = {}, {}, {}
     for sub in subjects:
-        maps = []
-        for net in networks:
-            centers = np.array(net.centers, float) + rng.normal(0, jitter_mm, size=(len(net.centers), 3))
-            m = network_map(coords, centers, net.sigma_mm)
-            maps.append(m / m.max())
-        subject_maps[sub] = np.stack(maps)
+        subject_maps[sub] = grid.subject_maps(networks, rng, jitter_mm)
         subject_amps[sub] = amplitude * rng.uniform(0.75, 1.25, size=len(networks))
-        baselines[sub] = 1000.0 * rng.uniform(0.8, 1.2, size=coords.shape[0])
+        baselines[sub] = 1000.0 * rng.uniform(0.8, 1.2, size=grid.n_features)
 
     # 4. BOLD runs.
     gt = root / "derivatives" / "ground_truth"
@@ -225,8 +231,8 @@ def make_dataset(
         drivers[run] = pd.DataFrame({net.name: raw[run][net.driver] for net in networks if net.kind == "stimulus"})
         expected[run] = table
         _tsv(gt / f"run-{run}_drivers.tsv", pd.DataFrame(table))
-    zooms = (*np.abs(np.diag(affine)[:3]), tr)
     jobs = [(sub, run) for sub in subjects for run in runs]
+    written: dict[tuple[str, int], Path] = {}
     for sub, run in tqdm(jobs, desc="simulated BOLD", unit="run", disable=_io.bar_disabled(progress), leave=False):
         tcs = np.stack([
             expected[run][f"{net.name}_bold"] if net.kind == "stimulus" else spontaneous_timecourse(rng, n_timepoints, tr)
@@ -234,27 +240,21 @@ def make_dataset(
         ], axis=1)
         matrix = simulate_run(rng, subject_maps[sub], tcs, subject_amps[sub], baselines[sub],
                               noise_std=noise_std, noise_phi=noise_phi, drift_std=drift_std)
-        volume = np.zeros((*mask.shape, n_timepoints), dtype=np.float32)
-        volume[mask] = matrix.T
-        stem = f"sub-{sub}_task-{TASK}_run-{run}"
-        img = nib.Nifti1Image(volume, affine)
-        img.header.set_data_dtype(np.int16)
-        img.header.set_zooms(zooms)
-        img.header.set_xyzt_units("mm", "sec")
-        with _io.atomic_path(root / f"sub-{sub}" / "func" / f"{stem}_bold.nii.gz") as tmp:
-            nib.save(img, tmp)
-        _io.write_json(root / f"sub-{sub}" / "func" / f"{stem}_bold.json", {"RepetitionTime": tr, "TaskName": TASK})
+        written[(sub, run)] = grid.run_path(root, sub, run, TASK)
+        grid.write_run(written[(sub, run)], matrix, tr, TASK)
         _tsv(gt / f"sub-{sub}" / f"sub-{sub}_run-{run}_timecourses.tsv",
                    pd.DataFrame(tcs, columns=[n.name for n in networks]))
 
     # 5. Dataset metadata and ground truth.
-    _io.write_json(root / "dataset_description.json", {
-        "Name": "syncact embedded naturalistic dataset (simulated)", "BIDSVersion": "1.9.0", "DatasetType": "raw",
-        "GeneratedBy": [{"Name": "syncact.simulate", "Description": f"seed={seed}"}],
-    })
-    _io.write_json(root / f"task-{TASK}_bold.json", {"RepetitionTime": tr, "TaskName": TASK})
-    _tsv(root / "participants.tsv", pd.DataFrame({"participant_id": [f"sub-{s}" for s in subjects]}))
-    _io.write_text(root / "README", "Simulated movie-watching fMRI with planted networks; see derivatives/ground_truth.\n")
+    if grid.name == "MNI152":  # BIDS files; the HCP layout has none
+        _io.write_json(root / "dataset_description.json", {
+            "Name": "syncact embedded naturalistic dataset (simulated)", "BIDSVersion": "1.9.0", "DatasetType": "raw",
+            "GeneratedBy": [{"Name": "syncact.simulate", "Description": f"seed={seed}"}],
+        })
+        _io.write_json(root / f"task-{TASK}_bold.json", {"RepetitionTime": tr, "TaskName": TASK})
+        _tsv(root / "participants.tsv", pd.DataFrame({"participant_id": [f"sub-{s}" for s in subjects]}))
+    _io.write_text(root / "README", f"Simulated movie-watching fMRI with planted networks ({grid.name}); see "
+                   "derivatives/ground_truth.\n")
     _io.write_json(gt / "dataset_description.json", {
         "Name": "planted ground truth", "BIDSVersion": "1.9.0", "DatasetType": "derivative",
         "GeneratedBy": [{"Name": "syncact.simulate"}],
@@ -265,34 +265,35 @@ def make_dataset(
         "driver": [n.driver for n in networks],
         "filter": [f"{plant_model}:{n.driver[4:]}:{chosen[n.driver[4:]]}" if n.driver.startswith("cnn:") else "" for n in networks],
         "centers_mm": [json.dumps(n.centers) for n in networks],
+        "parcels": [" ".join(n.parcels) for n in networks],
     })
     _tsv(gt / "networks.tsv", net_table)
-    maps_volume = np.zeros((*mask.shape, len(networks)), dtype=np.float32)
-    maps_volume[mask] = group_maps.T
-    with _io.atomic_path(gt / "planted_maps.nii.gz") as tmp:
-        nib.save(nib.Nifti1Image(maps_volume, affine), tmp)
+    grid.write_maps(gt / f"planted_maps{grid.map_suffix}", group_maps, [n.name for n in networks])
     for i, net in enumerate(networks):  # a term-map directory as a meta-analysis that knows each region would give
         if net.term:
-            with _io.atomic_path(gt / "term_maps" / f"{net.term.replace(' ', '_')}.nii.gz") as tmp:
-                nib.save(nib.Nifti1Image(maps_volume[..., i], affine), tmp)
+            grid.write_maps(gt / "term_maps" / f"{net.term.replace(' ', '_')}{grid.map_suffix}", group_maps[i:i + 1], [net.term])
     _io.write_json(gt / "ground_truth.json", {
         "seed": seed, "tr": tr, "n_timepoints": n_timepoints, "subjects": subjects, "runs": runs,
         "plant_model": plant_model, "plant_filters": chosen, "amplitude": amplitude, "noise_std": noise_std,
         "noise_phi": noise_phi, "drift_std": drift_std, "jitter_mm": jitter_mm, "fps": fps,
-        "movies": {run: str(path.relative_to(root)) for run, path in movies.items()},
+        "movies": {run: str(path.relative_to(root)) for run, path in movies.items()}, "space": grid.name,
     })
     logger.info("simulated dataset written to %s", root)
-    return SimulatedDataset(root, movies, tr, n_timepoints, subjects, net_table, group_maps, mask, drivers)
+    return SimulatedDataset(root, movies, tr, n_timepoints, subjects, net_table, group_maps, getattr(grid, "mask", None),
+                            drivers, grid.name, written)
 
 
 def _tsv(path: Path, table: pd.DataFrame) -> None:
     _io.write_csv(path, table, sep="\t")
 
 
-def load_ground_truth(root: str | Path) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    """Planted networks table, their group maps (n_networks, n_voxels in the mask) and the 3D mask."""
+def load_ground_truth(root: str | Path) -> tuple[pd.DataFrame, np.ndarray, np.ndarray | None]:
+    """Planted networks table, their group maps (n_networks, n_features) and the 3D mask (None on grayordinates,
+    whose maps cover the dataset's cortical grayordinates in order)."""
     gt = Path(root) / "derivatives" / "ground_truth"
     networks = pd.read_csv(gt / "networks.tsv", sep="\t", keep_default_na=False)
+    if (gt / "planted_maps.dscalar.nii").is_file():
+        return networks, np.asarray(nib.load(gt / "planted_maps.dscalar.nii").get_fdata(), dtype=np.float64), None
     img = nib.load(gt / "planted_maps.nii.gz")
     data = np.asarray(img.dataobj)
     mask = np.any(data != 0, axis=-1)
