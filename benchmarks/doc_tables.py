@@ -230,7 +230,31 @@ def report_surface(record: dict) -> str:
     return "\n".join(rows) + "\n"
 
 
-RENDERERS: dict[str, Callable[[dict], str]] = {"demo-surface": demo_surface, "report-surface": report_surface,"recovery": recovery, "calibration-grid": calibration_grid,
+def subspace(record: dict) -> str:
+    """The randomized principal subspace against the exact one, the crossover in rows, and its plan units on 1 and 2
+    workers (bench_subspace.py)."""
+    angles, rec, captured = record["angles_deg"], record["recovery"], record["captured"]
+    rows = ["| measure | value |", "|---|---|",
+            f"| training runs x rows, voxels, r | {record['train_runs']} runs, {record['train_rows']:,} rows, "
+            f"{record['n_voxels']:,} voxels, r = {record['r']} |",
+            "| largest principal angle to the exact subspace, top 4 / 7 / 16 / 256 directions | "
+            f"{angles['4']:.2f}° / {angles['7']:.2f}° / {angles['16']:.0f}° / {angles['256']:.0f}° |",
+            "| variance captured, randomized / exact, top 7 / 16 / 256 directions | "
+            f"{captured['7']:.5f} / {captured['16']:.5f} / {captured['256']:.5f} |",
+            f"| demo embedding's recovery (spatial r), exact basis | {min(rec['exact'].values()):.3f} to "
+            f"{max(rec['exact'].values()):.3f} |",
+            f"| the same in the randomized basis | {min(rec['randomized'].values()):.3f} to "
+            f"{max(rec['randomized'].values()):.3f} (largest change {record['recovery_max_diff']:.4f}; bar 0.01) |"]
+    for row in record["rows_vs_seconds"]:
+        rows.append(f"| {row['rows']:,} rows: exact / randomized, one process | {row['exact']:.1f} s / "
+                    f"{row['randomized']:.1f} s |")
+    units = record["units_seconds"]
+    rows.append(f"| randomized as plan units, {record['all_runs']} runs: 1 / 2 workers | {units['1']:.1f} s / "
+                f"{units['2']:.1f} s = {record['speedup']:.2f}x (bar 1.6x) |")
+    return "\n".join(rows) + "\n"
+
+
+RENDERERS: dict[str, Callable[[dict], str]] = {"subspace": subspace, "demo-surface": demo_surface, "report-surface": report_surface,"recovery": recovery, "calibration-grid": calibration_grid,
                                                "report": report, "encoding-demo": encoding_demo,
                                                "encoding-networks": encoding_networks, "encoding-speed": encoding_speed,
                                                "encoding-solvers": encoding_solvers,

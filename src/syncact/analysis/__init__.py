@@ -6,6 +6,7 @@ from syncact.analysis.mapping import layer_mapping, overlap_summary
 from syncact.analysis.matching import NetworkMatch, match_networks
 from syncact.analysis.recovery import fbn_roles, recovery_table
 from syncact.analysis.regression import AccuracyRegression, accuracy_regression
+from syncact.analysis.subspace import subspace_units
 from syncact.analysis.tables import eq1_vs_eq2, layers_table, models_by_runs
 
 __all__ = [
@@ -28,4 +29,5 @@ __all__ = [
     "paired_scores",
     "recovery_table",
     "shared_subspace",
+    "subspace_units",
 ]

@@ -689,6 +689,10 @@ class StoreRuns(Sequence[np.ndarray]):
     def __repr__(self) -> str:
         return f"StoreRuns({len(self)} segments of {self.store!r})"
 
+    def shard(self, index: int, n_shards: int) -> StoreRuns:
+        """Segments ``index::n_shards`` as a lazy sequence of their own (a share of the runs for one worker)."""
+        return StoreRuns(self.store, self.segments[index::n_shards], zscore=self.zscore)
+
     def content_key(self) -> dict[str, object]:
         """The store's key, the segments and the z-scoring: what the sequence holds (a unit's key uses it)."""
         return {"store": self.store.content_key(), "zscore": self.zscore,

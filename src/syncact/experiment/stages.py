@@ -19,7 +19,7 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
-from syncact.analysis import accuracy_regression, eq1_vs_eq2, fit_networks, layers_table, models_by_runs, shared_subspace
+from syncact.analysis import accuracy_regression, eq1_vs_eq2, fit_networks, layers_table, models_by_runs, subspace_units
 from syncact.ann import Activations, default_cache_dir
 from syncact.ann.registry import LOGITS, model_key, weights_label
 from syncact.brain import DatasetInfo, PreparedStore, RunSource, Segment, StoreRuns, prepare_dataset, scan_dataset
@@ -306,8 +306,8 @@ def fit_embeddings(bold: BoldData, config: ExperimentConfig, run_dir: RunDirecto
             settings.update(checkpoint_dir=run_dir.checkpoints, resume=resume)
         subspace = None  # the embedding's principal subspace: one unit per n_components, shared by every K and variant
         if name == "sync-act" and params.get("n_components") is not None:
-            subspace = plan.add(f"subspace/r{params['n_components']}", shared_subspace, train=train,
-                                n_components=params["n_components"], seed=params["seed"], settings={"progress": progress})
+            subspace = subspace_units(plan, f"subspace/r{params['n_components']}", train, params["n_components"],
+                                      seed=params["seed"], progress=progress)
         plan.add(f"embed/{method}/K{k}", fit_networks, method=name, n_networks=k, params=params, train=train,
                  validation=val if len(val) else None, groups=train.groups, subspace=subspace, settings=settings)
     return run_units(plan, run_dir, executor, progress) if len(plan) else None

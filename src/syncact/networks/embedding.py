@@ -253,8 +253,9 @@ class FBNEmbedding(BrainNetworks):
         autocast = self._autocast_dtype(device)
         if basis is not None:
             basis = self._check_basis(basis, shapes)
-        elif self.n_components is not None:
-            basis = principal_subspace(runs, self.n_components, seed=self.seed, progress=self.progress)
+        elif self.n_components is not None:  # under DDP each process reads its share of the runs (blocks all-reduced)
+            shard = (torch.distributed.get_rank(), torch.distributed.get_world_size()) if self.distributed else None
+            basis = principal_subspace(runs, self.n_components, seed=self.seed, progress=self.progress, shard=shard)
         train = TrainingRuns(runs, basis)
         val = TrainingRuns(validation, basis) if validation else None
         n, n_timepoints, width = train.shape

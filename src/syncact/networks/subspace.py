@@ -11,6 +11,13 @@ The embedding trains in the span of the top ``r`` principal directions of the st
   the training needs; the last of the ``r`` directions, where the spectrum is flat, are the least exact,
   which is also where they matter least (they carry the least variance).
 
+The randomized passes are sums over runs, so they are map-reduce work: :func:`range_product` and
+:func:`sketch_gram` take any share of the runs and return a small block (V x w, w x w), the blocks of all
+shares are added, and :func:`orthonormal_range` / :func:`top_directions` finish each pass. The same pieces run
+in one process (:func:`principal_subspace`), under DDP (``shard=(rank, world)``: each process reads its share
+of the runs, the blocks are all-reduced) and as units of a plan (:func:`syncact.analysis.subspace_units`, one
+unit per share and pass, on Dask).
+
 Runs are any sequence of (time, voxel) arrays: a list in memory, or a lazy view of a prepared store
 (:meth:`syncact.brain.PreparedStore.runset`) that reads one run per access.
 """
@@ -18,7 +25,7 @@ Runs are any sequence of (time, voxel) arrays: a list in memory, or a lazy view 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import torch
@@ -42,6 +49,13 @@ def run_shapes(runs: Sequence[np.ndarray], name: str = "runs") -> list[tuple[int
     return shapes
 
 
+EXACT_MAX_ROWS = 2400
+"""Rows up to which the exact decomposition is used: where the exact Gram path and the randomized one cost about the
+same on the embedded dataset (29,398 voxels, r = 256, one process; record subspace-20261202-214013.json: 2,400 rows
+6.3 s / 6.2 s and 7.8 s / 6.0 s in two measurements, 4,800 rows 29.0 s / 8.9 s, 7,200 rows 74.6 s / 13.6 s;
+benchmarks/bench_subspace.py)."""
+
+
 def _as_tensor(run: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(run, dtype=np.float32))
 
@@ -50,11 +64,12 @@ def principal_subspace(
     runs: Sequence[np.ndarray],
     n_components: int,
     *,
-    exact_max_rows: int = 8192,
+    exact_max_rows: int = EXACT_MAX_ROWS,
     n_iter: int = 3,
     oversample: int = 32,
     seed: int = 0,
     progress: bool = False,
+    shard: tuple[int, int] | None = None,
 ) -> torch.Tensor:
     """Orthonormal basis of the top principal directions of the stacked runs (no centring).
 
@@ -63,12 +78,17 @@ def principal_subspace(
     runs : sequence of ndarray of shape (n_timepoints_i, n_voxels)
     n_components : int
         Number r of directions (limited to the data rank).
-    exact_max_rows : int, default=8192
-        Use the exact Gram eigen-decomposition while the total number of rows is at most this.
+    exact_max_rows : int, default=EXACT_MAX_ROWS (2400)
+        Use the exact Gram eigen-decomposition while the total number of rows is at most this (above it the
+        randomized passes are faster, measured, and hold the same planted networks).
     n_iter, oversample : int, default=3, 32
         Power iterations and extra directions of the randomized algorithm.
     seed : int, default=0
     progress : bool, default=False
+    shard : (rank, world_size), optional
+        Under DDP: this process reads runs ``rank::world_size`` in the randomized passes and their blocks are
+        all-reduced, so every process gets the same basis for 1 / world_size of the reading (the exact
+        decomposition, for few rows, is computed by every process).
 
     Returns
     -------
@@ -87,27 +107,69 @@ def principal_subspace(
             basis = torch.linalg.svd(flat, full_matrices=False)[2][:r].T
         return basis.float().contiguous()
     width = min(r + oversample, n_voxels)
-    generator = torch.Generator().manual_seed(seed)
-    q = torch.randn(n_voxels, width, generator=generator, dtype=torch.float64)
-    bar = tqdm(total=(n_iter + 2) * len(runs), desc="principal subspace", unit="run", disable=bar_disabled(progress), leave=False)
+    mine = list(range(len(runs)))[shard[0]::shard[1]] if shard else range(len(runs))
+    bar = tqdm(total=(n_iter + 2) * len(mine), desc="principal subspace", unit="run", disable=bar_disabled(progress),
+               leave=False)
+    q = sketch(n_voxels, width, seed)
     for _ in range(n_iter + 1):  # Y = (X^T X) Q, then re-orthonormalise
-        y = torch.zeros(n_voxels, width, dtype=torch.float64)
-        q32 = q.float()
-        for x in runs:
-            xt = _as_tensor(x)
-            y += (xt.T @ (xt @ q32)).double()
+        q = orthonormal_range(_all_reduce(range_product((runs[i] for i in mine), q, bar), shard))
+    gram = _all_reduce(sketch_gram((runs[i] for i in mine), q, bar), shard)
+    bar.close()
+    return top_directions(q, gram, r)
+
+
+def sketch(n_voxels: int, width: int, seed: int) -> torch.Tensor:
+    """The Gaussian test matrix of the randomized range finder: (n_voxels, width), float64, from ``seed``."""
+    return torch.randn(n_voxels, width, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+
+
+def range_product(runs: Iterable[np.ndarray], q: torch.Tensor, bar: tqdm | None = None) -> torch.Tensor:
+    """``sum_i X_i^T (X_i Q)`` over a share of the runs: one power-iteration pass's block, (n_voxels, width), float64."""
+    q32 = torch.as_tensor(q).float()
+    y = torch.zeros(q32.shape, dtype=torch.float64)
+    for x in runs:
+        xt = _as_tensor(x)
+        y += (xt.T @ (xt @ q32)).double()
+        if bar is not None:
             bar.update()
-        q = torch.linalg.qr(y)[0]
-    small = torch.zeros(width, width, dtype=torch.float64)
-    q32 = q.float()
+    return y
+
+
+def sketch_gram(runs: Iterable[np.ndarray], q: torch.Tensor, bar: tqdm | None = None) -> torch.Tensor:
+    """``sum_i (X_i Q)^T (X_i Q)`` over a share of the runs: the last pass's block, (width, width), float64."""
+    q32 = torch.as_tensor(q).float()
+    small = torch.zeros(q32.shape[1], q32.shape[1], dtype=torch.float64)
     for x in runs:
         z = (_as_tensor(x) @ q32).double()
         small += z.T @ z
-        bar.update()
-    bar.close()
-    evals, evecs = torch.linalg.eigh(small)
-    top = torch.argsort(evals, descending=True)[:r]
-    return (q @ evecs[:, top]).float().contiguous()
+        if bar is not None:
+            bar.update()
+    return small
+
+
+def orthonormal_range(total: torch.Tensor) -> torch.Tensor:
+    """An orthonormal basis of a pass's summed block (QR), the next pass's ``Q``: (n_voxels, width), float64."""
+    return torch.linalg.qr(torch.as_tensor(total, dtype=torch.float64))[0]
+
+
+def top_directions(q: torch.Tensor, gram: torch.Tensor, n_components: int) -> torch.Tensor:
+    """The ``n_components`` principal directions within ``span(Q)`` from the summed Gram of ``X Q``: (n_voxels, r),
+    float32, sorted by decreasing variance."""
+    evals, evecs = torch.linalg.eigh(torch.as_tensor(gram, dtype=torch.float64))
+    top = torch.argsort(evals, descending=True)[:n_components]
+    return (torch.as_tensor(q, dtype=torch.float64) @ evecs[:, top]).float().contiguous()
+
+
+def _all_reduce(block: torch.Tensor, shard: tuple[int, int] | None) -> torch.Tensor:
+    """A block summed over the DDP processes (itself without a shard)."""
+    if shard is None or shard[1] == 1:
+        return block
+    if torch.distributed.get_backend() == "nccl":  # NCCL reduces tensors on the process's GPU
+        moved = block.cuda()
+        torch.distributed.all_reduce(moved)
+        return moved.cpu()
+    torch.distributed.all_reduce(block)
+    return block
 
 
 def project_runs(runs: Sequence[np.ndarray], basis: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
