@@ -231,6 +231,10 @@ def _cmd_embed(args: argparse.Namespace) -> int:
                                                                             for r in first.itertuples()))
         print(f"{out}/model.pt: K={args.n_networks}, {len(train)} training segments of {len(split['train'])} subjects on "
               f"{world} process(es), best epoch {emb.history_.best_epoch + 1}, {time.perf_counter() - started:.0f} s")
+    if args.ddp:  # before the interpreter exits: gloo's threads still holding tensors then abort it (pytorch #190489)
+        import torch
+
+        torch.distributed.destroy_process_group()
     return 0
 
 

@@ -248,6 +248,7 @@ DDP_SCRIPT = textwrap.dedent("""
         if rank == 0:
             np.savez(sys.argv[2] + f"/{name}.npz", maps=emb.maps_, train=emb.history_.train_loss,
                      val=emb.history_.validation_loss, world=world)
+    torch.distributed.destroy_process_group()  # else gloo's threads can abort the interpreter's exit
 """)
 
 

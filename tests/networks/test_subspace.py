@@ -74,6 +74,7 @@ DDP_SCRIPT = textwrap.dedent("""
     runs = [data[f"run{i}"] for i in range(int(data["n_runs"]))]
     basis = principal_subspace(runs, 8, exact_max_rows=0, seed=4, shard=(rank, world))
     np.save(sys.argv[2] + f"/basis-{rank}.npy", basis.numpy())
+    torch.distributed.destroy_process_group()  # else gloo's threads can abort the interpreter's exit
 """)
 
 

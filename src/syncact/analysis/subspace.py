@@ -40,16 +40,18 @@ def share_of(runs: Sequence[np.ndarray], index: int, n_shares: int) -> Sequence[
 
 
 def range_share(runs: Sequence[np.ndarray], q: np.ndarray | None, width: int, seed: int) -> np.ndarray:
-    """One share's block of a power-iteration pass, ``sum X^T (X Q)``; the first pass starts from the Gaussian
-    sketch of ``seed``. Returns (n_voxels, width), float64."""
+    """One share's block of a power-iteration pass, ``sum X^T (X Q)`` (accumulated in float64); the first pass starts
+    from the Gaussian sketch of ``seed``. Returns (n_voxels, width) as float32: the block only spans the next
+    range, and half the bytes travel between workers."""
     start = sketch(run_shapes(runs)[0][1], width, seed) if q is None else torch.from_numpy(np.asarray(q))
-    return range_product(runs, start).numpy()
+    return range_product(runs, start).numpy().astype(np.float32)
 
 
 def reduce_range(**blocks: np.ndarray) -> np.ndarray:
-    """The pass's blocks added (in the order of their names) and orthonormalised: the next ``Q``, float64."""
+    """The pass's blocks added in float64 (in the order of their names) and orthonormalised: the next ``Q`` as
+    float32, the precision the products use it in (:func:`~syncact.networks.subspace.range_product`)."""
     total = sum(np.asarray(blocks[name], dtype=np.float64) for name in sorted(blocks))
-    return orthonormal_range(torch.from_numpy(total)).numpy()
+    return orthonormal_range(torch.from_numpy(total)).numpy().astype(np.float32)
 
 
 def gram_share(runs: Sequence[np.ndarray], q: np.ndarray) -> np.ndarray:

@@ -51,8 +51,8 @@ def run_shapes(runs: Sequence[np.ndarray], name: str = "runs") -> list[tuple[int
 
 EXACT_MAX_ROWS = 2400
 """Rows up to which the exact decomposition is used: where the exact Gram path and the randomized one cost about the
-same on the embedded dataset (29,398 voxels, r = 256, one process; record subspace-20261202-214013.json: 2,400 rows
-6.3 s / 6.2 s and 7.8 s / 6.0 s in two measurements, 4,800 rows 29.0 s / 8.9 s, 7,200 rows 74.6 s / 13.6 s;
+same on the embedded dataset (29,398 voxels, r = 256, one process; record subspace-20261202-220925.json: 2,400 rows
+5.5 s / 5.6 s and 4.7 s / 5.0 s in two measurements, 4,800 rows 27.3 s / 9.5 s, 7,200 rows 79.5 s / 13.7 s;
 benchmarks/bench_subspace.py)."""
 
 
