@@ -171,3 +171,20 @@ def check_quotes():  # noqa: ANN201
         return len(quotes)
 
     return check
+
+
+@pytest.fixture
+def torchrun():  # noqa: ANN201
+    """``python -m torch.distributed.run`` with 2 processes on localhost (gloo on CPUs): ``run(*args, port=...)`` returns
+    the finished process, asserted to have succeeded (its stderr's end shown otherwise)."""
+    import subprocess
+    import sys
+
+    def run(*args, port):  # noqa: ANN001, ANN002, ANN202
+        done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr",
+                               "127.0.0.1", "--master-port", str(port), *map(str, args)],
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done
+
+    return run

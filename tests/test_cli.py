@@ -161,7 +161,7 @@ def test_searchlight_command_on_grayordinates(tmp_path, capsys, rng):
     assert "two.dscalar.nii" in capsys.readouterr().err and not (tmp_path / "y").exists()
 
 
-def test_embed_command_in_one_process_and_on_two_with_torchrun(tiny_dataset, tmp_path, capsys):
+def test_embed_command_in_one_process_and_on_two_with_torchrun(tiny_dataset, tmp_path, capsys, torchrun):
     """`syncact embed` writes a loadable model; the same command under torchrun --ddp (2 CPU processes) equals it."""
     import numpy as np
 
@@ -174,10 +174,7 @@ def test_embed_command_in_one_process_and_on_two_with_torchrun(tiny_dataset, tmp
     assert "on 1 process(es)" in capsys.readouterr().out
     one = FBNEmbedding.load(tmp_path / "one" / "model.pt")
     assert one.maps_.shape[0] == 4 and (tmp_path / "one" / "fbn_maps.nii.gz").is_file()
-    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr",
-                           "127.0.0.1", "--master-port", "29731", "-m", "syncact.cli", *args, "--out", str(tmp_path / "two"),
-                           "--ddp"], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = torchrun("-m", "syncact.cli", *args, "--out", tmp_path / "two", "--ddp", port=29731)
     assert "on 2 process(es)" in done.stdout
     np.testing.assert_allclose(FBNEmbedding.load(tmp_path / "two" / "model.pt").maps_, one.maps_, atol=1e-5)
 

@@ -252,7 +252,7 @@ DDP_SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_ddp_on_two_processes_equals_one_process(rng, tmp_path):
+def test_ddp_on_two_processes_equals_one_process(rng, tmp_path, torchrun):
     """torchrun with 2 CPU processes (gloo): the same weights and losses as one process, both formulations.
 
     5 runs in batches of 4: the last batch has fewer runs than processes (one process steps with weight 0).
@@ -260,11 +260,7 @@ def test_ddp_on_two_processes_equals_one_process(rng, tmp_path):
     runs, _, _ = _planted(rng, n_runs=6, n_t=40, n_v=200, k=3)
     np.savez(tmp_path / "data.npz", n_runs=5, val=runs[5], **{f"run{i}": r for i, r in enumerate(runs[:5])})
     (tmp_path / "ddp.py").write_text(DDP_SCRIPT)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
-           "--master-port", str(29500 + int(rng.integers(0, 2000))), str(tmp_path / "ddp.py"), str(tmp_path / "data.npz"),
-           str(tmp_path)]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
+    torchrun(tmp_path / "ddp.py", tmp_path / "data.npz", tmp_path, port=29500 + int(rng.integers(0, 2000)))
     for name, n_components in (("subspace", 12), ("voxels", None)):
         ddp = np.load(tmp_path / f"{name}.npz")
         assert int(ddp["world"]) == 2

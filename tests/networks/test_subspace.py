@@ -1,7 +1,5 @@
 """The principal subspace: randomized against exact, and its passes as map-reduce work (shares, DDP, plan units)."""
 
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
@@ -78,17 +76,13 @@ DDP_SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_ddp_processes_share_the_runs_and_agree_on_the_basis(rng, tmp_path):
+def test_ddp_processes_share_the_runs_and_agree_on_the_basis(rng, tmp_path, torchrun):
     """torchrun, 2 CPU processes: each reads half the runs, the blocks are all-reduced, and both get the basis one
     process computes from all the runs (up to the order of the sums)."""
     runs = _runs(rng, n_runs=7)
     np.savez(tmp_path / "data.npz", n_runs=len(runs), **{f"run{i}": r for i, r in enumerate(runs)})
     (tmp_path / "ddp.py").write_text(DDP_SCRIPT)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
-           "--master-port", str(31500 + int(rng.integers(0, 2000))), str(tmp_path / "ddp.py"), str(tmp_path / "data.npz"),
-           str(tmp_path)]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
+    torchrun(tmp_path / "ddp.py", tmp_path / "data.npz", tmp_path, port=31500 + int(rng.integers(0, 2000)))
     first, second = (np.load(tmp_path / f"basis-{rank}.npy") for rank in (0, 1))
     np.testing.assert_array_equal(first, second)
     one = principal_subspace(runs, 8, exact_max_rows=0, seed=4).numpy()

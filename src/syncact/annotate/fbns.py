@@ -272,9 +272,8 @@ class TermMaps:
         directory = Path(directory)
         if not directory.is_dir():
             raise DataError(f"term map directory {str(directory)!r} does not exist.")
-        cifti = [p for p in directory.iterdir() if p.name.endswith(".dscalar.nii")]
-        paths = tuple(sorted(cifti if grayordinates else
-                             (p for p in directory.iterdir() if p.name.endswith((".nii", ".nii.gz")) and p not in cifti)))
+        paths = tuple(sorted(p for p in directory.iterdir()  # CIFTI dense scalars are .nii too: one or the other
+                             if p.name.endswith((".nii", ".nii.gz")) and p.name.endswith(".dscalar.nii") == grayordinates))
         if not paths:
             kind = ".dscalar.nii (CIFTI grayordinate)" if grayordinates else ".nii or .nii.gz"
             raise DataError(f"{directory} holds no {kind} term maps.")

@@ -139,10 +139,11 @@ def describe_on_store(maps: np.ndarray, store: object, names: Sequence[str], *,
     if getattr(store, "kind", None) != "cifti":
         return None
     try:
-        check_standard(store.brain_models(all_columns=True))
+        columns = check_standard(store.brain_models(all_columns=True))
     except DataError:
         return None
-    return pd.concat([Parcellation.load(name).for_store(store).describe(maps, names, top=top)
+    keep = columns[np.asarray(store.voxels, dtype=bool)]  # checked once, not once per parcellation (for_store)
+    return pd.concat([Parcellation.load(name).restrict(keep).describe(maps, names, top=top)
                       for name in parcellations], ignore_index=True)
 
 

@@ -118,6 +118,7 @@ class GrayordinateSpace:
     def __init__(self, core: int = 20, power: float = 2.0, smoothing: int = 2) -> None:
         self.models = cortex_models()
         self.core, self.power, self.smoothing = core, power, smoothing
+        self._group_maps: dict[tuple[NetworkSpec, ...], np.ndarray] = {}
 
     @property
     def n_features(self) -> int:
@@ -163,10 +164,13 @@ class GrayordinateSpace:
 
     def group_maps(self, networks: tuple[NetworkSpec, ...]) -> np.ndarray:
         """(n_networks, n_grayordinates), peak 1 each: each network's parcels, graded from core to border, edges
-        softened on the mesh."""
-        inside = np.stack([self.parcel_mask(n.parcels) for n in networks], axis=1).astype(np.float64)
-        maps = self.smooth((self.smooth(inside, self.core) * inside) ** self.power, self.smoothing).T
-        return maps / maps.max(axis=1, keepdims=True)
+        softened on the mesh. Computed once per set of networks (every subject's maps start from them)."""
+        networks = tuple(networks)
+        if networks not in self._group_maps:
+            inside = np.stack([self.parcel_mask(n.parcels) for n in networks], axis=1).astype(np.float64)
+            maps = self.smooth((self.smooth(inside, self.core) * inside) ** self.power, self.smoothing).T
+            self._group_maps[networks] = maps / maps.max(axis=1, keepdims=True)
+        return self._group_maps[networks].copy()
 
     def subject_maps(self, networks: tuple[NetworkSpec, ...], rng: np.random.Generator, jitter: float) -> np.ndarray:
         """One subject's maps: the group maps times a smooth random field of mean 1 (s.d. ``0.1 * jitter``, clipped at
