@@ -254,7 +254,28 @@ def subspace(record: dict) -> str:
     return "\n".join(rows) + "\n"
 
 
-RENDERERS: dict[str, Callable[[dict], str]] = {"subspace": subspace, "demo-surface": demo_surface, "report-surface": report_surface,"recovery": recovery, "calibration-grid": calibration_grid,
+def pairing(record: dict) -> str:
+    """The pairing's shift null against its roofline, the algorithm before and the dense floor (bench_pairing.py)."""
+    a, rates, roof = record["args"], record["rates"], record["roofline"]
+    rows = ["| measure | value |", "|---|---|",
+            f"| size | K = {a['k']} FBNs x F = {a['f']:,} filters x T = {a['t']}, {record['n_lags']} shift nulls |",
+            f"| `pair` (median of 5 calls; every test, both directions) | {record['pair_s']:.2f} s, peak "
+            f"{record['pair_peak_gb']:.2f} GB |",
+            f"| measured here: inverse real FFTs of length {a['t']} | {rates['irfft_per_s']:,.0f} per s |",
+            f"| measured here: memory bandwidth (copy) | {rates['bandwidth_gb_s']:.1f} GB/s |",
+            f"| roofline, FFT term: {a['k'] * a['f']:,} inverse transforms | {roof['fft_s']:.3f} s |",
+            f"| roofline, bytes term: {roof['bytes'] / 1e6:.1f} MB in and out | {roof['bytes_s'] * 1e3:.2f} ms |",
+            f"| `pair` / roofline | {record['pair_over_roofline']:.2f}x (bar 3x) |",
+            f"| the cube made in 256 MB blocks, then reduced (before) | {record['cube_null_s']:.2f} s "
+            f"({roof['cube_bytes'] / 1e9:.1f} GB through memory) |",
+            f"| dense products, one per shift | {record['dense_floor_s']:.1f} s |",
+            f"| phase null, per 1,000 surrogates | {record['phase_1000_s']:.1f} s |",
+            f"| K x F correlations: `pearson_matrix` / a `scipy.stats.pearsonr` loop | {record['pearson_matrix_s']:.3f} s / "
+            f"{record['pearsonr_loop_s']:.0f} s |"]
+    return "\n".join(rows) + "\n"
+
+
+RENDERERS: dict[str, Callable[[dict], str]] = {"pairing": pairing, "subspace": subspace, "demo-surface": demo_surface, "report-surface": report_surface,"recovery": recovery, "calibration-grid": calibration_grid,
                                                "report": report, "encoding-demo": encoding_demo,
                                                "encoding-networks": encoding_networks, "encoding-speed": encoding_speed,
                                                "encoding-solvers": encoding_solvers,

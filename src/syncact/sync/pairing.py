@@ -49,7 +49,7 @@ from scipy import stats
 
 from syncact._validation import check_level, check_positive, check_same_length
 from syncact.exceptions import ConfigError, ShapeError
-from syncact.sync.correlation import circular_correlation, standardize
+from syncact.sync.correlation import circular_max, standardize
 from syncact.sync.hrf import as_paired
 from syncact.sync.options import check_pair_options
 from syncact.sync.significance import autocorrelation, edf_p_value, effective_n, naive_p_value
@@ -264,16 +264,7 @@ def pair(
     r = np.clip(b.T @ a / n, -1.0, 1.0)
     two_sided = alternative == "two-sided"
     score = np.abs(r) if two_sided else r  # what a pair is picked by and tested on
-    null_eq2 = np.empty((k, lags.size))  # best filter of each FBN at each lag
-    null_eq1 = np.full((f, lags.size), -np.inf)  # best FBN of each filter at each lag
-    block = max(1, int(_BLOCK_BYTES // (8 * f * n)))
-    for start in range(0, k, block):
-        c = circular_correlation(b[:, start : start + block], a)[:, :, lags]  # (block, F, n_lags)
-        if two_sided:
-            np.abs(c, out=c)
-        null_eq2[start : start + block] = c.max(axis=1)
-        np.maximum(null_eq1, c.max(axis=0), out=null_eq1)
-
+    null_eq2, null_eq1 = circular_max(b, a, slice(min_shift, n - min_shift + 1), absolute=two_sided)  # (K|F, n_lags)
     acf_lags = max(1, n // 5)  # Pyper & Peterman: autocorrelations up to N/5
     acf_b, acf_a = autocorrelation(b, acf_lags), autocorrelation(a, acf_lags)
     best_f = score.argmax(axis=1)

@@ -14,7 +14,10 @@ what the max-statistic shift test (``p_shift``) adds.
 from __future__ import annotations
 
 import numpy as np
+import scipy.fft
 from scipy import stats
+
+from syncact.sync.correlation import fft_workers
 
 
 def autocorrelation(x: np.ndarray, max_lag: int) -> np.ndarray:
@@ -31,10 +34,12 @@ def autocorrelation(x: np.ndarray, max_lag: int) -> np.ndarray:
     """
     x = np.asarray(x, dtype=np.float64)
     n = x.shape[0]
-    centered = x - x.mean(axis=0)
-    size = 1 << int(np.ceil(np.log2(2 * n)))
-    spectrum = np.fft.rfft(centered, n=size, axis=0)
-    acov = np.fft.irfft(spectrum * spectrum.conj(), n=size, axis=0)[: max_lag + 1]
+    centered = np.ascontiguousarray((x - x.mean(axis=0)).T)  # series along the last axis: contiguous transforms
+    size = scipy.fft.next_fast_len(n + max_lag, real=True)  # zero padding past max_lag: no lag <= max_lag wraps
+    workers = fft_workers()
+    spectrum = scipy.fft.rfft(centered, n=size, axis=-1, workers=workers)
+    power = spectrum.real**2 + spectrum.imag**2
+    acov = scipy.fft.irfft(power, n=size, axis=-1, workers=workers)[:, : max_lag + 1].T
     return acov[1:] / np.where(acov[0] > 0, acov[0], 1.0)
 
 
