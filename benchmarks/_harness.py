@@ -41,6 +41,10 @@ class AnonPeak:
         self.peak_kb = max(self.peak_kb, self._read())
         return self.peak_kb / 1024**2
 
+    def now_gb(self) -> float:
+        """The anonymous resident memory now (not the peak)."""
+        return self._read() / 1024**2
+
 
 def run_child(script: str, kind: str, **kw: object) -> dict:
     """Run ``script --child '{"kind": kind, ...}'`` in a fresh process; return the JSON its last line prints."""

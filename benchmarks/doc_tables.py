@@ -275,7 +275,65 @@ def pairing(record: dict) -> str:
     return "\n".join(rows) + "\n"
 
 
-RENDERERS: dict[str, Callable[[dict], str]] = {"pairing": pairing, "subspace": subspace, "demo-surface": demo_surface, "report-surface": report_surface,"recovery": recovery, "calibration-grid": calibration_grid,
+_MODEL_NAMES = {"resnet50": "ResNet-50", "resnet18": "ResNet-18", "efficientnet_lite0": "EfficientNet-Lite0"}
+
+
+def extract(record: dict) -> str:
+    """Extraction against each model's roofline, by batch size, and against the usual keep-the-maps loop
+    (bench_extract.py)."""
+    rates = record["gemm_rates"]
+    rows = [f"Rates measured in the run: dense float32 product {record['gemm_gflops']:.0f} GFLOP/s (oneDNN 1 x 1 "
+            f"convolution {rates['conv1x1']:.0f}, torch.mm {rates['mm']:.0f}), memory bandwidth "
+            f"{record['bandwidth_gb_s']:.1f} GB/s.", "",
+            "| model | GFLOP/frame | MB/frame (conv/linear in + out + weights) | memory-bound layers | roofline (frames/s) "
+            "| frames/s | share of the roofline |", "|---|---|---|---|---|---|---|"]
+    for model, row in record["efficiency"].items():
+        roof = row["roofline"]
+        rows.append(f"| {_MODEL_NAMES[model]} | {roof['gflop_per_frame']:.2f} | {roof['mb_per_frame']:.1f} | "
+                    f"{roof['memory_bound_layers']} of {roof['layers']} | {roof['fps']:.0f} | {row['fps']:.1f} | "
+                    f"{100 * row['share_of_roofline']:.0f} % |")
+    sweep = record.get("batch_sweep")
+    if sweep:
+        batches = list(next(iter(sweep["best"].values())))
+        rows += ["", "| frames/s by batch (best of 3 interleaved) | " + " | ".join(batches) + " |",
+                 "|---|" + "---|" * len(batches)]
+        for model, row in sweep["best"].items():
+            rows.append(f"| {_MODEL_NAMES[model]} | " + " | ".join(f"{v:.1f}" for v in row.values()) + " |")
+    usual = record.get("versus_usual")
+    if usual:
+        ours, base = usual["ours"], usual["usual"]
+        rows += ["", "| ResNet-18, 2,000 frames | frames/s | peak memory | memory added by extraction |", "|---|---|---|---|",
+                 f"| syncact | {ours['fps']:.1f} | {ours['peak_gb']:.2f} GB | {ours['added_gb']:.2f} GB |",
+                 f"| usual loop (maps kept, max afterwards) | {base['fps']:.1f} | {base['peak_gb']:.2f} GB | "
+                 f"{base['added_gb']:.2f} GB ({base['kept_maps_gb']:.2f} GB of maps) |",
+                 f"| ratio | {usual['speedup']:.2f}x | {usual['peak_ratio']:.1f}x | {usual['added_ratio']:.1f}x |"]
+    overlap = record.get("decode_overlap")
+    if overlap:
+        rows += ["", f"Decoding overlapped with inference (600 frames from PyAV): {overlap['speedup']:.2f}x decoding first."]
+    return "\n".join(rows) + "\n"
+
+
+def peers(record: dict) -> str:
+    """syncact's extraction beside THINGSvision and torchlens themselves, each in its own environment
+    (bench_peers.py)."""
+    v = record["versions"]
+    rows = [f"{record['frames']:,} frames, block1-4 + last_conv, the spatial max of every map; peers in batches of "
+            f"{record['peer_batch']}. Versions: " + "; ".join(
+                f"{tool} {pins.get(tool, '')} (torch {pins['torch']}, numpy {pins['numpy']})".replace(" ()", "")
+                for tool, pins in v.items()) + ".", "",
+            "| model | tool, call | frames/s | syncact's frames/s over it | memory added | over syncact's | "
+            "largest difference (relative) |", "|---|---|---|---|---|---|---|"]
+    for model, runs in record["results"].items():
+        for key, row in runs.items():
+            diff = row.get("relative_difference")
+            written = f", {row['written_gb']:.1f} GB written" if row.get("written_gb") else ""
+            rows.append(f"| {_MODEL_NAMES[model]} | {key} | {row['fps']:.1f} | {row['ours_fps_ratio']:.2f}x | "
+                        f"{row['added_gb']:.2f} GB{written} | {row['memory_ratio']:.1f}x | "
+                        f"{'' if diff is None else f'{max(diff.values()):.1e}'} |")
+    return "\n".join(rows) + "\n"
+
+
+RENDERERS: dict[str, Callable[[dict], str]] = {"extract": extract, "peers": peers, "pairing": pairing, "subspace": subspace, "demo-surface": demo_surface, "report-surface": report_surface,"recovery": recovery, "calibration-grid": calibration_grid,
                                                "report": report, "encoding-demo": encoding_demo,
                                                "encoding-networks": encoding_networks, "encoding-speed": encoding_speed,
                                                "encoding-solvers": encoding_solvers,

@@ -686,7 +686,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tr", type=float, help="TR in s (movie input)")
     p.add_argument("--timepoints", type=int, help="number of volumes (movie input)")
     p.add_argument("--offset", type=float, default=0.0, help="movie time at the first volume (movie input)")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=int, help="frames per forward pass (default 8 on CPU, 64 on a GPU)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--precision", default="auto", help="auto, float32, bfloat16 or float16 (GPU)")
     p.add_argument("--cache", default="default", help="activation cache: default, none, or a directory")

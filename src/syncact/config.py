@@ -137,7 +137,7 @@ class ModelConfig:
     weights: str = "imagenet"
     layers: tuple[str, ...] = ("last_conv",)
     reduce: str = "max"
-    batch_size: int = 32
+    batch_size: int | None = None
     precision: str = "auto"
     top1_accuracy: float | None = None
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from syncact.ann import Activations, extract_activations, get_model
-from syncact.ann.extract import fold_batchnorms
+from syncact.ann.extract import fold_batchnorms, inplace_activations, pad_into_conv
 from syncact.exceptions import ConfigError, ShapeError, UnknownNameError
 
 
@@ -72,6 +72,15 @@ def test_batching_streaming_prefetch_and_threads_do_not_change_the_result(frames
         np.testing.assert_allclose(other, ref, rtol=1e-4, atol=1e-4)
 
 
+def test_the_default_batch_follows_the_device(frames, resnet):
+    from syncact.ann.extract import CPU_BATCH, default_batch_size
+
+    assert default_batch_size("cpu") == CPU_BATCH == 8 and default_batch_size(torch.device("cuda")) == 64
+    by_default = extract_activations(frames, resnet, ["block2"])  # 7 frames: one batch of the default 8
+    np.testing.assert_allclose(by_default.layers["block2"], extract_activations(frames, resnet, ["block2"], batch_size=2)
+                               .layers["block2"], rtol=1e-5, atol=1e-5)
+
+
 def test_bfloat16_is_close_and_float16_is_refused_on_cpu(frames, resnet):
     ref = extract_activations(frames, resnet, ["block2"]).layers["block2"]
     bf = extract_activations(frames, resnet, ["block2"], precision="bfloat16")
@@ -79,6 +88,48 @@ def test_bfloat16_is_close_and_float16_is_refused_on_cpu(frames, resnet):
     assert np.corrcoef(bf.layers["block2"].ravel(), ref.ravel())[0, 1] > 0.99
     with pytest.raises(ConfigError, match="bfloat16"):
         extract_activations(frames, resnet, ["block2"], precision="float16")
+
+
+def test_lite0_inference_copy_keeps_the_function():
+    """Folded batch norms, paddings moved into convolutions and in-place ReLU6 on the real Lite0 (TF-style padding)."""
+    import copy
+
+    built = get_model("efficientnet_lite0", "imagenet")
+    net = built.module.eval()
+    fast = copy.deepcopy(net)
+    assert fold_batchnorms(fast) == 49
+    assert pad_into_conv(fast) == 12  # the stride-1 "same" paddings; the 5 asymmetric stride-2 ones stay
+    assert inplace_activations(fast) == 17
+    assert isinstance(fast._blocks[0]._depthwise_conv, torch.nn.Conv2d) and fast._blocks[0]._depthwise_conv.padding == (1, 1)
+    assert fast._swish.inplace and not net._swish.inplace  # the user's module is untouched
+    x = torch.randn(2, 3, 224, 224)
+    seen = {}
+    for model, key in ((net, "slow"), (fast, "fast")):
+        handle = model._blocks[5].register_forward_hook(lambda m, i, o, key=key: seen.__setitem__(key, o.clone()))
+        with torch.inference_mode():
+            seen[key + "_out"] = model(x)
+        handle.remove()
+    torch.testing.assert_close(seen["fast"], seen["slow"], rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(seen["fast_out"], seen["slow_out"], rtol=1e-4, atol=1e-4)
+
+
+def test_an_activation_whose_input_is_read_again_stays_out_of_place():
+    class Shared(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv, self.relu, self.conv2, self.relu2 = (torch.nn.Conv2d(3, 3, 1), torch.nn.ReLU6(),
+                                                            torch.nn.Conv2d(3, 3, 1), torch.nn.ReLU6())
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = self.conv(x)
+            return self.relu(y) + y + self.relu2(self.conv2(x))  # y is read after relu: in place would change it
+
+    net = Shared().eval()
+    x = torch.randn(2, 3, 5, 5) * 10
+    with torch.inference_mode():
+        before = net(x)
+        assert inplace_activations(net) == 1 and not net.relu.inplace and net.relu2.inplace
+        torch.testing.assert_close(net(x), before)
 
 
 def test_lite_last_conv_applies_relu6(frames):

@@ -15,6 +15,9 @@ a GPU, frames travel as uint8 from pinned memory and the forward runs under auto
 from __future__ import annotations
 
 import copy
+import ctypes
+import ctypes.util
+import functools
 import json
 import logging
 import queue
@@ -105,12 +108,76 @@ def _set_submodule(root: nn.Module, name: str, new: nn.Module) -> None:
     setattr(root.get_submodule(parent) if parent else root, child, new)
 
 
+def _trace(module: nn.Module):  # noqa: ANN202 - a torch.fx.Graph, or None
+    """The module's torch.fx graph with every Conv2d (subclasses too) as one call, or None (logged) if untraceable."""
+    import torch.fx as fx
+
+    class ConvLeaves(fx.Tracer):  # a Conv2d subclass (e.g. TF-style "same" padding) is a conv too: keep it whole
+        def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
+            return isinstance(m, nn.Conv2d) or super().is_leaf_module(m, qualname)
+
+    try:
+        return ConvLeaves().trace(module)
+    except Exception as exc:  # dynamic control flow: run as it is
+        logger.info("%s cannot be traced by torch.fx (%s): no folding or in-place activations", type(module).__name__, exc)
+        return None
+
+
+_FRESH = (nn.Conv2d, nn.Linear, nn.BatchNorm2d)  # modules whose output is a new tensor
+_ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.Hardtanh, nn.SiLU, nn.Hardswish, nn.LeakyReLU, nn.ELU)
+
+
+def inplace_activations(module: nn.Module) -> int:
+    """Make activation modules work in place where nothing else reads their input, in place.
+
+    An out-of-place activation writes a new tensor the size of its input: on CPU a full extra pass over
+    memory (EfficientNet-Lite0's ReLU6 took as long as all its convolutions). An activation module is
+    switched to ``inplace=True`` only if, at every call, its input is the fresh output of a convolution,
+    linear layer or batch norm (through ``nn.Identity``, what a folded batch norm becomes) that nothing
+    else uses. Hooks see their module's output before the next module runs, so hooked values are unchanged.
+
+    Returns
+    -------
+    int
+        Number of activation modules switched.
+    """
+    graph = _trace(module)
+    if graph is None:
+        return 0
+    modules = dict(module.named_modules())
+
+    def fresh_and_unshared(node) -> bool:  # noqa: ANN001 - a torch.fx.Node
+        while True:
+            if node.op != "call_module" or len(node.users) != 1:
+                return False
+            producer = modules.get(node.target)
+            if isinstance(producer, _FRESH):
+                return True
+            if not isinstance(producer, nn.Identity) or not node.args:
+                return False
+            node = node.args[0]
+
+    safe: dict[str, bool] = {}
+    for node in graph.nodes:
+        act = modules.get(node.target) if node.op == "call_module" else None
+        if isinstance(act, _ACTIVATIONS) and hasattr(act, "inplace"):
+            ok = bool(node.args) and fresh_and_unshared(node.args[0])
+            safe[node.target] = safe.get(node.target, True) and ok
+    switched = 0
+    for name, ok in safe.items():
+        if ok and not modules[name].inplace:
+            modules[name].inplace = True
+            switched += 1
+    return switched
+
+
 def fold_batchnorms(module: nn.Module, *, keep: Iterable[str] = ()) -> int:
     """Fold every eval-mode BatchNorm2d into the Conv2d whose output feeds only it, in place.
 
     The folded convolution computes ``bn(conv(x))`` and the batch norm becomes ``nn.Identity`` under the
     same name, so a hook on the batch norm still sees the same values. Convolutions named in ``keep``
-    (their raw output is wanted) are left alone. Needs a graph traceable by ``torch.fx``; otherwise
+    (their raw output is wanted) are left alone, and so are batch norms named in ``keep`` (a hooked layer is
+    computed as the network computes it: folding moves its values by up to ~1e-5 relative). Needs a graph traceable by ``torch.fx``; otherwise
     nothing is folded (logged).
 
     Returns
@@ -121,10 +188,8 @@ def fold_batchnorms(module: nn.Module, *, keep: Iterable[str] = ()) -> int:
     import torch.fx as fx
     from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-    try:
-        graph = fx.symbolic_trace(module).graph
-    except Exception as exc:  # dynamic control flow: run unfolded
-        logger.info("batch norms not folded (%s cannot be traced by torch.fx: %s)", type(module).__name__, exc)
+    graph = _trace(module)
+    if graph is None:
         return 0
     keep = set(keep)
     modules = dict(module.named_modules())
@@ -135,7 +200,7 @@ def fold_batchnorms(module: nn.Module, *, keep: Iterable[str] = ()) -> int:
             continue
         prev = node.args[0]
         conv = modules.get(prev.target) if isinstance(prev, fx.Node) and prev.op == "call_module" else None
-        if not isinstance(conv, nn.Conv2d) or len(prev.users) != 1 or prev.target in keep:
+        if not isinstance(conv, nn.Conv2d) or len(prev.users) != 1 or prev.target in keep or node.target in keep:
             continue
         if sum(1 for n in graph.nodes if n.op == "call_module" and n.target == prev.target) != 1:
             continue  # a conv module called twice cannot be folded for one of its uses only
@@ -145,6 +210,38 @@ def fold_batchnorms(module: nn.Module, *, keep: Iterable[str] = ()) -> int:
     return folded
 
 
+def pad_into_conv(module: nn.Module, *, keep: Iterable[str] = ()) -> int:
+    """Move a symmetric zero padding that a Conv2d subclass applies before itself into the convolution, in place.
+
+    TF-ported networks (EfficientNet-Lite's ``Conv2dStaticSamePadding``) pad with a ``static_padding``
+    ``nn.ZeroPad2d`` submodule, a full pass over the input; when the padding is the same on both sides the
+    convolution pads for free (``padding=(top, left)``). Asymmetric paddings (TF "same" at stride 2) stay.
+
+    Returns
+    -------
+    int
+        Number of convolutions changed.
+    """
+    keep = set(keep)
+    changed = 0
+    for name, conv in list(module.named_modules()):
+        pad = getattr(conv, "static_padding", None)
+        if (not isinstance(conv, nn.Conv2d) or type(conv) is nn.Conv2d or not isinstance(pad, nn.ZeroPad2d)
+                or name in keep or f"{name}.static_padding" in keep or any(conv.padding)
+                or not isinstance(conv.padding, tuple)):
+            continue
+        left, right, top, bottom = pad.padding
+        if left != right or top != bottom:
+            continue
+        plain = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, stride=tuple(conv.stride),
+                          padding=(top, left), dilation=conv.dilation, groups=conv.groups, bias=conv.bias is not None,
+                          device=conv.weight.device, dtype=conv.weight.dtype)
+        plain.load_state_dict({"weight": conv.weight, **({"bias": conv.bias} if conv.bias is not None else {})})
+        _set_submodule(module, name, plain.eval())
+        changed += 1
+    return changed
+
+
 def inference_copy(built: BuiltModel, hooked: Iterable[str], device: torch.device, *,
                    fold_bn: bool = True, channels_last: bool = True) -> nn.Module:
     """A private copy of the network, prepared for fast inference; the user's module is not touched."""
@@ -152,10 +249,35 @@ def inference_copy(built: BuiltModel, hooked: Iterable[str], device: torch.devic
     if fold_bn:
         n = fold_batchnorms(module, keep=hooked)
         logger.debug("%s: folded %d batch norms", built.name, n)
+        n = pad_into_conv(module, keep=hooked)
+        logger.debug("%s: %d paddings moved into their convolutions", built.name, n)
+        n = inplace_activations(module)
+        logger.debug("%s: %d activations made in place", built.name, n)
     module = module.to(device)
     if channels_last and any(isinstance(m, nn.Conv2d) for m in module.modules()):
         module = module.to(memory_format=torch.channels_last)
     return module
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, or None where the C library has none (macOS, musl)."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+def release_heap() -> None:
+    """Give the pages glibc keeps after ``free`` back to the system (``malloc_trim(0)``; a no-op elsewhere).
+
+    A forward pass frees layer outputs of many sizes; glibc keeps the freed pages of its heaps and, as they
+    fragment over thousands of batches, the resident memory grew by 0.5-2.8 GB over 2,000 Lite0 frames. Trimming
+    after every batch held it to 0.1-0.2 GB at no measured cost in frames/s (benchmarks/bench_peers.py).
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 @contextmanager
@@ -252,6 +374,27 @@ def cache_key(built: BuiltModel, spec: LayerSpec, reducer: Reducer, frames_key: 
             "precision": precision, "fold_bn": bool(fold_bn), "channels_last": bool(channels_last)}
 
 
+CPU_BATCH = 8
+"""Frames per forward pass on CPU. Larger batches are slower there: a layer's output past 32 MB (ResNet-50's first
+block at 32 frames: 100 MB) is a fresh ``mmap`` from glibc on every call, page-faulted in, and it falls out of the
+caches; at 8 frames ResNet-50 ran 1.7x, ResNet-18 1.2x and EfficientNet-Lite0 1.9x faster than at 32 (best of 3,
+interleaved, benchmarks/bench_extract.py --batch-sweep)."""
+
+
+def default_batch_size(device: str | torch.device) -> int:
+    """Frames per forward pass when none is given: :data:`CPU_BATCH` on CPU, 64 on a GPU.
+
+    Parameters
+    ----------
+    device : str or torch.device
+
+    Returns
+    -------
+    int
+    """
+    return CPU_BATCH if torch.device(device).type == "cpu" else 64
+
+
 def extract_activations(
     frames: np.ndarray | Iterable[np.ndarray],
     model: str | BuiltModel,
@@ -259,7 +402,7 @@ def extract_activations(
     *,
     weights: str = "imagenet",
     reduce: str | Reducer = "max",
-    batch_size: int = 32,
+    batch_size: int | None = None,
     device: str | torch.device = "cpu",
     precision: str = "auto",
     fold_bn: bool = True,
@@ -286,13 +429,16 @@ def extract_activations(
         Weights when ``model`` is a name.
     reduce : str, default="max"
         Spatial reduction of each feature map: "max" (the paper), "mean", "l2" or "topk:K".
-    batch_size : int, default=32
-        Frames per forward pass; memory grows with it, not with the movie length.
+    batch_size : int, optional
+        Frames per forward pass; memory grows with it, not with the movie length. None:
+        :func:`default_batch_size` of the device (8 on CPU, 64 on CUDA).
     device : str or torch.device, default="cpu"
     precision : {"auto", "float32", "bfloat16", "float16"}, default="auto"
         "auto" is float32 on CPU and float16 autocast on CUDA. Part of the cache key.
     fold_bn : bool, default=True
-        Fold batch norms into convolutions on a private copy (faster; equal to 1e-5 relative).
+        Fold batch norms into convolutions, symmetric "same" paddings into their convolutions
+        (:func:`pad_into_conv`) and run activations in place where safe (:func:`inplace_activations`), on a
+        private copy (faster; equal to 1e-5 relative).
     channels_last : bool, default=True
         Use the channels-last memory layout for convolutional networks (faster with oneDNN and cuDNN).
     num_threads : int, optional
@@ -317,6 +463,8 @@ def extract_activations(
     elif not isinstance(frames, Iterable) or isinstance(frames, (str, bytes)):
         check_frames(frames)  # raises with the expected type
     reducer = get_reducer(reduce)
+    if batch_size is None:
+        batch_size = default_batch_size(device)
     check_positive("batch_size", batch_size, integer=True)
     check_positive("prefetch", prefetch, integer=True, allow_zero=True)
     if isinstance(layers, str) or not layers:
@@ -409,6 +557,7 @@ def _run(frames: np.ndarray | Iterable[np.ndarray], built: BuiltModel, specs: di
                 for x in _prefetch(prepared(), prefetch):
                     module(x)
                     bar.update(x.shape[0])
+                    release_heap()
         finally:
             bar.close()
             for handle in handles:
