@@ -92,7 +92,7 @@ def roofline(name: str, gemm: float, bandwidth: float, batch: int = 8) -> dict:
     from torch.utils._pytree import tree_leaves
 
     from syncact.ann import get_model
-    from syncact.ann.extract import inference_copy
+    from syncact.ann.inference import inference_copy
 
     built = get_model(name, "random")
     hooked = {built.layers[layer].module for layer in LAYERS}

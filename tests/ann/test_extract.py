@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from syncact.ann import Activations, extract_activations, get_model
-from syncact.ann.extract import fold_batchnorms, inplace_activations, pad_into_conv
+from syncact.ann.inference import fold_batchnorms, inplace_activations, pad_into_conv
 from syncact.exceptions import ConfigError, ShapeError, UnknownNameError
 
 
@@ -79,6 +79,24 @@ def test_the_default_batch_follows_the_device(frames, resnet):
     by_default = extract_activations(frames, resnet, ["block2"])  # 7 frames: one batch of the default 8
     np.testing.assert_allclose(by_default.layers["block2"], extract_activations(frames, resnet, ["block2"], batch_size=2)
                                .layers["block2"], rtol=1e-5, atol=1e-5)
+
+
+def test_the_heap_guard_returns_freed_pages_past_its_budget():
+    from syncact.ann.inference import HeapGuard, _malloc_trim, _resident_bytes
+
+    if _malloc_trim() is None or _resident_bytes() is None:
+        pytest.skip("needs glibc on Linux")
+    guard = HeapGuard(budget=64 * 2**20)
+    kept = [np.ones(2048) for _ in range(40_000)]  # 660 MB in 16 KB blocks: glibc's heap, not mmap
+    del kept[::2]  # every other block freed: fragmented, nothing at the heap's top to shrink
+    grown = _resident_bytes()
+    guard.check()
+    assert _resident_bytes() < grown - 200 * 2**20  # the freed half went back to the system
+    assert guard.base == pytest.approx(_resident_bytes(), rel=0.05)
+    quiet = HeapGuard(budget=2**40)
+    before = quiet.base
+    quiet.check()
+    assert quiet.base == before  # within its budget it does nothing
 
 
 def test_bfloat16_is_close_and_float16_is_refused_on_cpu(frames, resnet):

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from syncact.ann.extract import inference_copy
+from syncact.ann.inference import inference_copy
 from syncact.ann.registry import LOGITS, BuiltModel
 from syncact.exceptions import ConfigError, ShapeError
 

@@ -39,7 +39,7 @@ from tqdm.auto import tqdm
 
 from syncact._io import bar_disabled
 from syncact._validation import check_positive
-from syncact.ann.extract import inference_copy
+from syncact.ann.inference import inference_copy
 from syncact.ann.registry import BuiltModel
 from syncact.exceptions import ConfigError
 from syncact.rsa.rdm import LayerRDMs, image_rdms
