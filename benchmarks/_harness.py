@@ -46,6 +46,20 @@ class AnonPeak:
         return self._read() / 1024**2
 
 
+def movie_frames(path: str | Path, n_frames: int):  # noqa: ANN201 - an (n, h, w, 3) uint8 ndarray
+    """Decode the first ``n_frames`` frames of a movie to (n, h, w, 3) uint8 (PyAV and numpy imported here)."""
+    import av
+    import numpy as np
+
+    out = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            out.append(frame.to_ndarray(format="rgb24"))
+            if len(out) == n_frames:
+                break
+    return np.stack(out)
+
+
 def run_child(script: str, kind: str, **kw: object) -> dict:
     """Run ``script --child '{"kind": kind, ...}'`` in a fresh process; return the JSON its last line prints."""
     proc = subprocess.run([sys.executable, script, "--child", json.dumps({"kind": kind, **kw})], capture_output=True, text=True)

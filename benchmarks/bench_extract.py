@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _harness import peak_gb, run_child, serve_child, write_record
+from _harness import movie_frames, peak_gb, run_child, serve_child, write_record
 
 LAYERS = ["block1", "block2", "block3", "block4", "last_conv"]
 
@@ -140,19 +140,6 @@ def model_gflops(name: str) -> float:
     with FlopCounterMode(display=False) as counter, torch.inference_mode():
         built.module(torch.zeros(1, 3, built.input_size, built.input_size))
     return counter.get_total_flops() / 1e9
-
-
-def movie_frames(path: Path, n_frames: int) -> np.ndarray:
-    """Decode the first ``n_frames`` frames of a movie to (n, h, w, 3) uint8."""
-    import av
-
-    out = []
-    with av.open(str(path)) as container:
-        for frame in container.decode(video=0):
-            out.append(frame.to_ndarray(format="rgb24"))
-            if len(out) == n_frames:
-                break
-    return np.stack(out)
 
 
 def iter_movie(path: Path, n_frames: int):  # noqa: ANN201

@@ -39,7 +39,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _harness import write_record
+from _harness import movie_frames, write_record
 
 HERE = Path(__file__).resolve().parent
 LAYERS = ["block1", "block2", "block3", "block4", "last_conv"]
@@ -78,7 +78,6 @@ def versions(python: Path, packages: list[str]) -> dict[str, str]:
 
 def prepare(work: Path, n_frames: int) -> dict:
     """Frames, preprocessed inputs, weights and module names, written under ``work`` for every tool."""
-    import av
     import torch
 
     from syncact.ann import get_model
@@ -86,13 +85,7 @@ def prepare(work: Path, n_frames: int) -> dict:
 
     movie = work / "movie.mp4"
     make_movie(movie, n_frames / 12.0 + 1.0, fps=12.0, size=(224, 224), seed=0)
-    frames = []
-    with av.open(str(movie)) as container:
-        for frame in container.decode(video=0):
-            frames.append(frame.to_ndarray(format="rgb24"))
-            if len(frames) == n_frames:
-                break
-    frames = np.stack(frames)
+    frames = movie_frames(movie, n_frames)
     np.save(work / "frames.npy", frames)
     spec = {"frames": str(work / "frames.npy"), "n_frames": len(frames), "models": {}}
     for name, weights in MODELS.items():
