@@ -49,7 +49,7 @@ _FRESH = (nn.Conv2d, nn.Linear, nn.BatchNorm2d)  # modules whose output is a new
 _ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.Hardtanh, nn.SiLU, nn.Hardswish, nn.LeakyReLU, nn.ELU)
 
 
-def inplace_activations(module: nn.Module, *, keep: Iterable[str] = ()) -> int:
+def inplace_activations(module: nn.Module, *, keep: Iterable[str] = (), graph=None) -> int:  # noqa: ANN001
     """Make activation modules work in place where nothing else reads their input, in place.
 
     An out-of-place activation writes a new tensor the size of its input: on CPU a full extra pass over
@@ -59,12 +59,15 @@ def inplace_activations(module: nn.Module, *, keep: Iterable[str] = ()) -> int:
     else uses, and none of the modules along the way is named in ``keep`` (a hook there may hold the tensor it
     saw, as synthesis and probing do; extraction's hooks reduce it at once).
 
+    ``graph`` (optional) is the module's :func:`_trace`, reused when the caller has it: folding and moving
+    paddings replace modules under the same names, so one trace serves every step.
+
     Returns
     -------
     int
         Number of activation modules switched.
     """
-    graph = _trace(module)
+    graph = _trace(module) if graph is None else graph
     if graph is None:
         return 0
     keep = set(keep)
@@ -95,7 +98,7 @@ def inplace_activations(module: nn.Module, *, keep: Iterable[str] = ()) -> int:
     return switched
 
 
-def fold_batchnorms(module: nn.Module, *, keep: Iterable[str] = ()) -> int:
+def fold_batchnorms(module: nn.Module, *, keep: Iterable[str] = (), graph=None) -> int:  # noqa: ANN001
     """Fold every eval-mode BatchNorm2d into the Conv2d whose output feeds only it, in place.
 
     The folded convolution computes ``bn(conv(x))`` and the batch norm becomes ``nn.Identity`` under the
@@ -112,7 +115,7 @@ def fold_batchnorms(module: nn.Module, *, keep: Iterable[str] = ()) -> int:
     import torch.fx as fx
     from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-    graph = _trace(module)
+    graph = _trace(module) if graph is None else graph
     if graph is None:
         return 0
     keep = set(keep)
@@ -171,12 +174,15 @@ def inference_copy(built: BuiltModel, hooked: Iterable[str], device: torch.devic
     """A private copy of the network, prepared for fast inference; the user's module is not touched."""
     module = copy.deepcopy(built.module).eval()
     if fold_bn:
-        n = fold_batchnorms(module, keep=hooked)
-        logger.debug("%s: folded %d batch norms", built.name, n)
+        graph = _trace(module)  # one trace for both graph steps: they replace modules under the same names
+        if graph is not None:
+            n = fold_batchnorms(module, keep=hooked, graph=graph)
+            logger.debug("%s: folded %d batch norms", built.name, n)
         n = pad_into_conv(module, keep=hooked)
         logger.debug("%s: %d paddings moved into their convolutions", built.name, n)
-        n = inplace_activations(module, keep=hooked)
-        logger.debug("%s: %d activations made in place", built.name, n)
+        if graph is not None:
+            n = inplace_activations(module, keep=hooked, graph=graph)
+            logger.debug("%s: %d activations made in place", built.name, n)
     module = module.to(device)
     if channels_last and any(isinstance(m, nn.Conv2d) for m in module.modules()):
         module = module.to(memory_format=torch.channels_last)
