@@ -222,3 +222,64 @@ def test_a_stored_result_that_no_longer_unpickles_is_computed_again(tmp_path, ca
     assert "cannot be read" in caplog.text
     np.testing.assert_array_equal(result["y"], np.arange(3) * 2)
     assert execute_unit(unit, str(tmp_path))["y"].tolist() == [0, 2, 4]  # and stored again, readable
+
+
+def stamp(label, log):  # noqa: ANN001, ANN201 - a slow unit
+    import time
+
+    time.sleep(0.4)
+    Path(log).open("a").write(f"{label}\n")
+    return {"name": label}
+
+
+def _session_units(log, fail=False):  # noqa: ANN001, ANN202 - a graph grown in two submissions, as an experiment grows
+    plan = Plan()
+    a = plan.add("a", square, x=np.array([1, 2]), log=str(log))
+    b = plan.add("b", square, x=np.array([3]), log=str(log))
+    slow = plan.add("slow", stamp, label="slow", log=str(log))
+    yield plan  # first submission: a, b and a slow unit nothing waits for
+    plan.add("sum", total, a=a, b=b, log=str(log))
+    plan.add("nested", fragile_all, parts={"first": [a, b], "slow": slow}, fail=fail)
+    yield plan
+
+
+def fragile_all(parts, fail):  # noqa: ANN001, ANN201
+    if fail:
+        raise ValueError("planted failure")
+    return [float(p["y"].sum()) for p in parts["first"]] + [parts["slow"]["name"]]
+
+
+@pytest.mark.parametrize("workers", [None, 2])
+def test_a_session_grows_one_graph_and_waits_only_for_what_it_needs(tmp_path, by_value, workers):
+    from syncact.units import Executor
+
+    log = tmp_path / "log"
+    with Executor(workers=workers).session(tmp_path / "units", progress=False) as session:
+        stages = _session_units(log)
+        session.submit(next(stages))
+        got = session.results(["a", "b"])  # on Dask, returns while "slow" may still run
+        assert got["a"]["y"].tolist() == [1.0, 4.0]
+        session.submit(next(stages))  # units that depend on units submitted before
+        done = session.finish()
+    assert done["sum"] == 1 + 4 + 9
+    assert done["nested"] == [5.0, 9.0, "slow"]  # Deps inside a dict of lists are resolved
+    plan = next(_session_units(log))
+    assert plan.units["a"].deps == [] and list(_session_units(log))[-1].units["nested"].deps == ["a", "b", "slow"]
+    again = run_plan(list(_session_units(log))[-1], tmp_path / "units", progress=False)
+    assert sorted(again.reused) == ["a", "b", "nested", "slow", "sum"] and again.computed == []
+
+
+@pytest.mark.parametrize("workers", [None, 2])
+def test_a_session_names_failures_after_the_others_finish(tmp_path, by_value, workers):
+    from syncact.units import Executor
+
+    with Executor(workers=workers).session(tmp_path / "units", progress=False) as session:
+        stages = _session_units(tmp_path / "log", fail=True)
+        session.submit(next(stages))
+        session.submit(next(stages))
+        with pytest.raises(UnitsFailed, match="nested .*planted failure") as info:
+            session.results(["nested"])
+        with pytest.raises(ConfigError, match="not submitted"):
+            session.results(["nope"])
+    assert [f.unit for f in info.value.failures] == ["nested"]
+    assert len(list((tmp_path / "units").glob("*.pkl"))) + len(list((tmp_path / "units").glob("*.npz"))) == 4

@@ -1,13 +1,17 @@
 """Running a plan: in this process, on a new local Dask cluster, or on an existing scheduler.
 
-One failing unit does not stop the others: :func:`run_plan` finishes every unit that does not depend on
-it, then raises :class:`UnitsFailed` naming each failed unit, its error and its inputs.
+A :class:`Session` holds one client for as long as a driver has work: units are submitted as the driver
+learns of them, start as soon as their dependencies are done (a unit may depend on one submitted
+earlier), and the driver waits only for the results it needs. :func:`run_plan` is one plan in one session.
+One failing unit does not stop the others: every unit that does not depend on it still runs and is kept,
+then :class:`UnitsFailed` names each failed unit, its error and its inputs.
 """
 
 from __future__ import annotations
 
 import logging
 import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -17,7 +21,7 @@ from tqdm.auto import tqdm
 
 from syncact._io import bar_disabled
 from syncact.exceptions import ConfigError, SyncactError
-from syncact.units.plan import Plan
+from syncact.units.plan import Plan, Unit
 from syncact.units.store import _find, execute_unit
 
 logger = logging.getLogger(__name__)
@@ -85,13 +89,9 @@ def run_plan(plan: Plan, store: str | Path, *, workers: int | None = None, sched
     UnitsFailed
         After every unit that could run has run, naming each failed unit and its inputs.
     """
-    Executor(workers=workers, scheduler=scheduler)  # the one check of the pair, before anything is written
-    store = Path(store)
-    store.mkdir(parents=True, exist_ok=True)
-    reused = [name for name, unit in plan.units.items() if _find(store, unit) is not None]
-    if workers is None and scheduler is None:
-        return _run_serial(plan, store, reused, progress)
-    return _run_dask(plan, store, reused, workers, scheduler, progress)
+    with Executor(workers=workers, scheduler=scheduler).session(store, progress=progress) as session:
+        session.submit(plan)
+        return session.finish()
 
 
 @dataclass(frozen=True)
@@ -126,31 +126,181 @@ class Executor:
         """:func:`run_plan` on this executor."""
         return run_plan(plan, store, workers=self.workers, scheduler=self.scheduler, progress=progress)
 
+    def session(self, store: str | Path, *, progress: bool = True) -> Session:
+        """A :class:`Session` on this executor (one Dask client for all it runs); use it as a context manager."""
+        return Session(self, store, progress=progress)
 
-def _run_serial(plan: Plan, store: Path, reused: list[str], progress: bool) -> PlanResult:
-    results: dict[str, Any] = {}
-    failures: list[Failure] = []
-    failed: set[str] = set()
-    bar = tqdm(total=len(plan), desc="units", unit="unit", disable=bar_disabled(progress), leave=False)
-    for name, unit in plan.units.items():
-        blocked = [d for d in unit.deps if d in failed]
-        if blocked:
-            failed.add(name)
-            failures.append(Failure(name, unit.describe(), f"not run: {blocked[0]} failed"))
+
+class Session:
+    """Units submitted over time to one executor, as one graph: each starts once its dependencies are done.
+
+    In this process a submitted unit runs at once (units come dependencies first); on Dask it is sent to the
+    scheduler and the driver goes on: it waits only in :meth:`results` (for the units it needs now) and
+    :meth:`finish` (for all). A unit may depend on any unit submitted before it, in this or an earlier plan.
+
+    Parameters
+    ----------
+    executor : Executor
+    store : path
+        Folder of unit results (created).
+    progress : bool, default=True
+        One progress bar over every unit submitted: done / running / failed.
+
+    Examples
+    --------
+    >>> with Executor(workers=2).session("units") as session:  # doctest: +SKIP
+    ...     session.submit(plan)             # preparation and extraction start
+    ...     store = session.results(["prepare/sub-01_run-1"])  # wait for what the next units need
+    ...     session.submit(plan)             # the units added since (fits, pairings) join the same graph
+    ...     done = session.finish()
+    """
+
+    def __init__(self, executor: Executor, store: str | Path, *, progress: bool = True) -> None:
+        self.executor = executor
+        self.store = Path(store)
+        self.store.mkdir(parents=True, exist_ok=True)
+        self.units: dict[str, Unit] = {}
+        self.aliases: dict[str, str] = {}
+        self.reused: list[str] = []
+        self.results_: dict[str, Any] = {}
+        self.failures: list[Failure] = []
+        self._failed: set[str] = set()
+        self._futures: dict[str, Any] = {}
+        self._by_key: dict[str, str] = {}
+        self._scattered: dict[int, Any] = {}
+        self._pending = None  # distributed.as_completed over the futures not yet seen finished
+        self._bar = tqdm(total=0, desc="units", unit="unit", disable=bar_disabled(progress), leave=False)
+        self._client, self._cluster = (None, None) if executor.in_process else _client(executor.workers, executor.scheduler)
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the progress bar and the Dask client (and the local cluster this session started)."""
+        self._bar.close()
+        if self._client is not None:
+            self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+        self._client = self._cluster = None
+
+    # submitting ----------------------------------------------------------------------------------------
+    def submit(self, plan: Plan | Iterable[Unit]) -> None:
+        """Submit the units of ``plan`` not submitted yet (a plan can grow and be submitted again)."""
+        units = plan.units.values() if isinstance(plan, Plan) else plan
+        if isinstance(plan, Plan):
+            self.aliases.update(plan.aliases)
+        new = [u for u in units if u.name not in self.units]
+        for unit in new:
+            unknown = [d for d in unit.deps if d not in self.units]
+            if unknown:
+                raise ConfigError(f"unit {unit.name!r} depends on {unknown}, which were not submitted first.")
+            self.units[unit.name] = unit
+            if _find(self.store, unit) is not None:
+                self.reused.append(unit.name)
+        self._bar.total += len(new)
+        self._bar.refresh()
+        for unit in new:  # in this process: at once, in the order they were added (dependencies first)
+            self._start(unit)
+
+    def _start(self, unit: Unit) -> None:
+        if self._client is None:
+            blocked = [d for d in unit.deps if d in self._failed]
+            if blocked:
+                self._fail(unit, f"not run: {blocked[0]} failed")
+            else:
+                try:
+                    self.results_[unit.name] = execute_unit(unit, str(self.store), None,
+                                                            *[self.results_[d] for d in unit.deps])
+                except Exception as exc:  # one unit's failure must not lose the others
+                    self._fail(unit, f"{type(exc).__name__}: {exc}", traceback.format_exc(), exc)
+                    logger.error("unit %s failed: %s", unit.name, exc)
+            self._tick()
+            return
+        from distributed import as_completed
+
+        big = {k: v for k, v in unit.kwargs.items() if isinstance(v, np.ndarray) and v.nbytes > SCATTER_BYTES}
+        for value in big.values():  # large arrays go to the workers once, not inside every task
+            if id(value) not in self._scattered:
+                self._scattered[id(value)] = (self._client.scatter(value, broadcast=False), value)
+        light = replace(unit, kwargs={k: None if k in big else v for k, v in unit.kwargs.items()})
+        shipped = {k: self._scattered[id(v)][0] for k, v in big.items()}
+        future = self._client.submit(execute_unit, light, str(self.store), shipped,
+                                     *[self._futures[d] for d in unit.deps], key=f"{unit.name}-{unit.key[:16]}",
+                                     pure=False, priority=unit.priority)
+        self._futures[unit.name] = future
+        self._by_key[future.key] = unit.name
+        if self._pending is None:
+            self._pending = as_completed([future])
         else:
-            try:
-                results[name] = execute_unit(unit, str(store), None, *[results[d] for d in unit.deps])
-            except Exception as exc:  # one unit's failure must not lose the others
-                failed.add(name)
-                failures.append(Failure(name, unit.describe(), f"{type(exc).__name__}: {exc}", traceback.format_exc(), exc))
-                logger.error("unit %s failed: %s", name, exc)
-        bar.update(1)
-        bar.set_postfix(failed=len(failures))
-    bar.close()
-    if failures:
-        raise UnitsFailed(failures, len(results))
-    computed = [n for n in plan.units if n not in reused]
-    return PlanResult(results, reused, computed, dict(plan.aliases))
+            self._pending.add(future)
+
+    def _fail(self, unit: Unit, error: str, trace: str = "", exc: BaseException | None = None) -> None:
+        self._failed.add(unit.name)
+        self.failures.append(Failure(unit.name, unit.describe(), error, trace, exc))
+
+    def _tick(self) -> None:
+        self._bar.update(1)
+        running = 0 if self._client is None else sum(1 for f in self._futures.values() if f.status == "pending")
+        self._bar.set_postfix(running=running, failed=len(self.failures))
+
+    # waiting -------------------------------------------------------------------------------------------
+    def _settled(self, name: str) -> bool:
+        return name in self.results_ or name in self._failed
+
+    def _wait(self, names: Iterable[str]) -> None:
+        wanted = {self.aliases.get(n, n) for n in names}
+        unknown = sorted(wanted - set(self.units))
+        if unknown:
+            raise ConfigError(f"unit(s) {unknown[:5]} were not submitted.")
+        while self._pending is not None and not all(self._settled(n) for n in wanted):
+            self._collect(next(self._pending))
+
+    def _collect(self, future: Any) -> None:
+        name = self._by_key[future.key]
+        unit = self.units[name]
+        if future.status == "finished":
+            self.results_[name] = future.result()
+        else:
+            exc = future.exception()
+            upstream = [d for d in unit.deps if self._futures[d].status != "finished"]
+            if upstream:
+                self._fail(unit, f"not run: {upstream[0]} failed", "".join(traceback.format_exception(exc)))
+            else:
+                self._fail(unit, f"{type(exc).__name__}: {exc}", "".join(traceback.format_exception(exc)), exc)
+        self._tick()
+
+    def _raise_failures(self) -> None:
+        """Let every unit that can still run finish (its result is kept), then name every failure."""
+        self._wait(self.units)
+        order = list(self.units)
+        self.failures.sort(key=lambda f: order.index(f.unit))
+        raise UnitsFailed(self.failures, len(self.results_))
+
+    def results(self, names: Iterable[str]) -> dict[str, Any]:
+        """Wait for the units ``names`` (aliases too) and return their results by name.
+
+        Raises
+        ------
+        UnitsFailed
+            When one of them failed: first every other submitted unit that can run finishes (and is kept).
+        """
+        names = list(names)
+        self._wait(names)
+        if any(self.aliases.get(n, n) in self._failed for n in names):
+            self._raise_failures()
+        return {n: self.results_[self.aliases.get(n, n)] for n in names}
+
+    def finish(self) -> PlanResult:
+        """Wait for every submitted unit; their results, or :class:`UnitsFailed` naming every failure."""
+        self._wait(self.units)
+        if self.failures:
+            self._raise_failures()
+        computed = [n for n in self.units if n not in self.reused]
+        return PlanResult({n: self.results_[n] for n in self.units}, list(self.reused), computed, dict(self.aliases))
 
 
 def _client(workers: int | None, scheduler: str | None):  # noqa: ANN202
@@ -163,51 +313,3 @@ def _client(workers: int | None, scheduler: str | None):  # noqa: ANN202
     cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True, dashboard_address=None,
                            host="127.0.0.1")
     return Client(cluster), cluster
-
-
-def _run_dask(plan: Plan, store: Path, reused: list[str], workers: int | None, scheduler: str | None,
-              progress: bool) -> PlanResult:
-    from distributed import as_completed
-
-    client, cluster = _client(workers, scheduler)
-    try:
-        futures: dict[str, Any] = {}
-        scattered: dict[int, Any] = {}  # large arrays go to the workers once, not inside every task
-        for name, unit in plan.units.items():
-            big = {k: v for k, v in unit.kwargs.items() if isinstance(v, np.ndarray) and v.nbytes > SCATTER_BYTES}
-            for value in big.values():
-                if id(value) not in scattered:
-                    scattered[id(value)] = client.scatter(value, broadcast=False)
-            light = replace(unit, kwargs={k: None if k in big else v for k, v in unit.kwargs.items()})
-            shipped = {k: scattered[id(v)] for k, v in big.items()}
-            futures[name] = client.submit(execute_unit, light, str(store), shipped, *[futures[d] for d in unit.deps],
-                                          key=f"{name}-{unit.key[:16]}", pure=False)
-        by_key = {f.key: name for name, f in futures.items()}
-        results: dict[str, Any] = {}
-        failures: list[Failure] = []
-        bar = tqdm(total=len(plan), desc="units", unit="unit", disable=bar_disabled(progress), leave=False)
-        for future in as_completed(list(futures.values())):
-            name = by_key[future.key]
-            unit = plan.units[name]
-            if future.status == "finished":
-                results[name] = future.result()
-            else:
-                exc = future.exception()
-                upstream = [d for d in unit.deps if futures[d].status != "finished"]
-                message = f"not run: {upstream[0]} failed" if upstream else f"{type(exc).__name__}: {exc}"
-                failures.append(Failure(name, unit.describe(), message, "".join(traceback.format_exception(exc)),
-                                        None if upstream else exc))
-            bar.update(1)
-            running = sum(1 for f in futures.values() if f.status == "pending")
-            bar.set_postfix(running=running, failed=len(failures))
-        bar.close()
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
-    if failures:
-        order = list(plan.units)
-        failures.sort(key=lambda f: order.index(f.unit))
-        raise UnitsFailed(failures, len(results))
-    computed = [n for n in plan.units if n not in reused]
-    return PlanResult({n: results[n] for n in plan.units}, reused, computed, dict(plan.aliases))

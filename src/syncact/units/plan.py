@@ -25,9 +25,31 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Dep:
-    """An argument that takes the result of the unit named ``name``."""
+    """An argument that takes the result of the unit named ``name`` (also inside a list, tuple or dict argument)."""
 
     name: str
+
+
+def deps_in(value: Any) -> list[str]:
+    """Names of the units whose results ``value`` takes: its :class:`Dep` objects, also inside lists, tuples and dicts."""
+    if isinstance(value, Dep):
+        return [value.name]
+    if isinstance(value, Mapping):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return [name for item in value for name in deps_in(item)]
+    return []
+
+
+def resolve(value: Any, results: Mapping[str, Any]) -> Any:
+    """``value`` with each :class:`Dep` (also inside lists, tuples and dicts) replaced by that unit's result."""
+    if isinstance(value, Dep):
+        return results[value.name]
+    if isinstance(value, Mapping) and deps_in(value):
+        return {k: resolve(v, results) for k, v in value.items()}
+    if isinstance(value, (list, tuple)) and deps_in(value):
+        return type(value)(resolve(v, results) for v in value)
+    return value
 
 
 @dataclass(frozen=True)
@@ -49,6 +71,9 @@ class Unit:
     settings : dict
         Keyword arguments that do not change the result (a progress bar, a checkpoint folder, a resume
         flag): passed to the function, left out of the key.
+    priority : int
+        Where several units could start, those of higher priority start first (a scheduling hint, out of
+        the key): an experiment puts the units on its longest path first.
     """
 
     name: str
@@ -57,14 +82,16 @@ class Unit:
     key: str
     outputs: tuple[str, ...] = ()
     settings: dict[str, Any] = field(default_factory=dict)
+    priority: int = 0
 
     @property
     def deps(self) -> list[str]:
-        return [v.name for v in self.kwargs.values() if isinstance(v, Dep)]
+        """The units whose results it takes, each once, in the order its arguments name them."""
+        return list(dict.fromkeys(deps_in(list(self.kwargs.values()))))
 
     def describe(self) -> str:
         """The unit's name and its plain inputs, for error messages."""
-        plain = {k: v for k, v in self.kwargs.items() if not isinstance(v, Dep)}
+        plain = {k: v for k, v in self.kwargs.items() if not deps_in(v)}
         shown = ", ".join(f"{k}={_short(v)}" for k, v in plain.items())
         deps = ", ".join(self.deps)
         return f"{self.name} ({shown}{'; after ' + deps if deps else ''})"
@@ -114,19 +141,22 @@ class Plan:
         self._by_key: dict[str, str] = {}
 
     def add(self, name: str, func: Callable[..., Any], *, outputs: Iterable[str | Path] = (),
-            settings: Mapping[str, Any] | None = None, **kwargs: Any) -> Dep:
-        """Add a unit; returns a :class:`Dep` that later units pass as an argument to use its result.
+            settings: Mapping[str, Any] | None = None, priority: int = 0, **kwargs: Any) -> Dep:
+        """Add a unit; returns a :class:`Dep` that later units pass as an argument (or inside a list, tuple or
+        dict argument) to use its result.
 
         ``outputs`` are files the function writes itself (e.g. into the run directory); ``settings`` are
-        arguments that do not change the result and stay out of the key. A unit with the key of one already
+        arguments that do not change the result and stay out of the key; ``priority`` orders units that
+        could start together (higher first; out of the key). A unit with the key of one already
         in the plan (the same function on the same inputs) is not added twice: under the same name it is
         that unit; under another, ``name`` becomes an alias of it and its result is found under both names.
         """
-        missing = [v.name for v in kwargs.values() if isinstance(v, Dep) and v.name not in self.units]
+        deps = deps_in(list(kwargs.values()))
+        missing = [d for d in deps if d not in self.units]
         if missing:
             raise ConfigError(f"unit {name!r} depends on {missing}, which are not in the plan (add them first).")
         payload = {"func": f"{func.__module__}.{func.__qualname__}", "kwargs": _fingerprint(kwargs),
-                   "deps": {d.name: self.units[d.name].key for d in kwargs.values() if isinstance(d, Dep)}}
+                   "deps": {d: self.units[d].key for d in deps}}
         key = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
         same = self._by_key.get(key)
         if (name in self.units or name in self.aliases) and self.aliases.get(name, name) != same:
@@ -137,7 +167,8 @@ class Plan:
             logger.debug("unit %s is %s (same function and inputs): computed once", name, same)
             self.aliases[name] = same
             return Dep(same)
-        self.units[name] = Unit(name, func, dict(kwargs), key, tuple(str(p) for p in outputs), dict(settings or {}))
+        self.units[name] = Unit(name, func, dict(kwargs), key, tuple(str(p) for p in outputs), dict(settings or {}),
+                                int(priority))
         self._by_key[key] = name
         return Dep(name)
 

@@ -21,7 +21,7 @@ import pandas as pd
 
 from syncact._io import atomic_path
 from syncact.exceptions import ConfigError
-from syncact.units.plan import Dep, Unit
+from syncact.units.plan import Unit, resolve
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def execute_unit(unit: Unit, store: str, shipped: Mapping[str, Any] | None = Non
             os.utime(found)  # used now: prune_units keeps what the last run used
             return result
     results = dict(zip(unit.deps, dep_results, strict=True))
-    kwargs = {k: results[v.name] if isinstance(v, Dep) else v for k, v in unit.kwargs.items()}
+    kwargs = {k: resolve(v, results) for k, v in unit.kwargs.items()}
     kwargs.update(shipped or {})
     result = unit.func(**kwargs, **unit.settings)
     _write(store_path, unit, result)
