@@ -331,14 +331,18 @@ def test_units_command_prunes_what_the_last_run_did_not_use(tiny_dataset, tmp_pa
         run_experiment(parse_config(changed), run, progress=False)
     second = run_experiment(parse_config(changed), run, progress=False, overwrite=True)
     before = list_units(run / "units")
+    n_runs = len(list((tmp_path / "p.zarr" / "runs").glob("sub-*")))
     assert main(["units", str(run)]) == 0
-    assert "3 of " in capsys.readouterr().out  # the old fit and its 2 pairings
+    # the old fit, its 2 test transforms and 2 pairings; and the preparation units' receipts: the second run found
+    # every run in the store, so it had no preparation unit
+    assert f"{5 + n_runs} of " in capsys.readouterr().out
     assert main(["units", str(run), "--prune"]) == 0
     after = list_units(run / "units")
     removed = sorted(set(before["unit"] + "." + before["key"]) - set(after["unit"] + "." + after["key"]))
-    assert [r.split(".")[0] for r in removed] == ["embed/sync-act/K8", "pair/resnet18/random/last_conv/run-1",
-                                                  "pair/resnet18/random/last_conv/run-2"]
-    assert set(after["stage"]) == {"frames", "extract", "subspace", "embed", "pair"}  # the subspace does not see the lr
+    assert [r.split(".")[0] for r in removed if not r.startswith("prepare/")] == [
+        "embed/sync-act/K8", "pair/resnet18/random/last_conv/run-1", "pair/resnet18/random/last_conv/run-2",
+        "transform/run-1", "transform/run-2"]
+    assert set(after["stage"]) == {"frames", "extract", "subspace", "embed", "transform", "pair"}  # the subspace does not see the lr
     mtimes = {p: Path(p).stat().st_mtime_ns for p in after["path"]}
     again = run_experiment(parse_config(changed), run, progress=False)  # every unit it needs is still there
     pd.testing.assert_frame_equal(again.summary, second.summary)

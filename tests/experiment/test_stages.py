@@ -3,7 +3,7 @@
 import pandas as pd
 
 from syncact.experiment import RunDirectory
-from syncact.experiment.stages import write_accuracy_regression
+from syncact.experiment.pairing import write_accuracy_regression
 
 
 def test_accuracy_regression_is_written_with_three_imagenet_models(tmp_path):

@@ -68,7 +68,7 @@ def finish_subspace(q: np.ndarray, n_components: int, **grams: np.ndarray) -> di
 
 def subspace_units(plan: Plan, name: str, train: Sequence[np.ndarray], n_components: int, *, seed: int = 0,
                    n_shares: int = N_SHARES, exact_max_rows: int = EXACT_MAX_ROWS, n_iter: int = 3, oversample: int = 32,
-                   progress: bool = False) -> Dep:
+                   progress: bool = False, priority: int = 0) -> Dep:
     """Add the units that compute the principal subspace of ``train`` to ``plan``; returns the final unit's Dep.
 
     Parameters
@@ -86,6 +86,8 @@ def subspace_units(plan: Plan, name: str, train: Sequence[np.ndarray], n_compone
         As :func:`syncact.networks.subspace.principal_subspace`, whose basis this equals up to the order of sums.
     progress : bool, default=False
         The exact unit's bar.
+    priority : int, default=0
+        Of every unit added (:meth:`~syncact.units.Plan.add`).
 
     Returns
     -------
@@ -95,14 +97,16 @@ def subspace_units(plan: Plan, name: str, train: Sequence[np.ndarray], n_compone
     n_rows, n_voxels = sum(s[0] for s in shapes), shapes[0][1]
     if n_rows <= exact_max_rows:
         return plan.add(name, shared_subspace, train=train, n_components=n_components, seed=seed,
-                        settings={"progress": progress})
+                        settings={"progress": progress}, priority=priority)
     r = min(int(n_components), n_rows, n_voxels)
     width = min(r + oversample, n_voxels)
     shares = [share_of(train, j, n_shares) for j in range(min(n_shares, len(train)))]
     q: Dep | None = None
     for i in range(n_iter + 1):
-        blocks = {f"share{j}": plan.add(f"{name}/pass-{i}/share-{j}", range_share, runs=share, q=q, width=width, seed=seed)
+        blocks = {f"share{j}": plan.add(f"{name}/pass-{i}/share-{j}", range_share, runs=share, q=q, width=width, seed=seed,
+                                               priority=priority)
                   for j, share in enumerate(shares)}
-        q = plan.add(f"{name}/pass-{i}", reduce_range, **blocks)
-    grams = {f"share{j}": plan.add(f"{name}/gram/share-{j}", gram_share, runs=share, q=q) for j, share in enumerate(shares)}
-    return plan.add(name, finish_subspace, q=q, n_components=r, **grams)
+        q = plan.add(f"{name}/pass-{i}", reduce_range, priority=priority, **blocks)
+    grams = {f"share{j}": plan.add(f"{name}/gram/share-{j}", gram_share, runs=share, q=q, priority=priority)
+             for j, share in enumerate(shares)}
+    return plan.add(name, finish_subspace, q=q, n_components=r, priority=priority, **grams)

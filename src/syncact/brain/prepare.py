@@ -432,13 +432,14 @@ def prepare_dataset(
     return PreparedStore(preparation.store)
 
 
-def prepare_plan(preparation: Preparation, runs: Sequence[RunSource]):  # noqa: ANN201 - syncact.units.Plan
-    """One unit ``prepare/<key>`` per run (:func:`prepare_run`), its store files declared as the unit's outputs."""
+def prepare_plan(preparation: Preparation, runs: Sequence[RunSource], plan=None, *, priority: int = 0):  # noqa: ANN001, ANN201 - syncact.units.Plan
+    """One unit ``prepare/<key>`` per run (:func:`prepare_run`), its store files declared as the unit's outputs,
+    added to ``plan`` (a new one by default) with ``priority``; returns the plan."""
     from syncact.units import Plan
 
-    plan = Plan()
+    plan = Plan() if plan is None else plan
     for run in runs:
-        plan.add(f"prepare/{run.key}", prepare_run, run=run, preparation=preparation,
+        plan.add(f"prepare/{run.key}", prepare_run, run=run, preparation=preparation, priority=priority,
                  outputs=[preparation.store / "runs" / run.key / "zarr.json"])
     return plan
 

@@ -2,7 +2,7 @@
 
 For every model, its configured layers are feature bands (:func:`syncact.encoding.band_features`) and a
 banded ridge predicts, leaving one run out, (a) every voxel of the test subjects' mean BOLD and (b) every
-FBN's test-mean activation. The noise ceiling comes from the leave-one-out ISC among the test subjects (for
+FBN's test-mean activation (units: :func:`plan_encoding`; tables and maps: :func:`write_encoding`). The noise ceiling comes from the leave-one-out ISC among the test subjects (for
 their mean). The null: the same fit with each run's features paired with another run's BOLD (movies that
 nothing links; runs of equal length). A voxel counts as predicted when its held-out r passes its own
 circular-shift null (``EncodingScores.p_shift`` <= 0.05: the null keeps each voxel's autocorrelation, so slow
@@ -12,35 +12,23 @@ pass the same test is the false-positive rate.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import numpy as np
 import pandas as pd
 
 from syncact.analysis import GroundTruth
 from syncact.ann.registry import model_key, weights_label
 from syncact.config import ExperimentConfig
-from syncact.encoding import (
-    EncodingResult,
-    EncodingScores,
-    band_features,
-    ceiled,
-    default_delays,
-    fit_encoding,
-    isc,
-    jackknife_ceiled,
-    mean_ceiling,
-)
+from syncact.encoding import EncodingResult, EncodingScores, ceiled, default_delays, jackknife_ceiled
 from syncact.encoding.store import atlas_networks
 from syncact.encoding.summary import ALPHA, band_table, network_table, score_maps
 from syncact.experiment.layout import RunDirectory
 from syncact.experiment.result import PairingKey
+from syncact.experiment.units import bands_unit, ceiling_unit, encoding_unit
+from syncact.networks.subspace import run_shapes
 from syncact.sync import Pairing
-
-
-def _ceiling(per_subject: list[np.ndarray]) -> np.ndarray:
-    """Noise ceiling for the subjects' mean (:func:`~syncact.encoding.mean_ceiling`); NaN with one subject."""
-    if per_subject[0].shape[0] < 2:  # (n_subjects, T, n_targets) per run: no other subject to correlate with
-        return np.full(per_subject[0].shape[2], np.nan)
-    return mean_ceiling([isc(data) for data in per_subject])
+from syncact.units import Dep, Plan
 
 
 def _paired_layer(pairings: dict[PairingKey, Pairing], model: str, weights: str,
@@ -56,56 +44,94 @@ def _paired_layer(pairings: dict[PairingKey, Pairing], model: str, weights: str,
     return [layers[i] for i in best], pcc[best, np.arange(pcc.shape[1])]
 
 
-def encode(bold_test: dict[str, list[np.ndarray]], fbn_per_subject: dict[str, np.ndarray],
-           filters: dict[tuple[str, str, str], np.ndarray], config: ExperimentConfig, tr: float,
-           pairings: dict[PairingKey, Pairing], truth: GroundTruth | None, run_dir: RunDirectory, store: object,
-           progress: bool) -> EncodingResult:
-    """Fit and score the encoding models of every configured model; write tables and maps.
+def plan_encoding(plan: Plan, config: ExperimentConfig, tr: float, bold_test: Mapping[str, Sequence[np.ndarray]],
+                  fbns: Sequence[Dep | Mapping[str, np.ndarray]], extracted: Mapping[tuple[str, str], Dep],
+                  progress: bool) -> dict[str, str]:
+    """Add the encoding units of every configured model to ``plan``; returns what each result is, by unit name.
+
+    Per model: ``encoding/<model>/<weights>/bands`` (:func:`~syncact.experiment.units.bands_unit`), then the
+    voxels' fit (``.../voxels``), the FBNs' fit (``.../fbns``) and, with several runs of equal length, the
+    mismatched-movie null (``.../null``); once: the noise ceilings ``encoding/ceiling/voxels`` and ``.../fbns``.
+    The voxels' fits and the null need only the prepared BOLD and the activations, so they run beside the
+    embedding's fit.
 
     Parameters
     ----------
-    bold_test : dict of run to list of ndarray
-        Per run, each test subject's prepared BOLD, (T, n_voxels).
-    fbn_per_subject : dict of run to ndarray of shape (n_subjects, T, n_fbns)
-    filters : dict of (model key, run, layer) to ndarray of shape (T, n_filters)
-        Every filter of every layer and run (the same columns in every run).
+    plan : Plan
     config : ExperimentConfig
     tr : float
+    bold_test : dict of run label to StoreRuns
+        Each test subject's prepared run (read lazily).
+    fbns : list
+        Per run (the order of ``bold_test``): the :func:`~syncact.experiment.units.transform_unit` unit (Dep) or
+        its result.
+    extracted : dict of (model key, run label) to Dep
+        The extraction units.
+    progress : bool
+
+    Returns
+    -------
+    dict
+        ``{"ceiling": name, "fbn_ceiling": name, "<model key>/<part>": name}`` with part in voxels, fbns, null.
+    """
+    ec = config.encoding
+    runs = list(bold_test)
+    delays = list(ec.delays) if ec.delays is not None else default_delays(tr)
+    lengths = {run_shapes(bold_test[r])[0][0] for r in runs}
+    fit_kwargs = {"n_iter": ec.n_iter, "chunk_size": ec.chunk_size, "solver": ec.solver, "backend": ec.backend,
+                  "seed": config.seed}
+    settings = {"progress": progress}
+    names = {"ceiling": "encoding/ceiling/voxels", "fbn_ceiling": "encoding/ceiling/fbns"}
+    plan.add(names["ceiling"], ceiling_unit, runs=dict(bold_test))
+    plan.add(names["fbn_ceiling"], ceiling_unit, runs=list(fbns))
+    for spec in config.models:
+        key, weights = model_key(spec.name, spec.weights), weights_label(spec.weights)
+        stem = f"encoding/{spec.name}/{weights}"
+        bands = plan.add(f"{stem}/bands", bands_unit, acts=[extracted[(key, r)] for r in runs], layers=list(spec.layers),
+                         delays=delays, n_components=ec.n_components)
+        parts = {"voxels": (dict(bold_test), False, False), "fbns": (list(fbns), False, True)}
+        if len(runs) >= 2 and len(lengths) == 1:
+            parts["null"] = (dict(bold_test), True, False)
+        for part, (targets, rotate, keep) in parts.items():
+            names[f"{key}/{part}"] = f"{stem}/{part}"
+            plan.add(f"{stem}/{part}", encoding_unit, bands=bands, targets=targets, rotate=rotate, keep_predictions=keep,
+                     fit_kwargs=fit_kwargs, settings=settings)
+    return names
+
+
+def write_encoding(done: Mapping[str, object], names: Mapping[str, str], config: ExperimentConfig,
+                   fbn_per_subject: dict[str, np.ndarray], pairings: dict[PairingKey, Pairing], truth: GroundTruth | None,
+                   run_dir: RunDirectory, store: object) -> EncodingResult:
+    """The encoding tables and maps of every configured model from its units' results (:func:`plan_encoding`).
+
+    Parameters
+    ----------
+    done : mapping
+        Unit results by name (a :class:`~syncact.units.PlanResult`).
+    names : dict
+        :func:`plan_encoding`'s return.
+    config : ExperimentConfig
+    fbn_per_subject : dict of run to ndarray of shape (n_subjects, T, n_fbns)
     pairings : dict of PairingKey to Pairing
     truth : GroundTruth or None
     run_dir : RunDirectory
     store : PreparedStore
         To write maps on the store's grid.
-    progress : bool
 
     Returns
     -------
     EncodingResult
     """
-    ec = config.encoding
-    runs = list(bold_test)
-    delays = list(ec.delays) if ec.delays is not None else default_delays(tr)
-    voxel_targets = [np.mean(bold_test[r], axis=0) for r in runs]
-    fbn_targets = [fbn_per_subject[r].mean(axis=0) for r in runs]
-    ceiling = _ceiling([np.stack(bold_test[r]) for r in runs])
-    fbn_ceiling = _ceiling([fbn_per_subject[r] for r in runs])
-    equal = len(runs) >= 2 and len({len(t) for t in voxel_targets}) == 1
-    rotated = runs[1:] + runs[:1]
-    kwargs = {"n_iter": ec.n_iter, "chunk_size": ec.chunk_size, "solver": ec.solver, "backend": ec.backend,
-              "seed": config.seed, "progress": progress}
+    ceiling, fbn_ceiling = done[names["ceiling"]]["ceiling"], done[names["fbn_ceiling"]]["ceiling"]
     voxels, fbns, null = {}, {}, {}
     band_tables, fbn_tables, network_tables, truth_rows = [], [], [], []
     networks = atlas_networks(store)
-    fbn_data = [fbn_per_subject[r] for r in runs]
+    fbn_data = list(fbn_per_subject.values())
     for spec in config.models:
         key, weights = model_key(spec.name, spec.weights), weights_label(spec.weights)
-        raw = {layer: [filters[(key, r, layer)] for r in runs] for layer in spec.layers}
-        bands = band_features(raw, delays, n_components=ec.n_components)
-        voxels[key] = fit_encoding(bands, voxel_targets, **kwargs)
-        fbns[key] = fit_encoding(bands, fbn_targets, keep_predictions=True, **kwargs)
-        if equal:
-            shifted = {layer: [bands[layer][runs.index(r)] for r in rotated] for layer in bands}
-            null[key] = fit_encoding(shifted, voxel_targets, **kwargs)
+        voxels[key], fbns[key] = done[names[f"{key}/voxels"]], done[names[f"{key}/fbns"]]
+        if f"{key}/null" in names:
+            null[key] = done[names[f"{key}/null"]]
         scores = voxels[key]
         labels = {"model": spec.name, "weights": weights}
         band_tables.append(_labelled(band_table(scores, ceiling, null.get(key), alpha=ALPHA), labels))

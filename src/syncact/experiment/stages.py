@@ -1,9 +1,10 @@
-"""One function per stage of a run: inputs -> frames -> BOLD -> CNN features -> FBNs -> pairing.
+"""The stages of a run: inputs -> BOLD and frames -> CNN features -> FBNs (pairing: :mod:`~syncact.experiment.pairing`).
 
-Each stage takes what the earlier ones returned, runs its units on the executor, writes its outputs
-through :class:`~syncact.experiment.layout.RunDirectory` and returns typed data for the next. The optional
-stages (recovery, annotation, sweep, cards) live in their own modules; :func:`~syncact.experiment.run_experiment`
-calls them in order.
+Each stage has a ``plan_*`` function that adds its units to the run's one :class:`~syncact.units.Plan` (their
+inputs are earlier units' results, as :class:`~syncact.units.Dep`) and a function that turns the finished
+units' results into typed data and writes its outputs through :class:`~syncact.experiment.layout.RunDirectory`.
+:func:`~syncact.experiment.run_experiment` submits them to one session and calls the optional stages
+(recovery, annotation, encoding, sweep, cards), which live in their own modules, after the last unit.
 """
 
 from __future__ import annotations
@@ -11,41 +12,45 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
-import pandas as pd
 
-from syncact.analysis import accuracy_regression, eq1_vs_eq2, fit_networks, layers_table, models_by_runs, subspace_units
+from syncact.analysis import fit_networks, subspace_units
 from syncact.ann import Activations, default_cache_dir
 from syncact.ann.registry import LOGITS, model_key, weights_label
-from syncact.brain import DatasetInfo, PreparedStore, RunSource, Segment, StoreRuns, prepare_dataset, scan_dataset
+from syncact.brain import DatasetInfo, PreparedStore, RunSource, Segment, StoreRuns, scan_dataset
+from syncact.brain.prepare import begin_store, prepare_plan
 from syncact.config import ExperimentConfig, MovieConfig
-from syncact.exceptions import ConfigError, CorruptFileError, DataError, ShapeError, SyncactError
+from syncact.exceptions import ConfigError, CorruptFileError, ShapeError, SyncactError
 from syncact.experiment.layout import RunDirectory
-from syncact.experiment.result import PairingKey
-from syncact.experiment.units import alive_filters, extract_unit, filter_names_of, frames_unit, pair_unit
+from syncact.experiment.units import alive_filters, check_networks, extract_unit, frames_unit, transform_unit
 from syncact.networks import BrainNetworks, FBNEmbedding, network_spec, split_subjects
-from syncact.report.figures import accuracy_regression_plot
 from syncact.stimulus import Frames
-from syncact.sync import Pairing
-from syncact.units import Executor, Plan, PlanResult, UnitsFailed
+from syncact.units import Dep, Plan, Session, UnitsFailed
 
 logger = logging.getLogger(__name__)
 
+PRIORITY_FIT = 10
+"""Units on the longest path (preparation, the principal subspace, the main fit, its test transforms) start first."""
+PRIORITY_FRAMES = 8
+"""Frames (seconds each) start before extraction units, which need them."""
 
-def run_units(plan: Plan, run_dir: RunDirectory, executor: Executor, progress: bool) -> PlanResult:
-    """Run a stage's units under ``<run>/units``. When one unit alone failed on bad input (a :class:`SyncactError`:
-    config, data, files), that error is raised as it is (the message that says what to fix); else ``UnitsFailed``."""
+
+def wait_for(session: Session, names: Iterable[str] | None = None) -> Mapping[str, object]:
+    """Results of the units ``names`` (every submitted unit by default). When a single unit failed on bad input (a
+    :class:`SyncactError`: config, data, files) and the others only because they needed it, that error is raised as
+    it is (the message that says what to fix); else ``UnitsFailed``."""
     try:
-        return executor.run(plan, run_dir.units, progress=progress)
+        return session.finish() if names is None else session.results(names)
     except UnitsFailed as failed:
-        cause = failed.failures[0].exception
-        if len(failed.failures) == 1 and isinstance(cause, SyncactError):
-            raise cause from failed
+        causes = [f.exception for f in failed.failures if f.exception is not None]
+        if len(causes) == 1 and isinstance(causes[0], SyncactError):
+            raise causes[0] from failed
         raise
 
 
@@ -136,22 +141,26 @@ class FrameSet:
     sha256: dict[str, str]
 
 
-def make_frames(inputs: Inputs, config: ExperimentConfig, run_dir: RunDirectory, executor: Executor,
-                progress: bool) -> FrameSet:
-    """The frame on screen at every TR of every run's movie (one unit per run)."""
-    plan = Plan()
+def plan_frames(inputs: Inputs, config: ExperimentConfig, run_dir: RunDirectory, plan: Plan) -> dict[str, Dep]:
+    """Add one unit per run to ``plan``: the frame on screen at every TR of its movie; returns them by run label."""
+    deps = {}
     for label in inputs.by_run:
         movie, (start, stop) = inputs.movies[label], inputs.kept[label]
         movie_file = Path(movie.path)
         st = movie_file.stat()
         out_file = run_dir.frames(label)
-        plan.add(f"frames/run-{label}", frames_unit, movie=movie_file, movie_size=st.st_size, movie_mtime_ns=st.st_mtime_ns,
-                 tr=inputs.tr, n_timepoints=stop - start, offset=movie.offset + start * inputs.tr, size=config.frames.size,
-                 policy=config.frames.policy, out_file=out_file, outputs=[out_file])
-    done = run_units(plan, run_dir, executor, progress)
-    files = {label: Path(done[f"frames/run-{label}"]["file"]) for label in inputs.by_run}
+        deps[label] = plan.add(f"frames/run-{label}", frames_unit, movie=movie_file, movie_size=st.st_size,
+                               movie_mtime_ns=st.st_mtime_ns, tr=inputs.tr, n_timepoints=stop - start,
+                               offset=movie.offset + start * inputs.tr, size=config.frames.size,
+                               policy=config.frames.policy, out_file=out_file, outputs=[out_file], priority=PRIORITY_FRAMES)
+    return deps
+
+
+def load_frames(done: Mapping[str, object], deps: dict[str, Dep]) -> FrameSet:
+    """The frames the units of :func:`plan_frames` wrote, read back."""
+    files = {label: Path(done[dep.name]["file"]) for label, dep in deps.items()}
     return FrameSet({label: Frames.load(path) for label, path in files.items()}, files,
-                    {label: done[f"frames/run-{label}"]["sha256"] for label in inputs.by_run})
+                    {label: done[dep.name]["sha256"] for label, dep in deps.items()})
 
 
 # BOLD -----------------------------------------------------------------------------------------------------
@@ -175,14 +184,20 @@ class BoldData:
         return None if self.mask_img is None else np.asarray(self.mask_img.dataobj, dtype=bool)
 
 
-def prepare_bold(inputs: Inputs, config: ExperimentConfig, run_dir: RunDirectory, executor: Executor,
-                 progress: bool) -> BoldData:
-    """Prepare every run into the store, split subjects, and cut the training/validation/test runs."""
+def plan_bold(inputs: Inputs, config: ExperimentConfig, run_dir: RunDirectory, plan: Plan) -> list[str]:
+    """Create (or reopen) the prepared store and add one unit per run not in it yet (:func:`~syncact.brain.prepare.prepare_run`)
+    to ``plan``; returns their names (what :func:`open_bold` waits for)."""
     dc = config.data
-    store = prepare_dataset(inputs.info, dc.prepared or run_dir.prepared, target=dc.target, resolution=dc.resolution,
-                            mask="template" if dc.mask == "mni152" else dc.mask, detrend=dc.detrend,
-                            high_pass=dc.high_pass or None, confounds=dc.confounds, progress=progress,
-                            executor=executor, units_dir=run_dir.units)
+    preparation, todo = begin_store(inputs.info, dc.prepared or run_dir.prepared, target=dc.target,
+                                    resolution=dc.resolution, mask="template" if dc.mask == "mni152" else dc.mask,
+                                    detrend=dc.detrend, high_pass=dc.high_pass or None, confounds=dc.confounds)
+    prepare_plan(preparation, todo, plan, priority=PRIORITY_FIT)
+    return [f"prepare/{run.key}" for run in todo]
+
+
+def open_bold(inputs: Inputs, config: ExperimentConfig, run_dir: RunDirectory) -> BoldData:
+    """Open the prepared store (every run in it), split subjects, and cut the training/validation/test runs."""
+    store = PreparedStore(config.data.prepared or run_dir.prepared)
     split = split_subjects(sorted({r.subject for r in inputs.runs}), config.embedding.split, seed=config.seed)
     run_dir.write_json(run_dir.brain("split.json"), split)
     order = [(r.subject, r.run, r.n_timepoints) for r in inputs.runs]
@@ -250,29 +265,34 @@ class Features:
         return {key: indices for key, (_, indices) in self.alive.items()}
 
 
-def extract_features(frameset: FrameSet, config: ExperimentConfig, run_dir: RunDirectory, executor: Executor,
-                     progress: bool) -> Features:
-    """Every model's filter activations on every run's frames (one unit per model x run, through the cache)."""
+def plan_extraction(frames: dict[str, Dep], config: ExperimentConfig, run_dir: RunDirectory,
+                    plan: Plan) -> dict[tuple[str, str], Dep]:
+    """Add one unit per model x run to ``plan``: the model's activations on the run's frames (all its layers in one
+    pass, through the activation cache); returns them by (model key, run label)."""
     cache = {"none": None, "default": default_cache_dir()}.get(config.cache, config.cache)
-    plan = Plan()
+    deps = {}
     for spec in config.models:
         scores = bool(config.annotation is not None and config.annotation.classes and spec.weights == "imagenet")
         weights = weights_label(spec.weights)
-        for label in frameset.frames:
+        for label, frames_dep in frames.items():
             act_file = run_dir.activations(spec.name, weights, label)
-            plan.add(f"extract/{spec.name}/{weights}/run-{label}", extract_unit,
-                     frames_file=frameset.files[label], frames_sha256=frameset.sha256[label], spec=spec, seed=config.seed,
-                     layers=[*spec.layers, *([LOGITS] if scores else [])], device=config.device,
-                     cache=str(cache) if cache else None, out_file=act_file, outputs=[act_file])
-    done = run_units(plan, run_dir, executor, progress)
+            deps[(model_key(spec.name, spec.weights), label)] = plan.add(
+                f"extract/{spec.name}/{weights}/run-{label}", extract_unit, frames=frames_dep, spec=spec, seed=config.seed,
+                layers=[*spec.layers, *([LOGITS] if scores else [])], device=config.device,
+                cache=str(cache) if cache else None, out_file=act_file, outputs=[act_file])
+    return deps
+
+
+def collect_features(done: Mapping[str, object], deps: dict[tuple[str, str], Dep]) -> Features:
+    """The activations of :func:`plan_extraction`'s units; class scores set apart; the non-constant filters."""
     activations: dict[tuple[str, str], Activations] = {}
     logits: dict[tuple[str, str], np.ndarray] = {}
-    for spec in config.models:
-        for label in frameset.frames:
-            acts = done[f"extract/{spec.name}/{weights_label(spec.weights)}/run-{label}"]
-            if LOGITS in acts.layers:
-                logits[(model_key(spec.name, spec.weights), label)] = acts.layers.pop(LOGITS)
-            activations[(model_key(spec.name, spec.weights), label)] = acts
+    for key, dep in deps.items():
+        acts = done[dep.name]
+        if LOGITS in acts.layers:
+            acts = replace(acts, layers=dict(acts.layers))
+            logits[key] = acts.layers.pop(LOGITS)
+        activations[key] = acts
     alive = {(key, label, layer): alive_filters(filt)
              for (key, label), acts in activations.items() for layer, filt in acts.layers.items()}
     return Features(activations, logits, alive)
@@ -288,13 +308,12 @@ def network_params(config: ExperimentConfig, mask_img: object | None) -> dict[st
             "seed": config.seed, "device": config.device, "mask_img": mask_img}
 
 
-def fit_embeddings(bold: BoldData, config: ExperimentConfig, run_dir: RunDirectory, executor: Executor, progress: bool,
-                   resume: bool) -> PlanResult | None:
-    """Every fit as a unit: the main one (unless ``[embedding] model`` names one trained already) and the
-    ``[sweep]``'s (method, K) fits, of which the one equal to the main fit is the same unit (fitted once);
-    on a cluster they train side by side. None when there is nothing to fit."""
+def plan_fits(bold: BoldData, config: ExperimentConfig, run_dir: RunDirectory, plan: Plan, progress: bool,
+              resume: bool) -> str | None:
+    """Add every fit to ``plan`` as a unit: the main one (unless ``[embedding] model`` names one trained already) and
+    the ``[sweep]``'s (method, K) fits, of which the one equal to the main fit is the same unit (fitted once); on a
+    cluster they train side by side. Returns the main fit's unit name (None with ``[embedding] model``)."""
     emb_cfg = config.embedding
-    plan = Plan()
     main = (emb_cfg.method, emb_cfg.n_networks)
     sweep = [] if config.sweep is None else [(m, int(k)) for m in config.sweep.methods for k in config.sweep.n_networks]
     shared = network_params(config, bold.mask_img)
@@ -307,26 +326,32 @@ def fit_embeddings(bold: BoldData, config: ExperimentConfig, run_dir: RunDirecto
         subspace = None  # the embedding's principal subspace: one unit per n_components, shared by every K and variant
         if name == "sync-act" and params.get("n_components") is not None:
             subspace = subspace_units(plan, f"subspace/r{params['n_components']}", train, params["n_components"],
-                                      seed=params["seed"], progress=progress)
+                                      seed=params["seed"], progress=progress, priority=PRIORITY_FIT)
         plan.add(f"embed/{method}/K{k}", fit_networks, method=name, n_networks=k, params=params, train=train,
-                 validation=val if len(val) else None, groups=train.groups, subspace=subspace, settings=settings)
-    return run_units(plan, run_dir, executor, progress) if len(plan) else None
+                 validation=val if len(val) else None, groups=train.groups, subspace=subspace, settings=settings,
+                 priority=PRIORITY_FIT if (method, k) == main else 0)
+    return None if emb_cfg.model else f"embed/{emb_cfg.method}/K{emb_cfg.n_networks}"
 
 
-def main_embedding(fitted: PlanResult | None, bold: BoldData, config: ExperimentConfig) -> BrainNetworks:
-    """The run's embedding: the main fit, or the ``[embedding] model`` file (identified if saved raw)."""
+def main_embedding(done: Mapping[str, object], fit_name: str | None, bold: BoldData,
+                   config: ExperimentConfig) -> BrainNetworks:
+    """The run's embedding: the main fit's (``fit_name``), or the ``[embedding] model`` file (identified if saved raw)."""
     emb_cfg = config.embedding
-    if emb_cfg.model:
-        embedding = load_pretrained(Path(emb_cfg.model), emb_cfg.n_networks, bold.store, bold.split)
-        if emb_cfg.identify == "ica" and embedding.identification_ is None:  # a model saved with raw weights
-            embedding.identify_networks(bold.train)
-    else:
-        embedding = fitted[f"embed/{emb_cfg.method}/K{emb_cfg.n_networks}"].model
-    empty = np.flatnonzero(~np.any(embedding.maps_, axis=1))
-    if empty.size:
-        raise DataError(f"[embedding] method={emb_cfg.method!r} returned {empty.size} empty network(s) {empty[:8].tolist()} "
-                        "(all-zero maps have no activation to pair); ask for fewer networks or less sparsity.")
+    if fit_name is not None:
+        return done[fit_name].model
+    embedding = load_pretrained(Path(emb_cfg.model), emb_cfg.n_networks, bold.store, bold.split)
+    if emb_cfg.identify == "ica" and embedding.identification_ is None:  # a model saved with raw weights
+        embedding.identify_networks(bold.train)
+    check_networks(embedding, emb_cfg.method)
     return embedding
+
+
+def plan_transforms(fit_name: str, bold: BoldData, config: ExperimentConfig, plan: Plan) -> dict[str, Dep]:
+    """Add one unit per run to ``plan``: the main fit's FBN activations of every test subject
+    (:func:`~syncact.experiment.units.transform_unit`); returns them by run label."""
+    return {label: plan.add(f"transform/run-{label}", transform_unit, fit=Dep(fit_name), runs=runs,
+                            method=config.embedding.method, priority=PRIORITY_FIT)
+            for label, runs in bold.test.items()}
 
 
 def load_pretrained(path: Path, n_networks: int, store: PreparedStore, split: dict[str, list[str]]) -> FBNEmbedding:
@@ -376,72 +401,19 @@ def write_embedding(embedding: BrainNetworks, store: PreparedStore, folder: Path
         writer.write_csv(folder / "training.csv", embedding.history_.to_frame())
 
 
-def transform_test(embedding: BrainNetworks, bold: BoldData, run_dir: RunDirectory) -> FBNActivations:
-    """Every test subject's FBN activations and their mean, per run (written to ``brain/``)."""
+def transform_test(embedding: BrainNetworks, bold: BoldData) -> dict[str, dict[str, np.ndarray]]:
+    """Every test subject's FBN activations and their mean, per run, in this process (an ``[embedding] model``:
+    :func:`plan_transforms` does it as units for a fit of the run)."""
     per_subject = {label: np.stack([embedding.transform(x) for x in runs]) for label, runs in bold.test.items()}
-    mean = {label: acts.mean(axis=0) for label, acts in per_subject.items()}
-    names = [f"FBN-{k:02d}" for k in range(embedding.maps_.shape[0])]
+    return {label: {"per_subject": acts, "mean": acts.mean(axis=0)} for label, acts in per_subject.items()}
+
+
+def collect_fbns(transformed: Mapping[str, Mapping[str, np.ndarray]], bold: BoldData, run_dir: RunDirectory) -> FBNActivations:
+    """The FBN activations per run (:func:`transform_test` or the transform units' results), written to ``brain/``."""
+    per_subject = {label: np.asarray(t["per_subject"]) for label, t in transformed.items()}
+    mean = {label: np.asarray(t["mean"]) for label, t in transformed.items()}
+    names = [f"FBN-{k:02d}" for k in range(next(iter(mean.values())).shape[1])]
     for label in mean:
         run_dir.write_fbn_activations(label, mean[label], per_subject[label],
                                       [s.subject for s in bold.test[label].segments], names)
     return FBNActivations(per_subject, mean, names)
-
-
-# pairing --------------------------------------------------------------------------------------------------
-def pair_fbns(fbns: FBNActivations, features: Features, config: ExperimentConfig, tr: float, run_dir: RunDirectory,
-              executor: Executor, progress: bool) -> tuple[dict[PairingKey, Pairing], pd.DataFrame]:
-    """Pair every run's FBNs with every layer's filters (one unit each) and write the pairing tables.
-
-    Returns the pairings and the summary table (one row per model x weights x layer x run).
-    """
-    labels = list(fbns.mean)
-    plan = Plan()
-    for (key, label), acts in features.activations.items():
-        model, weights = key.split("/")
-        other = labels[(labels.index(label) + 1) % len(labels)] if len(labels) > 1 else None
-        for layer in acts.layers:
-            filt, indices = features.alive[(key, label, layer)]
-            plan.add(f"pair/{model}/{weights}/{layer}/run-{label}", pair_unit, fbn=fbns.mean[label],
-                     fbn_names=fbns.names, filters=filt, filter_names=filter_names_of(indices),
-                     subjects=fbns.per_subject[label],
-                     control_filters=None if other is None else features.alive[(key, other, layer)][0],
-                     control_run=other, pairing=config.pairing, seed=config.seed, tr=tr)
-    paired = run_units(plan, run_dir, executor, progress)
-    pairings: dict[PairingKey, Pairing] = {}
-    rows = []
-    for (key, label), acts in features.activations.items():
-        model, weights = key.split("/")
-        for layer in acts.layers:
-            pairing, extra = paired[f"pair/{model}/{weights}/{layer}/run-{label}"]
-            pairings[PairingKey(model, weights, layer, label)] = pairing
-            run_dir.write_pairing(model, weights, layer, label, pairing.eq2, pairing.eq1)
-            rows.append({"model": model, "weights": weights, "layer": layer, "run": label,
-                         "top1_accuracy": acts.meta.get("top1_accuracy"), **pairing.summary(), **extra})
-    summary = pd.DataFrame(rows)
-    write_tables(summary, run_dir, config.seed)
-    return pairings, summary
-
-
-def write_tables(summary: pd.DataFrame, run_dir: RunDirectory, seed: int) -> None:
-    """The paper's tables from the summary: models x runs (Eq.2 and Eq.1), Eq.1 vs Eq.2, layers, and the
-    accuracy regression."""
-    run_dir.write_table("summary", summary)
-    run_dir.write_table("models_x_runs", models_by_runs(summary), index=True)
-    run_dir.write_table("models_x_runs_eq1", models_by_runs(summary, value="mean_pcc_eq1",
-                                                           significant="mean_significant_eq1"), index=True)
-    run_dir.write_table("eq1_vs_eq2", eq1_vs_eq2(summary))
-    run_dir.write_table("layers", layers_table(summary))
-    write_accuracy_regression(summary, run_dir, seed)
-
-
-def write_accuracy_regression(summary: pd.DataFrame, run_dir: RunDirectory, seed: int) -> None:
-    """Mean PCC on ImageNet top-1 accuracy (the paper's Fig. 7), when at least 3 ImageNet models have one."""
-    known = summary[(summary["weights"] == "imagenet") & summary["top1_accuracy"].notna()]
-    if known["model"].nunique() < 3:
-        logger.info("fewer than 3 ImageNet models with a top-1 accuracy: no accuracy regression.")
-        return
-    fit = accuracy_regression(summary, seed=seed)
-    run_dir.write_table("accuracy_regression", fit.to_frame())
-    run_dir.write_table("accuracy_points", fit.points)
-    run_dir.write_figure("accuracy_regression",
-                         accuracy_regression_plot(fit.points, fit.slope, fit.intercept, fit.r2, fit.p_value))

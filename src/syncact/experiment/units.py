@@ -7,16 +7,20 @@ stored under ``<run>/units`` and reused by a rerun with the same inputs.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from syncact import _io
+from syncact.analysis.comparison import Fit
 from syncact.ann import Activations, extract_activations, get_model
 from syncact.ann.registry import LOGITS
 from syncact.config import ModelConfig, PairingConfig
+from syncact.encoding import EncodingScores, band_features, fit_encoding, isc, mean_ceiling
 from syncact.exceptions import DataError
+from syncact.networks import BrainNetworks
 from syncact.stimulus import Frames, sync_frames
 from syncact.sync import Pairing, as_paired, pair, subject_jackknife
 
@@ -38,12 +42,15 @@ def frames_unit(movie: Path, movie_size: int, movie_mtime_ns: int, tr: float, n_
     return {"file": str(out_file), "sha256": _io.file_sha256(out_file)}
 
 
-def extract_unit(frames_file: Path, frames_sha256: str, spec: ModelConfig, seed: int, layers: list[str], device: str,
+def extract_unit(frames: Mapping[str, str], spec: ModelConfig, seed: int, layers: list[str], device: str,
                  cache: str | None, out_file: Path) -> Activations:
-    """Unit: one model's activations on one run's frames (through the activation cache), saved to the run directory."""
-    if _io.file_sha256(frames_file) != frames_sha256:
-        raise DataError(f"{frames_file} changed after the plan was made; run the experiment again.")
-    images = Frames.load(frames_file).images
+    """Unit: one model's activations on one run's frames (through the activation cache), saved to the run directory.
+
+    ``frames`` is the result of that run's :func:`frames_unit` (its file and SHA-256).
+    """
+    if _io.file_sha256(frames["file"]) != frames["sha256"]:
+        raise DataError(f"{frames['file']} changed after its frames unit wrote it; run the experiment again.")
+    images = Frames.load(frames["file"]).images
     built = get_model(spec.name, spec.weights, seed=seed, top1_accuracy=spec.top1_accuracy)
     acts = extract_activations(images, built, layers, reduce=spec.reduce, batch_size=spec.batch_size, device=device,
                                precision=spec.precision, cache=cache, progress=False)
@@ -96,3 +103,65 @@ def alive_filters(filters: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def filter_names_of(indices: np.ndarray) -> list[str]:
     """The names filters have in tables: ``filter-<index in the layer>``."""
     return [f"filter-{j}" for j in indices]
+
+
+def check_networks(embedding: BrainNetworks, method: str) -> None:
+    """Refuse an embedding with an all-zero map (its FBN has no activation to pair)."""
+    empty = np.flatnonzero(~np.any(embedding.maps_, axis=1))
+    if empty.size:
+        raise DataError(f"[embedding] method={method!r} returned {empty.size} empty network(s) {empty[:8].tolist()} "
+                        "(all-zero maps have no activation to pair); ask for fewer networks or less sparsity.")
+
+
+def transform_unit(fit: Fit, runs: Sequence[np.ndarray], method: str) -> dict[str, np.ndarray]:
+    """Unit: the FBN activations of every test subject on one run (``per_subject``, (n_subjects, T, K)) and their
+    ``mean`` (T, K), from a fit (the result of :func:`syncact.analysis.fit_networks`)."""
+    check_networks(fit.model, method)
+    per_subject = np.stack([fit.model.transform(x) for x in runs])
+    return {"per_subject": per_subject, "mean": per_subject.mean(axis=0)}
+
+
+def pair_layer_unit(fbns: Mapping[str, np.ndarray], acts: Activations, control: Activations | None, layer: str,
+                    control_run: str | None, pairing: PairingConfig, seed: int, tr: float) -> tuple[Pairing, dict[str, object]]:
+    """Unit: :func:`pair_unit` on one run's FBN activations (``fbns``: :func:`transform_unit`'s result; FBNs named
+    ``FBN-<k>``) and one layer of that run's activations (``acts``), its non-constant filters; ``control``: another
+    run's activations."""
+    filters, indices = alive_filters(acts.layers[layer])
+    control_filters = None if control is None else alive_filters(control.layers[layer])[0]
+    fbn_names = [f"FBN-{k:02d}" for k in range(np.shape(fbns["mean"])[1])]
+    return pair_unit(fbns["mean"], fbn_names, filters, filter_names_of(indices), fbns["per_subject"], control_filters,
+                     control_run, pairing, seed, tr)
+
+
+def bands_unit(acts: Sequence[Activations], layers: list[str], delays: list[int],
+               n_components: int | None) -> dict[str, list[np.ndarray]]:
+    """Unit: one model's encoding feature bands (:func:`syncact.encoding.band_features`) from its activations on
+    every run (``acts``, in the order of the encoding's runs)."""
+    return band_features({layer: [a.layers[layer] for a in acts] for layer in layers}, delays, n_components=n_components)
+
+
+def mean_targets(runs: Mapping[str, Sequence[np.ndarray]] | Sequence[Mapping[str, np.ndarray]]) -> list[np.ndarray]:
+    """Encoding targets per run: the test subjects' mean BOLD (``runs``: run label -> each subject's runs, read
+    one at a time) or their mean FBN activations (``runs``: :func:`transform_unit` results)."""
+    if isinstance(runs, Mapping):
+        return [np.mean([np.asarray(x) for x in subjects], axis=0) for subjects in runs.values()]
+    return [np.asarray(r["mean"]) for r in runs]
+
+
+def encoding_unit(bands: Mapping[str, list[np.ndarray]], targets: Mapping[str, Sequence[np.ndarray]] | Sequence[Mapping],
+                  rotate: bool, keep_predictions: bool, fit_kwargs: Mapping[str, object], **settings: object) -> EncodingScores:
+    """Unit: a banded-ridge encoding model, leave one run out (:func:`syncact.encoding.fit_encoding`) of ``targets``
+    (see :func:`mean_targets`). ``rotate``: each run's features paired with the next run's targets (the null)."""
+    if rotate:
+        bands = {layer: [*runs[1:], runs[0]] for layer, runs in bands.items()}
+    return fit_encoding(bands, mean_targets(targets), keep_predictions=keep_predictions, **fit_kwargs, **settings)
+
+
+def ceiling_unit(runs: Mapping[str, Sequence[np.ndarray]] | Sequence[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Unit: the noise ceiling of the test subjects' mean (:func:`syncact.encoding.mean_ceiling`) of every voxel
+    (``runs``: run label -> each subject's BOLD) or FBN (:func:`transform_unit` results); NaN with one subject."""
+    data = [np.stack([np.asarray(x) for x in subjects]) for subjects in runs.values()] if isinstance(runs, Mapping) \
+        else [np.asarray(r["per_subject"]) for r in runs]
+    if data[0].shape[0] < 2:  # (n_subjects, T, n_targets) per run: no other subject to correlate with
+        return {"ceiling": np.full(data[0].shape[2], np.nan)}
+    return {"ceiling": mean_ceiling([isc(d) for d in data])}

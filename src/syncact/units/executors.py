@@ -10,6 +10,7 @@ then :class:`UnitsFailed` names each failed unit, its error and its inputs.
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -59,6 +60,11 @@ class PlanResult:
     reused: list[str] = field(default_factory=list)
     computed: list[str] = field(default_factory=list)
     aliases: dict[str, str] = field(default_factory=dict)
+    timeline: dict[str, tuple[float, float]] = field(default_factory=dict)  # unit -> (start, stop), seconds since the epoch
+
+    def seconds(self, prefix: str = "") -> float:
+        """Seconds the units whose names start with ``prefix`` ran (summed over workers; reused ones cost ~0)."""
+        return float(sum(stop - start for name, (start, stop) in self.timeline.items() if name.startswith(prefix)))
 
     def __getitem__(self, name: str) -> Any:
         return self.results[self.aliases.get(name, name)]
@@ -169,8 +175,15 @@ class Session:
         self._by_key: dict[str, str] = {}
         self._scattered: dict[int, Any] = {}
         self._pending = None  # distributed.as_completed over the futures not yet seen finished
+        self.timeline: dict[str, tuple[float, float]] = {}  # unit -> (start, stop) of its computation
         self._bar = tqdm(total=0, desc="units", unit="unit", disable=bar_disabled(progress), leave=False)
         self._client, self._cluster = (None, None) if executor.in_process else _client(executor.workers, executor.scheduler)
+        self._stream = None
+        if self._client is not None:  # the scheduler's record of when each task ran, read at the end
+            from distributed import get_task_stream
+
+            self._stream = get_task_stream(client=self._client)
+            self._stream.__enter__()
 
     def __enter__(self) -> Session:
         return self
@@ -212,9 +225,11 @@ class Session:
             if blocked:
                 self._fail(unit, f"not run: {blocked[0]} failed")
             else:
+                start = time.time()
                 try:
                     self.results_[unit.name] = execute_unit(unit, str(self.store), None,
                                                             *[self.results_[d] for d in unit.deps])
+                    self.timeline[unit.name] = (start, time.time())
                 except Exception as exc:  # one unit's failure must not lose the others
                     self._fail(unit, f"{type(exc).__name__}: {exc}", traceback.format_exc(), exc)
                     logger.error("unit %s failed: %s", unit.name, exc)
@@ -299,8 +314,21 @@ class Session:
         self._wait(self.units)
         if self.failures:
             self._raise_failures()
+        self._read_timeline()
         computed = [n for n in self.units if n not in self.reused]
-        return PlanResult({n: self.results_[n] for n in self.units}, list(self.reused), computed, dict(self.aliases))
+        return PlanResult({n: self.results_[n] for n in self.units}, list(self.reused), computed, dict(self.aliases),
+                          dict(self.timeline))
+
+    def _read_timeline(self) -> None:
+        if self._stream is None:
+            return
+        stream, self._stream = self._stream, None
+        stream.__exit__(None, None, None)
+        for task in stream.data:
+            name = self._by_key.get(task.get("key"))
+            spans = [(s["start"], s["stop"]) for s in task.get("startstops", ()) if s.get("action") == "compute"]
+            if name is not None and spans:
+                self.timeline[name] = (min(a for a, _ in spans), max(b for _, b in spans))
 
 
 def _client(workers: int | None, scheduler: str | None):  # noqa: ANN202
