@@ -15,8 +15,8 @@ activation cache (nothing reused):
 
 Recorded: wall time of each run (the command, cluster start included) and the ratio of the medians; the
 provenance's stage timings and, for the graph, the seconds each stage's units ran; whether every table of the
-two versions is byte-identical; and, from one in-process run of this checkout, how far its tables are from
-the 2-worker run's (thread counts differ: see docs/distributed.md).
+two versions is byte-identical; and, from in-process runs of this checkout (the default threads, and
+OMP_NUM_THREADS=1 as on a worker), how far their tables are from the 2-worker run's (docs/distributed.md).
 """
 
 from __future__ import annotations
@@ -37,9 +37,10 @@ from _harness import write_record
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run(src: Path, config: Path, out: Path, cache: Path, workers: int | None) -> dict:
-    """``syncact run`` of the syncact under ``src``; its wall time and provenance timings."""
-    env = {**os.environ, "PYTHONPATH": str(src), "SYNCACT_CACHE_DIR": str(cache), "HF_HUB_OFFLINE": "1"}
+def run(src: Path, config: Path, out: Path, cache: Path, workers: int | None, threads: int | None = None) -> dict:
+    """``syncact run`` of the syncact under ``src`` (``threads``: its OMP_NUM_THREADS); wall time and stage timings."""
+    env = {**os.environ, "PYTHONPATH": str(src), "SYNCACT_CACHE_DIR": str(cache), "HF_HUB_OFFLINE": "1",
+           **({"OMP_NUM_THREADS": str(threads)} if threads else {})}
     cmd = [sys.executable, "-m", "syncact.cli", "run", str(config), "--out", str(out), "--no-progress"]
     cmd += ["--workers", str(workers)] if workers else []
     tic = time.perf_counter()
@@ -57,15 +58,20 @@ def tables_equal(a: Path, b: Path) -> dict[str, bool]:
             for p in sorted((a / "tables").glob("*.csv"))}
 
 
-def largest_differences(a: Path, b: Path) -> dict[str, float]:
-    """Per table, the largest absolute difference of its numeric columns between two runs."""
+def largest_differences(a: Path, b: Path) -> dict[str, dict[str, float]]:
+    """Per table and numeric column, the largest absolute difference between two runs (columns that differ)."""
     import pandas as pd
 
     out = {}
     for path in sorted((a / "tables").glob("*.csv")):
         x, y = pd.read_csv(path), pd.read_csv(b / "tables" / path.name)
-        numeric = x.select_dtypes("number").columns
-        out[path.stem] = float(np.nanmax(np.abs(x[numeric].to_numpy(float) - y[numeric].to_numpy(float)), initial=0.0))
+        diffs = {}
+        for column in x.select_dtypes("number").columns:
+            d = np.abs(x[column].to_numpy(float) - y[column].to_numpy(float))
+            if np.nanmax(d, initial=0.0) > 0:
+                diffs[column] = float(np.nanmax(d))
+        if diffs:
+            out[path.stem] = diffs
     return out
 
 
@@ -94,7 +100,8 @@ def main() -> None:
                 runs[name].append(run(src, config, out, tmp / f"cache-{name}-{i}", args.workers))
                 print(f"{name} #{i}: {runs[name][-1]['wall_s']:.1f} s", flush=True)
         serial = run(versions["after"], config, tmp / "serial", tmp / "cache-serial", None)
-        print(f"in-process (after): {serial['wall_s']:.1f} s", flush=True)
+        one_thread = run(versions["after"], config, tmp / "serial-1", tmp / "cache-serial-1", None, threads=1)
+        print(f"in-process (after): {serial['wall_s']:.1f} s; one thread {one_thread['wall_s']:.1f} s", flush=True)
         same = tables_equal(tmp / "after-0", tmp / "before-0")
         medians = {name: float(np.median([r["wall_s"] for r in rs])) for name, rs in runs.items()}
         report = {
@@ -102,9 +109,11 @@ def main() -> None:
                        "(block3, last_conv) and ResNet-18 random (last_conv); K 16, 100 epochs; annotation, encoding",
             "workers": args.workers, "before_revision": revision, "repeats": args.repeats,
             "before": runs["before"], "after": runs["after"], "in_process_after": serial,
+            "in_process_one_thread_after": one_thread,
             "median_s": medians, "ratio": round(medians["after"] / medians["before"], 3), "bar": 0.75,
             "tables_identical": same, "all_tables_identical": all(same.values()),
             "in_process_vs_workers_max_abs_diff": largest_differences(tmp / "serial", tmp / "after-0"),
+            "in_process_one_thread_vs_workers_max_abs_diff": largest_differences(tmp / "serial-1", tmp / "after-0"),
             "cpus": os.cpu_count(),
         }
         print(f"graph / stage-by-stage on {args.workers} workers: {report['ratio']:.2f} "

@@ -275,6 +275,74 @@ def pairing(record: dict) -> str:
     return "\n".join(rows) + "\n"
 
 
+def study_run(record: dict) -> str:
+    """The study run for real on 1 and 2 workers, and its projection to the paper's study (bench_study_run.py)."""
+    stages = ["prepare", "frames", "extract", "subspace", "embed", "transform", "pair"]
+    rows = [f"{record['size']}, {record['args']['epochs']} epochs; prepared store {record['store_gb']:.1f} GB.", "",
+            "| workers | wall time (s) | driver waited for the store (s) | " + " | ".join(
+                f"{s} units: n, s" for s in stages) + " |", "|---|---|---|" + "---|" * len(stages)]
+    for w, run in record["runs"].items():
+        cells = [f"{run['units'][s]['n']}, {run['units'][s]['total_s']:.1f}" if s in run["units"] else "-" for s in stages]
+        rows.append(f"| {w} | {run['wall_s']:.0f} | {run['timings']['prepare']:.0f} | " + " | ".join(cells) + " |")
+    rows.append(f"| speed-up | {record['speedup']:.2f}x | | " + " | " * (len(stages) - 1) + " |")
+    p, st = record["projection"], record["study"]
+    c, work = p["unit_costs_s"], p["study_work_s"]
+    rows += ["", f"| the paper's study: {st['subjects']} subjects x {st['runs']} runs x {st['timepoints']} TRs | "
+             "unit cost measured here | units of the study | unit-hours |", "|---|---|---|---|",
+             f"| preparation | {c['prepare']:.2f} s per run | {st['subjects'] * st['runs']} runs | {work['prepare'] / 3600:.2f} |",
+             f"| extraction | {c['extract']:.1f} s per model x run | {st['models'] * st['weights'] * st['runs']} | "
+             f"{work['extract'] / 3600:.2f} |",
+             f"| principal subspace (randomized) | {c['subspace_per_row'] * 1e3:.2f} ms per training row | "
+             f"{round(st['subjects'] * st['split'][0]) * st['runs'] * st['timepoints']:,} rows | {work['subspace'] / 3600:.2f} |",
+             f"| fit (one unit) | {c['fit_per_row_epoch'] * 1e3:.3f} ms per row and epoch"
+             + (f" + {c['fit_rest_per_row'] * 1e3:.2f} ms per row (reading, identification)" if "fit_rest_per_row" in c
+                else "") + f" | {st['epochs']} epochs | {work['fit'] / 3600:.2f} |",
+             f"| test transforms | {c['transform_per_test_run']:.2f} s per subject x run | "
+             f"{round(st['subjects'] * st['split'][2]) * st['runs']} | {work['transform'] / 3600:.2f} |",
+             f"| pairing | {c['pair']:.2f} s per model x layer x run | "
+             f"{st['models'] * st['layers'] * st['weights'] * st['runs']:,} (one K) | {work['pair'] / 3600:.2f} |",
+             f"| total | | | {p['study_work_hours']:.2f} |", "",
+             "| workers | projected hours: max(work / workers, longest path) | longest path (the fit in it) |", "|---|---|---|"]
+    for w, row in p["on"].items():
+        rows.append(f"| {w} | {row['hours']:.2f} | {row['longest_path_hours']:.2f} ({work['fit'] / 3600:.2f}) |")
+    return "\n".join(rows) + "\n"
+
+
+def _walls(runs: list[dict]) -> str:
+    return ", ".join(f"{r['wall_s']:.1f}" for r in runs)
+
+
+def graph(record: dict) -> str:
+    """One experiment graph against the stage-by-stage plan on the demo, both on the same workers (bench_graph.py)."""
+    before, after, med, n = record["before"], record["after"], record["median_s"], record["workers"]
+    same = record["tables_identical"]
+    rows = ["| run of the demo (`syncact run --workers " f"{n}`, fresh run directory and activation cache) | wall time (s) |",
+            "|---|---|",
+            f"| stage by stage ({record['before_revision']}: a plan and a cluster per stage, encoding in the driver) | "
+            f"{med['before']:.1f} (runs: {_walls(before)}) |",
+            f"| one graph (this version) | {med['after']:.1f} (runs: {_walls(after)}) |",
+            f"| one graph / stage by stage | {record['ratio']:.2f} (bar 0.75) |",
+            f"| one graph, in process (for reference) | {record['in_process_after']['wall_s']:.1f} |",
+            f"| tables byte-identical between the two versions | {sum(same.values())} of {len(same)} |"]
+    for label, key in (("default threads", "in_process_vs_workers_max_abs_diff"),
+                       ("`OMP_NUM_THREADS=1`, as on a worker", "in_process_one_thread_vs_workers_max_abs_diff")):
+        worst = [record[key].get(table, {}).get(column, 0.0)
+                 for table, column in (("recovery", "spatial_r"), ("summary", "mean_pcc"), ("encoding", "mean_r"))]
+        rows.append(f"| in process with {label} vs {n} workers, largest difference: recovery `spatial_r` / summary "
+                    f"`mean_pcc` / encoding `mean_r` | " + " / ".join(f"{w:.1e}" for w in worst) + " |")
+    b, a = before[0]["timings"], after[0]["timings"]
+    stages = [("frames", "frames"), ("load_bold", "prepare"), ("activations", "extract"), ("embedding", "embed"),
+              ("pairing", "pair"), ("encoding", "encoding")]
+    rows += ["", f"| stage | stage by stage: driver waited (s) | one graph: its units ran (s, summed over {n} workers) |",
+             "|---|---|---|"]
+    for old, new in stages:
+        extra = " (+ subspace " f"{a.get('units:subspace', 0):.1f}, transforms {a.get('units:transform', 0):.1f})" \
+            if new == "embed" else ""
+        rows.append(f"| {new} | {b.get(old, 0):.1f} | {a.get('units:' + new, 0):.1f}{extra} |")
+    rows.append(f"| until the last unit | {sum(b.get(o, 0) for o, _ in stages):.1f} | {a['units']:.1f} (wall) |")
+    return "\n".join(rows) + "\n"
+
+
 _MODEL_NAMES = {"resnet50": "ResNet-50", "resnet18": "ResNet-18", "efficientnet_lite0": "EfficientNet-Lite0"}
 
 
@@ -333,7 +401,7 @@ def peers(record: dict) -> str:
     return "\n".join(rows) + "\n"
 
 
-RENDERERS: dict[str, Callable[[dict], str]] = {"extract": extract, "peers": peers, "pairing": pairing, "subspace": subspace, "demo-surface": demo_surface, "report-surface": report_surface,"recovery": recovery, "calibration-grid": calibration_grid,
+RENDERERS: dict[str, Callable[[dict], str]] = {"graph": graph, "study-run": study_run, "extract": extract, "peers": peers, "pairing": pairing, "subspace": subspace, "demo-surface": demo_surface, "report-surface": report_surface,"recovery": recovery, "calibration-grid": calibration_grid,
                                                "report": report, "encoding-demo": encoding_demo,
                                                "encoding-networks": encoding_networks, "encoding-speed": encoding_speed,
                                                "encoding-solvers": encoding_solvers,

@@ -35,7 +35,7 @@ def test_the_tables_are_marked_where_expected():
     kinds = {kind for page in PAGES for kind, *_ in _doc_tables().quoted_tables(page.read_text())}
     assert kinds == {"recovery", "calibration-grid", "report", "encoding-demo", "encoding-networks", "encoding-speed",
                      "encoding-solvers", "encoding-whole-brain", "encoding-rerun", "surface-accuracy", "surface-searchlight",
-                     "demo-surface", "report-surface", "subspace", "pairing", "extract", "peers"}
+                     "demo-surface", "report-surface", "subspace", "pairing", "extract", "peers", "graph", "study-run"}
 
 
 def test_rewrite_fills_an_empty_marked_table(tmp_path):

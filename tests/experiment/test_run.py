@@ -263,11 +263,23 @@ def test_local_dask_cluster_gives_the_serial_tables(tiny_dataset, tmp_path):
     # raw weights: after 3 epochs the maps' variances nearly tie, and identification's order could follow a
     # last-bit difference of the one-thread worker (identification's determinism is tested in tests/brain)
     cfg = _config(tiny_dataset, n_epochs=3, temporal="none", identify="none")
-    cfg = parse_config({**_raw(cfg), "data": {"bids": str(tiny_dataset.root), "prepared": str(tmp_path / "p.zarr")}})
+    encoding = {"n_components": 8, "n_iter": 2, "delays": [2, 3]}  # every stage's units in the one graph
+    cfg = parse_config({**_raw(cfg), "data": {"bids": str(tiny_dataset.root), "prepared": str(tmp_path / "p.zarr")},
+                        "encoding": encoding})
     serial = run_experiment(cfg, tmp_path / "serial", progress=False)
     # the Dask run prepares its own store (one unit per run): same data, so the same keys and tables
     own_store = parse_config({**_raw(cfg), "data": {"bids": str(tiny_dataset.root), "prepared": str(tmp_path / "q.zarr")}})
     on_dask = run_experiment(own_store, tmp_path / "dask", progress=False, executor=Executor(workers=2))
+    # encoding ran as units on one-thread workers: its scores agree to float rounding
+    for table in ("encoding", "encoding_fbns"):
+        pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "serial" / "tables" / f"{table}.csv"),
+                                      pd.read_csv(tmp_path / "dask" / "tables" / f"{table}.csv"), rtol=1e-5)
+    enc_dir = tmp_path / "dask" / "units" / "encoding"
+    enc_units = sorted(p.relative_to(enc_dir).as_posix().split(".")[0] for p in enc_dir.rglob("*.*"))
+    assert enc_units == ["ceiling/fbns", "ceiling/voxels"] + [f"{m}/{part}" for m in ("efficientnet_lite0/imagenet",
+                                                                                     "resnet18/random")
+                                                              for part in ("bands", "fbns", "null", "voxels")]
+    assert on_dask.timings["units:encoding"] > 0 and on_dask.timings["units"] >= on_dask.timings["prepare"]
     n_runs = len(list((tmp_path / "p.zarr" / "runs").glob("sub-*")))
     assert len(list((tmp_path / "dask" / "units" / "prepare").glob("*.pkl"))) == n_runs
     pd.testing.assert_frame_equal(serial.summary, on_dask.summary)

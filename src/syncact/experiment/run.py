@@ -90,6 +90,9 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
         session.submit(plan)
         done = stages.wait_for(session)
     timings["units"] = time.perf_counter() - start
+    epoch = started.timestamp()  # when each unit ran, in seconds from the run's start (reused units: not listed)
+    run_dir.write_json(run_dir.units / ".timeline.json", {name: [round(a - epoch, 3), round(b - epoch, 3)]
+                                                          for name, (a, b) in done.timeline.items() if name in done.computed})
     timings.update({f"units:{stage}": done.seconds(f"{stage}/") for stage in
                     ("prepare", "frames", "extract", "subspace", "embed", "transform", "pair", "encoding")})
 

@@ -280,7 +280,10 @@ class Session:
         if future.status == "finished":
             self.results_[name] = future.result()
         else:
-            exc = future.exception()
+            try:
+                exc = future.exception()
+            except BaseException as cancelled:  # noqa: BLE001 - a cancelled task (a lost worker, a closed client)
+                exc = cancelled
             upstream = [d for d in unit.deps if self._futures[d].status != "finished"]
             if upstream:
                 self._fail(unit, f"not run: {upstream[0]} failed", "".join(traceback.format_exception(exc)))
