@@ -23,7 +23,7 @@ LAYER = {
     "cli": 8,
 }
 # inside the experiment package, bottom to top (a module may import those at its level or below)
-EXPERIMENT = {"provenance": 0, "findings": 0, "layout": 0, "result": 1, "units": 1, "methods": 2, "stages": 2, "truth": 3,
+EXPERIMENT = {"provenance": 0, "findings": 0, "layout": 0, "result": 1, "units": 1, "methods": 2, "stages": 2, "pairing": 2, "truth": 3,
               "annotation": 3, "encoding": 3, "sweep": 3, "cards": 3, "report": 4, "run": 5}
 ROOT = Path(syncact.__file__).parent
 MODULES = sorted(ROOT.rglob("*.py"))
