@@ -2,8 +2,8 @@
 
 For every model, its configured layers are feature bands (:func:`syncact.encoding.band_features`) and a
 banded ridge predicts, leaving one run out, (a) every voxel of the test subjects' mean BOLD and (b) every
-FBN's test-mean activation (units: :func:`plan_encoding`; tables and maps: :func:`write_encoding`). The noise ceiling comes from the leave-one-out ISC among the test subjects (for
-their mean). The null: the same fit with each run's features paired with another run's BOLD (movies that
+FBN's test-mean activation (units: :func:`plan_encoding`; tables and maps: :func:`write_encoding`). The
+noise ceiling comes from the leave-one-out ISC among the test subjects (for their mean). The null: the same fit with each run's features paired with another run's BOLD (movies that
 nothing links; runs of equal length). A voxel counts as predicted when its held-out r passes its own
 circular-shift null (``EncodingScores.p_shift`` <= 0.05: the null keeps each voxel's autocorrelation, so slow
 spontaneous fluctuations are not mistaken for prediction); the share of the mismatched-movie fit's voxels that
@@ -25,7 +25,7 @@ from syncact.encoding.store import atlas_networks
 from syncact.encoding.summary import ALPHA, band_table, network_table, score_maps
 from syncact.experiment.layout import RunDirectory
 from syncact.experiment.result import PairingKey
-from syncact.experiment.units import bands_unit, ceiling_unit, encoding_unit
+from syncact.experiment.units import bands_unit, bold_targets_unit, encoding_unit, fbn_targets_unit
 from syncact.networks.subspace import run_shapes
 from syncact.sync import Pairing
 from syncact.units import Dep, Plan
@@ -49,11 +49,11 @@ def plan_encoding(plan: Plan, config: ExperimentConfig, tr: float, bold_test: Ma
                   progress: bool) -> dict[str, str]:
     """Add the encoding units of every configured model to ``plan``; returns what each result is, by unit name.
 
-    Per model: ``encoding/<model>/<weights>/bands`` (:func:`~syncact.experiment.units.bands_unit`), then the
-    voxels' fit (``.../voxels``), the FBNs' fit (``.../fbns``) and, with several runs of equal length, the
-    mismatched-movie null (``.../null``); once: the noise ceilings ``encoding/ceiling/voxels`` and ``.../fbns``.
-    The voxels' fits and the null need only the prepared BOLD and the activations, so they run beside the
-    embedding's fit.
+    Once: the targets and their noise ceilings, ``encoding/targets/voxels`` (the test BOLD, read once) and
+    ``encoding/targets/fbns``. Per model: ``encoding/<model>/<weights>/bands``
+    (:func:`~syncact.experiment.units.bands_unit`), then the voxels' fit (``.../voxels``), the FBNs' fit
+    (``.../fbns``) and, with several runs of equal length, the mismatched-movie null (``.../null``). The voxels'
+    fits and the null need only the prepared BOLD and the activations, so they run beside the embedding's fit.
 
     Parameters
     ----------
@@ -72,7 +72,8 @@ def plan_encoding(plan: Plan, config: ExperimentConfig, tr: float, bold_test: Ma
     Returns
     -------
     dict
-        ``{"ceiling": name, "fbn_ceiling": name, "<model key>/<part>": name}`` with part in voxels, fbns, null.
+        ``{"voxels": name, "fbns": name, "<model key>/<part>": name}``: the targets units, and each model's fits
+        with part in voxels, fbns, null.
     """
     ec = config.encoding
     runs = list(bold_test)
@@ -81,21 +82,21 @@ def plan_encoding(plan: Plan, config: ExperimentConfig, tr: float, bold_test: Ma
     fit_kwargs = {"n_iter": ec.n_iter, "chunk_size": ec.chunk_size, "solver": ec.solver, "backend": ec.backend,
                   "seed": config.seed}
     settings = {"progress": progress}
-    names = {"ceiling": "encoding/ceiling/voxels", "fbn_ceiling": "encoding/ceiling/fbns"}
-    plan.add(names["ceiling"], ceiling_unit, runs=dict(bold_test))
-    plan.add(names["fbn_ceiling"], ceiling_unit, runs=list(fbns))
+    names = {"voxels": "encoding/targets/voxels", "fbns": "encoding/targets/fbns"}
+    targets = {"voxels": plan.add(names["voxels"], bold_targets_unit, runs=dict(bold_test)),
+               "fbns": plan.add(names["fbns"], fbn_targets_unit, transforms=list(fbns))}
     for spec in config.models:
         key, weights = model_key(spec.name, spec.weights), weights_label(spec.weights)
         stem = f"encoding/{spec.name}/{weights}"
         bands = plan.add(f"{stem}/bands", bands_unit, acts=[extracted[(key, r)] for r in runs], layers=list(spec.layers),
                          delays=delays, n_components=ec.n_components)
-        parts = {"voxels": (dict(bold_test), False, False), "fbns": (list(fbns), False, True)}
+        parts = {"voxels": ("voxels", False, False), "fbns": ("fbns", False, True)}  # (targets, rotate, keep)
         if len(runs) >= 2 and len(lengths) == 1:
-            parts["null"] = (dict(bold_test), True, False)
-        for part, (targets, rotate, keep) in parts.items():
+            parts["null"] = ("voxels", True, False)
+        for part, (target, rotate, keep) in parts.items():
             names[f"{key}/{part}"] = f"{stem}/{part}"
-            plan.add(f"{stem}/{part}", encoding_unit, bands=bands, targets=targets, rotate=rotate, keep_predictions=keep,
-                     fit_kwargs=fit_kwargs, settings=settings)
+            plan.add(f"{stem}/{part}", encoding_unit, bands=bands, targets=targets[target], rotate=rotate,
+                     keep_predictions=keep, fit_kwargs=fit_kwargs, settings=settings)
     return names
 
 
@@ -122,7 +123,7 @@ def write_encoding(done: Mapping[str, object], names: Mapping[str, str], config:
     -------
     EncodingResult
     """
-    ceiling, fbn_ceiling = done[names["ceiling"]]["ceiling"], done[names["fbn_ceiling"]]["ceiling"]
+    ceiling, fbn_ceiling = done[names["voxels"]]["ceiling"], done[names["fbns"]]["ceiling"]
     voxels, fbns, null = {}, {}, {}
     band_tables, fbn_tables, network_tables, truth_rows = [], [], [], []
     networks = atlas_networks(store)

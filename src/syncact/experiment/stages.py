@@ -28,7 +28,14 @@ from syncact.brain.prepare import begin_store, prepare_plan
 from syncact.config import ExperimentConfig, MovieConfig
 from syncact.exceptions import ConfigError, CorruptFileError, ShapeError, SyncactError
 from syncact.experiment.layout import RunDirectory
-from syncact.experiment.units import alive_filters, check_networks, extract_unit, frames_unit, transform_unit
+from syncact.experiment.units import (
+    alive_filters,
+    check_networks,
+    extract_unit,
+    fbn_activations,
+    frames_unit,
+    transform_unit,
+)
 from syncact.networks import BrainNetworks, FBNEmbedding, network_spec, split_subjects
 from syncact.stimulus import Frames
 from syncact.units import Dep, Plan, Session, UnitsFailed
@@ -404,8 +411,7 @@ def write_embedding(embedding: BrainNetworks, store: PreparedStore, folder: Path
 def transform_test(embedding: BrainNetworks, bold: BoldData) -> dict[str, dict[str, np.ndarray]]:
     """Every test subject's FBN activations and their mean, per run, in this process (an ``[embedding] model``:
     :func:`plan_transforms` does it as units for a fit of the run)."""
-    per_subject = {label: np.stack([embedding.transform(x) for x in runs]) for label, runs in bold.test.items()}
-    return {label: {"per_subject": acts, "mean": acts.mean(axis=0)} for label, acts in per_subject.items()}
+    return {label: fbn_activations(embedding, runs) for label, runs in bold.test.items()}
 
 
 def collect_fbns(transformed: Mapping[str, Mapping[str, np.ndarray]], bold: BoldData, run_dir: RunDirectory) -> FBNActivations:

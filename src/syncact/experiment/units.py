@@ -113,12 +113,17 @@ def check_networks(embedding: BrainNetworks, method: str) -> None:
                         "(all-zero maps have no activation to pair); ask for fewer networks or less sparsity.")
 
 
-def transform_unit(fit: Fit, runs: Sequence[np.ndarray], method: str) -> dict[str, np.ndarray]:
-    """Unit: the FBN activations of every test subject on one run (``per_subject``, (n_subjects, T, K)) and their
-    ``mean`` (T, K), from a fit (the result of :func:`syncact.analysis.fit_networks`)."""
-    check_networks(fit.model, method)
-    per_subject = np.stack([fit.model.transform(x) for x in runs])
+def fbn_activations(embedding: BrainNetworks, runs: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
+    """The FBN activations of every subject's run (``per_subject``, (n_subjects, T, K)) and their ``mean`` (T, K)."""
+    per_subject = np.stack([embedding.transform(x) for x in runs])
     return {"per_subject": per_subject, "mean": per_subject.mean(axis=0)}
+
+
+def transform_unit(fit: Fit, runs: Sequence[np.ndarray], method: str) -> dict[str, np.ndarray]:
+    """Unit: :func:`fbn_activations` of every test subject on one run under a fit (the result of
+    :func:`syncact.analysis.fit_networks`), refused if a map is empty."""
+    check_networks(fit.model, method)
+    return fbn_activations(fit.model, runs)
 
 
 def pair_layer_unit(fbns: Mapping[str, np.ndarray], acts: Activations, control: Activations | None, layer: str,
@@ -140,28 +145,30 @@ def bands_unit(acts: Sequence[Activations], layers: list[str], delays: list[int]
     return band_features({layer: [a.layers[layer] for a in acts] for layer in layers}, delays, n_components=n_components)
 
 
-def mean_targets(runs: Mapping[str, Sequence[np.ndarray]] | Sequence[Mapping[str, np.ndarray]]) -> list[np.ndarray]:
-    """Encoding targets per run: the test subjects' mean BOLD (``runs``: run label -> each subject's runs, read
-    one at a time) or their mean FBN activations (``runs``: :func:`transform_unit` results)."""
-    if isinstance(runs, Mapping):
-        return [np.mean([np.asarray(x) for x in subjects], axis=0) for subjects in runs.values()]
-    return [np.asarray(r["mean"]) for r in runs]
+def _targets(per_run: list[np.ndarray], means: list[np.ndarray]) -> dict[str, object]:
+    """Encoding targets per run and the noise ceiling of the subjects' mean (NaN with one subject)."""
+    if per_run[0].shape[0] < 2:  # (n_subjects, T, n_targets) per run: no other subject to correlate with
+        return {"targets": means, "ceiling": np.full(per_run[0].shape[2], np.nan)}
+    return {"targets": means, "ceiling": mean_ceiling([isc(d) for d in per_run])}
 
 
-def encoding_unit(bands: Mapping[str, list[np.ndarray]], targets: Mapping[str, Sequence[np.ndarray]] | Sequence[Mapping],
-                  rotate: bool, keep_predictions: bool, fit_kwargs: Mapping[str, object], **settings: object) -> EncodingScores:
-    """Unit: a banded-ridge encoding model, leave one run out (:func:`syncact.encoding.fit_encoding`) of ``targets``
-    (see :func:`mean_targets`). ``rotate``: each run's features paired with the next run's targets (the null)."""
+def bold_targets_unit(runs: Mapping[str, Sequence[np.ndarray]]) -> dict[str, object]:
+    """Unit: per run, the test subjects' mean BOLD (``targets``), and every voxel's noise ceiling for that mean
+    (:func:`syncact.encoding.mean_ceiling`); ``runs``: run label -> each test subject's run, each read once."""
+    per_run = [np.stack([np.asarray(x) for x in subjects]) for subjects in runs.values()]
+    return _targets(per_run, [np.mean(d, axis=0) for d in per_run])
+
+
+def fbn_targets_unit(transforms: Sequence[Mapping[str, np.ndarray]]) -> dict[str, object]:
+    """Unit: :func:`bold_targets_unit` for the FBN activations (``transforms``: :func:`transform_unit` results)."""
+    return _targets([np.asarray(t["per_subject"]) for t in transforms], [np.asarray(t["mean"]) for t in transforms])
+
+
+def encoding_unit(bands: Mapping[str, list[np.ndarray]], targets: Mapping[str, object], rotate: bool,
+                  keep_predictions: bool, fit_kwargs: Mapping[str, object], **settings: object) -> EncodingScores:
+    """Unit: a banded-ridge encoding model, leave one run out (:func:`syncact.encoding.fit_encoding`) of
+    ``targets["targets"]`` (a targets unit's result). ``rotate``: each run's features paired with the next run's
+    targets (the null)."""
     if rotate:
         bands = {layer: [*runs[1:], runs[0]] for layer, runs in bands.items()}
-    return fit_encoding(bands, mean_targets(targets), keep_predictions=keep_predictions, **fit_kwargs, **settings)
-
-
-def ceiling_unit(runs: Mapping[str, Sequence[np.ndarray]] | Sequence[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """Unit: the noise ceiling of the test subjects' mean (:func:`syncact.encoding.mean_ceiling`) of every voxel
-    (``runs``: run label -> each subject's BOLD) or FBN (:func:`transform_unit` results); NaN with one subject."""
-    data = [np.stack([np.asarray(x) for x in subjects]) for subjects in runs.values()] if isinstance(runs, Mapping) \
-        else [np.asarray(r["per_subject"]) for r in runs]
-    if data[0].shape[0] < 2:  # (n_subjects, T, n_targets) per run: no other subject to correlate with
-        return {"ceiling": np.full(data[0].shape[2], np.nan)}
-    return {"ceiling": mean_ceiling([isc(d) for d in data])}
+    return fit_encoding(bands, targets["targets"], keep_predictions=keep_predictions, **fit_kwargs, **settings)

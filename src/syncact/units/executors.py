@@ -201,12 +201,10 @@ class Session:
         self._client = self._cluster = None
 
     # submitting ----------------------------------------------------------------------------------------
-    def submit(self, plan: Plan | Iterable[Unit]) -> None:
+    def submit(self, plan: Plan) -> None:
         """Submit the units of ``plan`` not submitted yet (a plan can grow and be submitted again)."""
-        units = plan.units.values() if isinstance(plan, Plan) else plan
-        if isinstance(plan, Plan):
-            self.aliases.update(plan.aliases)
-        new = [u for u in units if u.name not in self.units]
+        self.aliases.update(plan.aliases)
+        new = [u for u in plan.units.values() if u.name not in self.units]
         for unit in new:
             unknown = [d for d in unit.deps if d not in self.units]
             if unknown:
@@ -259,8 +257,8 @@ class Session:
 
     def _tick(self) -> None:
         self._bar.update(1)
-        running = 0 if self._client is None else sum(1 for f in self._futures.values() if f.status == "pending")
-        self._bar.set_postfix(running=running, failed=len(self.failures))
+        settled = len(self.results_) + len(self._failed)
+        self._bar.set_postfix(running=len(self._futures) - settled if self._futures else 0, failed=len(self.failures))
 
     # waiting -------------------------------------------------------------------------------------------
     def _settled(self, name: str) -> bool:
@@ -285,10 +283,11 @@ class Session:
             except BaseException as cancelled:  # noqa: BLE001 - a cancelled task (a lost worker, a closed client)
                 exc = cancelled
             upstream = [d for d in unit.deps if self._futures[d].status != "finished"]
+            trace = "".join(traceback.format_exception(exc))
             if upstream:
-                self._fail(unit, f"not run: {upstream[0]} failed", "".join(traceback.format_exception(exc)))
+                self._fail(unit, f"not run: {upstream[0]} failed", trace)
             else:
-                self._fail(unit, f"{type(exc).__name__}: {exc}", "".join(traceback.format_exception(exc)), exc)
+                self._fail(unit, f"{type(exc).__name__}: {exc}", trace, exc)
         self._tick()
 
     def _raise_failures(self) -> None:
