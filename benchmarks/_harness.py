@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -66,6 +67,23 @@ def run_child(script: str, kind: str, **kw: object) -> dict:
     if proc.returncode != 0:
         raise RuntimeError(f"child {kind} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def syncact_run(config: Path, out: Path, *, cache: Path, workers: int | None = None, src: Path | None = None,
+                threads: int | None = None) -> tuple[float, dict[str, float]]:
+    """``syncact run config --out out [--workers N]`` in a fresh process, in the config's folder, with its own
+    activation cache; ``src``: the syncact sources to import (another checkout), ``threads``: its OMP_NUM_THREADS.
+    Returns the command's wall time and the run's provenance timings."""
+    env = {**os.environ, "SYNCACT_CACHE_DIR": str(cache), "HF_HUB_OFFLINE": "1",
+           **({"PYTHONPATH": str(src)} if src else {}), **({"OMP_NUM_THREADS": str(threads)} if threads else {})}
+    cmd = [sys.executable, "-m", "syncact.cli", "run", str(config), "--out", str(out), "--no-progress"]
+    cmd += ["--workers", str(workers)] if workers else []
+    tic = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, cwd=config.parent, capture_output=True, text=True)
+    wall = time.perf_counter() - tic
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
+    return wall, json.loads((out / "provenance.json").read_text())["timings"]
 
 
 def serve_child(spec: str, kinds: dict) -> None:

@@ -22,34 +22,22 @@ OMP_NUM_THREADS=1 as on a worker), how far their tables are from the 2-worker ru
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
-from _harness import write_record
+from _harness import syncact_run, write_record
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def run(src: Path, config: Path, out: Path, cache: Path, workers: int | None, threads: int | None = None) -> dict:
     """``syncact run`` of the syncact under ``src`` (``threads``: its OMP_NUM_THREADS); wall time and stage timings."""
-    env = {**os.environ, "PYTHONPATH": str(src), "SYNCACT_CACHE_DIR": str(cache), "HF_HUB_OFFLINE": "1",
-           **({"OMP_NUM_THREADS": str(threads)} if threads else {})}
-    cmd = [sys.executable, "-m", "syncact.cli", "run", str(config), "--out", str(out), "--no-progress"]
-    cmd += ["--workers", str(workers)] if workers else []
-    tic = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, cwd=config.parent, capture_output=True, text=True)
-    wall = time.perf_counter() - tic
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
-    provenance = json.loads((out / "provenance.json").read_text())
-    return {"wall_s": round(wall, 2), "timings": {k: round(v, 2) for k, v in provenance["timings"].items()}}
+    wall, timings = syncact_run(config, out, cache=cache, workers=workers, src=src, threads=threads)
+    return {"wall_s": round(wall, 2), "timings": {k: round(v, 2) for k, v in timings.items()}}
 
 
 def tables_equal(a: Path, b: Path) -> dict[str, bool]:

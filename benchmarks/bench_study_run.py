@@ -29,14 +29,12 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
 
-from _harness import write_record
+from _harness import syncact_run, write_record
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = ["block1", "block2", "block3", "block4", "last_conv"]
@@ -74,21 +72,17 @@ hrf = "glover"
 
 
 def run(config: Path, out: Path, cache: Path, workers: int) -> dict:
-    env = {**os.environ, "SYNCACT_CACHE_DIR": str(cache), "HF_HUB_OFFLINE": "1"}
-    cmd = [sys.executable, "-m", "syncact.cli", "run", str(config), "--out", str(out), "--no-progress",
-           "--workers", str(workers)]
-    tic = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, cwd=config.parent, capture_output=True, text=True)
-    wall = time.perf_counter() - tic
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-3000:]}")
-    timings = json.loads((out / "provenance.json").read_text())["timings"]
+    """One ``syncact run`` on ``workers``: wall time, stage timings, the split, each epoch's seconds and, per stage,
+    its units' count and seconds (``units/.timeline.json``)."""
+    import pandas as pd
+
+    wall, timings = syncact_run(config, out, cache=cache, workers=workers)
     timeline = json.loads((out / "units" / ".timeline.json").read_text())
     by_stage: dict[str, list[float]] = defaultdict(list)
     for name, (start, stop) in timeline.items():
         by_stage[name.split("/")[0]].append(stop - start)
     split = json.loads((out / "brain" / "split.json").read_text())
-    epochs = [float(line.split(",")[4]) for line in (out / "brain" / "training.csv").read_text().splitlines()[1:]]
+    epochs = pd.read_csv(out / "brain" / "training.csv")["seconds"].tolist()
     return {"wall_s": round(wall, 1), "timings": {k: round(v, 2) for k, v in timings.items()},
             "split": {group: len(subjects) for group, subjects in split.items()},
             "epoch_s": [round(e, 3) for e in epochs],
