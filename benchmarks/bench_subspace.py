@@ -15,13 +15,16 @@ under ``--data`` when missing), with the demo's split (6 training subjects) and 
    the cost depends on the shape only), to place ``exact_max_rows``.
 3. **Scaling**: the randomized subspace as plan units (``syncact.analysis.subspace_units``: 4 shares per pass)
    over the 20 runs taken 4 times (80 runs, 16,000 rows) on a local Dask cluster of 1 and of 2 single-threaded
-   workers, each started before timing, side by side in this run. Bar: >= 1.6x on 2.
+   workers, each started before timing, alternately over ``--rounds`` rounds (medians compared), with where the
+   time went (shares, reduce units) from the scheduler's task stream. Bar: >= 1.6x on 2. Beside it, the machine's
+   own ceiling: one share's product alone, then in two processes at once.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -65,6 +68,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "syncact-bench-subspace")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    parser.add_argument("--rounds", type=int, default=3, help="1- and 2-worker runs each, alternately (median kept)")
     args = parser.parse_args()
     data, store_path = args.data / "bids", args.data / "prepared.zarr"
     if not (data / "dataset_description.json").is_file():
@@ -111,28 +115,77 @@ def main() -> None:
     record["rows_vs_seconds"] = crossover
 
     # 3. plan units on 1 and 2 workers: the 20 runs 4 times over (the study's shares hold ~100 runs each; with 5 runs
-    # a unit's product is shorter than moving its 67 MB block), on clusters started before the clock runs
-    from distributed import LocalCluster
-
+    # a unit's product is shorter than moving its block), on clusters started before the clock runs, alternately
     everything = store.runset(store.segments() * 4)
-    scaling = {}
-    for workers in (1, 2):
-        folder = Path(tempfile.mkdtemp(prefix="syncact-subspace-units-"))
-        try:
-            with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-                plan = Plan()
-                final = subspace_units(plan, "subspace/r256", everything, 256, seed=0, exact_max_rows=0)
-                tic = time.perf_counter()
-                basis = Executor(scheduler=cluster.scheduler_address).run(plan, folder, progress=False)[final.name]["basis"]
-                scaling[str(workers)] = time.perf_counter() - tic
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
-        print(f"{workers} worker(s): {scaling[str(workers)]:.1f} s for {len(plan)} units")
+    walls: dict[str, list[float]] = {"1": [], "2": []}
+    spans: dict[str, list[dict[str, float]]] = {"1": [], "2": []}
+    for round_ in range(args.rounds):
+        for workers in (1, 2) if round_ % 2 == 0 else (2, 1):
+            wall, basis, span = _units_run(everything, workers)
+            walls[str(workers)].append(wall)
+            spans[str(workers)].append(span)
+            print(f"round {round_ + 1}, {workers} worker(s): {wall:.1f} s ({span})")
+    median = {w: float(np.median(v)) for w, v in walls.items()}
+    ceiling = _kernel_ceiling(everything.shard(0, 4))
+    print(f"this machine's own 2-process scaling of a share's product: {ceiling['speedup']:.2f}x")
     direct = principal_subspace(everything, 256, exact_max_rows=0, seed=0).numpy()
-    record.update(units_seconds=scaling, speedup=scaling["1"] / scaling["2"], all_runs=len(everything),
+    record.update(units_seconds=median, units_runs=walls, units_spans=spans, speedup=median["1"] / median["2"],
+                  ceiling=ceiling, all_runs=len(everything),
                   units_vs_direct_angle_top64=_angle(basis[:, :64], direct[:, :64]), peak_gb=peak_gb())
     print(json.dumps({k: record[k] for k in ("speedup", "units_vs_direct_angle_top64")}))
     print("record:", write_record(args.out, "subspace", record))
+
+
+def _units_run(runs, workers: int) -> tuple[float, np.ndarray, dict[str, float]]:  # noqa: ANN001
+    """The randomized subspace as plan units on a fresh local cluster of ``workers`` (started before the clock):
+    wall seconds, the basis, and where the time went (from the scheduler's task stream): seconds of the shares and
+    of the reduce units summed over workers, and the span from the first unit's start to the last's end."""
+    from distributed import LocalCluster
+
+    folder = Path(tempfile.mkdtemp(prefix="syncact-subspace-units-"))
+    try:
+        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+            plan = Plan()
+            final = subspace_units(plan, "subspace/r256", runs, 256, seed=0, exact_max_rows=0)
+            tic = time.perf_counter()
+            result = Executor(scheduler=cluster.scheduler_address).run(plan, folder, progress=False)
+            wall = time.perf_counter() - tic
+            basis = result[final.name]["basis"]
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    times = result.timeline.values()
+    span = {"shares": sum(b - a for n, (a, b) in result.timeline.items() if "/share-" in n),
+            "reduces": sum(b - a for n, (a, b) in result.timeline.items() if "/share-" not in n),
+            "span": max(b for _, b in times) - min(a for a, _ in times)}
+    return wall, basis, {k: round(v, 2) for k, v in span.items()}
+
+
+def _kernel_ceiling(share, repeats: int = 3) -> dict[str, float]:  # noqa: ANN001
+    """What this machine gives two processes: one share's product (:func:`range_product` over its runs, one
+    thread) alone, then in two processes at once; ``speedup`` = 2 x alone / together (2.0 on two free cores)."""
+    import subprocess
+    import sys
+
+    code = ("import pickle, sys, time, torch; torch.set_num_threads(1)\n"
+            "from syncact.networks.subspace import range_product, sketch\n"
+            "share = pickle.load(open(sys.argv[1], 'rb')); q = sketch(share.shapes[0][1], 288, 0)\n"
+            "range_product(share[:2], q); t = time.perf_counter(); range_product(share, q)\n"
+            "print(time.perf_counter() - t)")
+    with tempfile.NamedTemporaryFile(suffix=".pkl", delete=False) as fh:
+        import pickle
+
+        pickle.dump(share, fh)
+    try:
+        def run(n: int) -> float:
+            procs = [subprocess.Popen([sys.executable, "-c", code, fh.name], stdout=subprocess.PIPE, text=True,
+                                      env={**os.environ, "OMP_NUM_THREADS": "1"}) for _ in range(n)]
+            return max(float(p.communicate()[0]) for p in procs)
+
+        alone = min(run(1) for _ in range(repeats))
+        together = min(run(2) for _ in range(repeats))
+    finally:
+        os.unlink(fh.name)
+    return {"alone_s": alone, "together_s": together, "speedup": 2 * alone / together}
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import argparse
 import json
 import math
 import re
+import statistics
 from collections.abc import Callable
 from pathlib import Path
 
@@ -251,6 +252,16 @@ def subspace(record: dict) -> str:
     units = record["units_seconds"]
     rows.append(f"| randomized as plan units, {record['all_runs']} runs: 1 / 2 workers | {units['1']:.1f} s / "
                 f"{units['2']:.1f} s = {record['speedup']:.2f}x (bar 1.6x) |")
+    if "ceiling" in record:  # from 2026-12-03: medians of alternate rounds, where the time went, the machine's ceiling
+        runs, spans, ceiling = record["units_runs"], record["units_spans"], record["ceiling"]
+        for w in ("1", "2"):
+            share = statistics.median(s["shares"] for s in spans[w])
+            reduce = statistics.median(s["reduces"] for s in spans[w])
+            rows.append(f"| {w} worker{'s' if w == '2' else ''}: runs, unit seconds (shares + reduces) | "
+                        f"{' / '.join(f'{x:.1f}' for x in runs[w])} s; {share:.1f} + {reduce:.1f} s |")
+        rows.append(f"| this machine's ceiling: one share's product alone / two at once in two processes | "
+                    f"{ceiling['alone_s']:.2f} s / {ceiling['together_s']:.2f} s = {ceiling['speedup']:.2f}x; "
+                    f"the units reach {record['speedup'] / ceiling['speedup']:.0%} of it |")
     return "\n".join(rows) + "\n"
 
 

@@ -40,7 +40,7 @@ def share_of(runs: Sequence[np.ndarray], index: int, n_shares: int) -> Sequence[
 
 
 def range_share(runs: Sequence[np.ndarray], q: np.ndarray | None, width: int, seed: int) -> np.ndarray:
-    """One share's block of a power-iteration pass, ``sum X^T (X Q)`` (accumulated in float64); the first pass starts
+    """One share's block of a power-iteration pass, ``sum X^T (X Q)`` (:func:`~syncact.networks.subspace.range_product`); the first pass starts
     from the Gaussian sketch of ``seed``. Returns (n_voxels, width) as float32: the block only spans the next
     range, and half the bytes travel between workers."""
     start = sketch(run_shapes(runs)[0][1], width, seed) if q is None else torch.from_numpy(np.asarray(q))
@@ -50,7 +50,10 @@ def range_share(runs: Sequence[np.ndarray], q: np.ndarray | None, width: int, se
 def reduce_range(**blocks: np.ndarray) -> np.ndarray:
     """The pass's blocks added in float64 (in the order of their names) and orthonormalised: the next ``Q`` as
     float32, the precision the products use it in (:func:`~syncact.networks.subspace.range_product`)."""
-    total = sum(np.asarray(blocks[name], dtype=np.float64) for name in sorted(blocks))
+    names = sorted(blocks)
+    total = np.array(blocks[names[0]], dtype=np.float64)
+    for name in names[1:]:
+        total += blocks[name]  # in place: a float64 temporary per block cost 4x the additions (page faults)
     return orthonormal_range(torch.from_numpy(total)).numpy().astype(np.float32)
 
 

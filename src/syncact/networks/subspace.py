@@ -50,10 +50,11 @@ def run_shapes(runs: Sequence[np.ndarray], name: str = "runs") -> list[tuple[int
 
 
 EXACT_MAX_ROWS = 2400
-"""Rows up to which the exact decomposition is used: where the exact Gram path and the randomized one cost about the
+"""Rows up to which the exact decomposition is used. Placed where the exact Gram path and the randomized one cost the
 same on the embedded dataset (29,398 voxels, r = 256, one process; record subspace-20261202-220925.json: 2,400 rows
-5.5 s / 5.6 s and 4.7 s / 5.0 s in two measurements, 4,800 rows 27.3 s / 9.5 s, 7,200 rows 79.5 s / 13.7 s;
-benchmarks/bench_subspace.py)."""
+4.7 s / 5.0 s); the randomized path has since become faster there (subspace-20261203-052835.json: 4.9 s / 3.8 s;
+4,800 rows 28.7 s / 6.9 s) and the threshold stays, so that the demos keep their exact basis
+(benchmarks/bench_subspace.py, docs/distributed.md)."""
 
 
 def _as_tensor(run: np.ndarray) -> torch.Tensor:
@@ -124,15 +125,19 @@ def sketch(n_voxels: int, width: int, seed: int) -> torch.Tensor:
 
 
 def range_product(runs: Iterable[np.ndarray], q: torch.Tensor, bar: tqdm | None = None) -> torch.Tensor:
-    """``sum_i X_i^T (X_i Q)`` over a share of the runs: one power-iteration pass's block, (n_voxels, width), float64."""
+    """``sum_i X_i^T (X_i Q)`` over a share of the runs: one power-iteration pass's block, (n_voxels, width), float64.
+
+    Each run's product is added by the matrix product itself (``addmm``, float32): a separate product and a
+    float64 sum per run made a share 1.6x slower (memory passes and page faults), for a relative difference of
+    ~3e-7 in a block that only spans the next range (shares are added in float64)."""
     q32 = torch.as_tensor(q).float()
-    y = torch.zeros(q32.shape, dtype=torch.float64)
+    y = torch.zeros(q32.shape)
     for x in runs:
         xt = _as_tensor(x)
-        y += (xt.T @ (xt @ q32)).double()
+        y.addmm_(xt.T, xt @ q32)
         if bar is not None:
             bar.update()
-    return y
+    return y.double()
 
 
 def sketch_gram(runs: Iterable[np.ndarray], q: torch.Tensor, bar: tqdm | None = None) -> torch.Tensor:

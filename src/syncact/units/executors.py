@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from syncact._io import bar_disabled
 from syncact.exceptions import ConfigError, SyncactError
 from syncact.units.plan import Plan, Unit
-from syncact.units.store import _find, execute_unit
+from syncact.units.store import _find, execute_stored, execute_unit, read_result
 
 logger = logging.getLogger(__name__)
 
@@ -52,11 +52,45 @@ class UnitsFailed(SyncactError, RuntimeError):
         super().__init__("\n".join(lines))
 
 
+class StoredResults(Mapping[str, Any]):
+    """Unit results by name, each read from the unit store when first used, then kept.
+
+    On Dask results travel through the store (:func:`~syncact.units.store.execute_stored`): the driver reads
+    only those it uses. Sending every result to the driver as it finished (a subspace pass's blocks are tens of
+    MB each) took the workers' CPU and network for results nobody read.
+
+    Parameters
+    ----------
+    store : path
+        The unit store the units wrote to.
+    units : dict of str to Unit
+        The units whose results this holds.
+    loaded : dict of str to object, optional
+        Results already in memory (in-process runs, or fetched by :meth:`Session.results`).
+    """
+
+    def __init__(self, store: str | Path, units: Mapping[str, Unit], loaded: Mapping[str, Any] | None = None) -> None:
+        self._store = Path(store)
+        self._units = dict(units)
+        self._loaded = dict(loaded or {})
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._loaded:
+            self._loaded[name] = read_result(self._store, self._units[name])
+        return self._loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._units)
+
+    def __len__(self) -> int:
+        return len(self._units)
+
+
 @dataclass
 class PlanResult:
-    """Results of every unit by name, and how the run went."""
+    """Results of every unit by name (read when used: :class:`StoredResults`), and how the run went."""
 
-    results: dict[str, Any]
+    results: Mapping[str, Any]
     reused: list[str] = field(default_factory=list)
     computed: list[str] = field(default_factory=list)
     aliases: dict[str, str] = field(default_factory=dict)
@@ -168,7 +202,8 @@ class Session:
         self.units: dict[str, Unit] = {}
         self.aliases: dict[str, str] = {}
         self.reused: list[str] = []
-        self.results_: dict[str, Any] = {}
+        self.results_: dict[str, Any] = {}  # results in this process (in-process runs; fetched by results())
+        self._done: set[str] = set()
         self.failures: list[Failure] = []
         self._failed: set[str] = set()
         self._futures: dict[str, Any] = {}
@@ -227,6 +262,7 @@ class Session:
                 try:
                     self.results_[unit.name] = execute_unit(unit, str(self.store), None,
                                                             *[self.results_[d] for d in unit.deps])
+                    self._done.add(unit.name)
                     self.timeline[unit.name] = (start, time.time())
                 except Exception as exc:  # one unit's failure must not lose the others
                     self._fail(unit, f"{type(exc).__name__}: {exc}", traceback.format_exc(), exc)
@@ -241,8 +277,9 @@ class Session:
                 self._scattered[id(value)] = (self._client.scatter(value, broadcast=False), value)
         light = replace(unit, kwargs={k: None if k in big else v for k, v in unit.kwargs.items()})
         shipped = {k: self._scattered[id(v)][0] for k, v in big.items()}
-        future = self._client.submit(execute_unit, light, str(self.store), shipped,
-                                     *[self._futures[d] for d in unit.deps], key=f"{unit.name}-{unit.key[:16]}",
+        deps = [replace(self.units[d], kwargs={}) for d in unit.deps]  # enough to find their results in the store
+        future = self._client.submit(execute_stored, light, str(self.store), shipped, deps,
+                                     *[self._futures[d] for d in unit.deps], key=f"{unit.func.__name__}-{unit.key[:32]}",
                                      pure=False, priority=unit.priority)
         self._futures[unit.name] = future
         self._by_key[future.key] = unit.name
@@ -257,12 +294,12 @@ class Session:
 
     def _tick(self) -> None:
         self._bar.update(1)
-        settled = len(self.results_) + len(self._failed)
+        settled = len(self._done) + len(self._failed)
         self._bar.set_postfix(running=len(self._futures) - settled if self._futures else 0, failed=len(self.failures))
 
     # waiting -------------------------------------------------------------------------------------------
     def _settled(self, name: str) -> bool:
-        return name in self.results_ or name in self._failed
+        return name in self._done or name in self._failed
 
     def _wait(self, names: Iterable[str]) -> None:
         wanted = {self.aliases.get(n, n) for n in names}
@@ -276,7 +313,7 @@ class Session:
         name = self._by_key[future.key]
         unit = self.units[name]
         if future.status == "finished":
-            self.results_[name] = future.result()
+            self._done.add(name)  # its result is in the store, read when someone asks for it
         else:
             try:
                 exc = future.exception()
@@ -295,7 +332,7 @@ class Session:
         self._wait(self.units)
         order = list(self.units)
         self.failures.sort(key=lambda f: order.index(f.unit))
-        raise UnitsFailed(self.failures, len(self.results_))
+        raise UnitsFailed(self.failures, len(self._done))
 
     def results(self, names: Iterable[str]) -> dict[str, Any]:
         """Wait for the units ``names`` (aliases too) and return their results by name.
@@ -309,6 +346,8 @@ class Session:
         self._wait(names)
         if any(self.aliases.get(n, n) in self._failed for n in names):
             self._raise_failures()
+        for name in sorted({self.aliases.get(n, n) for n in names} - set(self.results_)):  # on Dask: from the store
+            self.results_[name] = read_result(self.store, self.units[name])
         return {n: self.results_[self.aliases.get(n, n)] for n in names}
 
     def finish(self) -> PlanResult:
@@ -318,7 +357,8 @@ class Session:
             self._raise_failures()
         self._read_timeline()
         computed = [n for n in self.units if n not in self.reused]
-        return PlanResult({n: self.results_[n] for n in self.units}, list(self.reused), computed, dict(self.aliases),
+        loaded = {n: self.results_[n] for n in self.units if n in self.results_}
+        return PlanResult(StoredResults(self.store, self.units, loaded), list(self.reused), computed, dict(self.aliases),
                           dict(self.timeline))
 
     def _read_timeline(self) -> None:

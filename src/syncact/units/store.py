@@ -12,7 +12,7 @@ import logging
 import os
 import pickle
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,14 @@ def _write(store: Path, unit: Unit, result: Any) -> Path:
     return path
 
 
+def read_result(store: str | Path, unit: Unit) -> Any:
+    """The stored result of a finished ``unit``; ``FileNotFoundError`` naming it when ``store`` does not hold it."""
+    found = _find(Path(store), unit)
+    if found is None:
+        raise FileNotFoundError(f"unit {unit.name!r} has no result in {store} (was it run, or its store pruned?)")
+    return _read(found)
+
+
 def _read(path: Path) -> Any:
     if path.suffix == ".parquet":
         return pd.read_parquet(path)
@@ -68,29 +76,53 @@ def _read(path: Path) -> Any:
         return pickle.load(fh)  # noqa: S301 - our own results, written by _write
 
 
-def execute_unit(unit: Unit, store: str, shipped: Mapping[str, Any] | None = None, *dep_results: Any) -> Any:
-    """Load a unit's finished result, or compute it from its dependencies' results and write it atomically.
+def _finished(store: Path, unit: Unit) -> tuple[bool, Any]:
+    """``(True, result)`` when ``store`` holds the unit's readable result (marked as used), else ``(False, None)``."""
+    found = _find(store, unit)
+    if found is None:
+        return False, None
+    try:
+        result = _read(found)
+    except (ImportError, AttributeError, pickle.UnpicklingError, EOFError) as exc:
+        # a result pickled by another version of syncact whose classes moved: computed again, not fatal
+        logger.warning("unit %s: stored result %s cannot be read (%s); computing it again.", unit.name, found.name, exc)
+        return False, None
+    os.utime(found)  # used now: prune_units keeps what the last run used
+    return True, result
 
-    Runs on a worker; ``dep_results`` come in the order of ``unit.deps``; ``shipped`` holds arguments sent
-    to the workers once (large arrays) in place of the unit's own copies.
-    """
-    store_path = Path(store)
-    found = _find(store_path, unit)
-    if found is not None:
-        try:
-            result = _read(found)
-        except (ImportError, AttributeError, pickle.UnpicklingError, EOFError) as exc:
-            # a result pickled by another version of syncact whose classes moved: computed again, not fatal
-            logger.warning("unit %s: stored result %s cannot be read (%s); computing it again.", unit.name, found.name, exc)
-        else:
-            os.utime(found)  # used now: prune_units keeps what the last run used
-            return result
+
+def _compute(store: Path, unit: Unit, shipped: Mapping[str, Any] | None, dep_results: Sequence[Any]) -> Any:
     results = dict(zip(unit.deps, dep_results, strict=True))
     kwargs = {k: resolve(v, results) for k, v in unit.kwargs.items()}
     kwargs.update(shipped or {})
     result = unit.func(**kwargs, **unit.settings)
-    _write(store_path, unit, result)
+    _write(store, unit, result)
     return result
+
+
+def execute_unit(unit: Unit, store: str, shipped: Mapping[str, Any] | None = None, *dep_results: Any) -> Any:
+    """Load a unit's finished result, or compute it from its dependencies' results and write it atomically.
+
+    ``dep_results`` come in the order of ``unit.deps``; ``shipped`` holds arguments sent to the workers once
+    (large arrays) in place of the unit's own copies.
+    """
+    done, result = _finished(Path(store), unit)
+    return result if done else _compute(Path(store), unit, shipped, dep_results)
+
+
+def execute_stored(unit: Unit, store: str, shipped: Mapping[str, Any] | None, deps: Sequence[Unit], *_receipts: str) -> str:
+    """:func:`execute_unit` on a Dask worker, where results travel through the store: the dependencies' results are
+    read from it (``deps``: their units, in the order of ``unit.deps``) and the unit's own is left there.
+
+    Returns the unit's name, a receipt: Dask orders units by these and carries nothing else. Carrying the results
+    instead kept every result in the workers' memory for the whole run, and made Dask run a unit where its
+    largest input lay (a subspace pass's 34 MB basis drew every share of the next pass to one worker of two).
+    ``_receipts`` are the dependencies' receipts, passed only to make Dask wait for them.
+    """
+    done, _ = _finished(Path(store), unit)
+    if not done:
+        _compute(Path(store), unit, shipped, [read_result(store, dep) for dep in deps])
+    return unit.name
 
 
 # ------------------------------------------------------------------------------------------------------
