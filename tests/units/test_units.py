@@ -283,3 +283,29 @@ def test_a_session_names_failures_after_the_others_finish(tmp_path, by_value, wo
             session.results(["nope"])
     assert [f.unit for f in info.value.failures] == ["nested"]
     assert len(list((tmp_path / "units").glob("*.pkl"))) + len(list((tmp_path / "units").glob("*.npz"))) == 4
+
+
+def test_on_dask_results_travel_through_the_store(tmp_path, by_value):
+    from syncact.units import StoredResults, execute_stored
+
+    log = tmp_path / "log"
+    plan = _plan(log)
+    store = tmp_path / "units"
+    store.mkdir()
+    units = plan.units
+    for name in ("square/a", "square/b"):  # what a worker does: the unit's result goes to the store, a receipt back
+        assert execute_stored(units[name], str(store), None, []) == name
+    deps = [units[d] for d in units["total"].deps]
+    assert execute_stored(units["total"], str(store), None, deps, "square/a", "square/b") == "total"
+    assert log.read_text().count("total") == 1
+    assert execute_stored(units["total"], str(store), None, deps) == "total"  # finished: not computed again
+    assert log.read_text().count("total") == 1
+    results = StoredResults(store, units)  # what the driver reads, when it asks
+    assert results["total"] == 1 + 4 + 9 + 16 + 25 and results["square/b"]["y"].tolist() == [16.0, 25.0]
+    assert len(results) == 4 and list(results) == list(units)
+    with pytest.raises(FileNotFoundError, match="'fragile' has no result in"):
+        results["fragile"]
+    for path in store.glob("square/a.*"):
+        path.unlink()
+    with pytest.raises(FileNotFoundError, match="'square/a' has no result"):  # a worker whose input is gone says which
+        execute_stored(units["fragile"], str(store), None, [units["square/a"]])

@@ -10,7 +10,8 @@ everything downstream.
 Each finished unit's result is written atomically to ``<store>/<name>.<key[:16]>.<ext>`` (Parquet for a
 DataFrame, ``.npz`` for arrays, pickle otherwise). A rerun loads finished results instead of computing
 them; a run killed at any point resumes to the results of one that was never interrupted, because a
-result is either absent or complete. One failing unit does not stop the others: :func:`run_plan`
+result is either absent or complete. On Dask, units pass results to one another through the store
+(:func:`execute_stored`): the scheduler orders them, and the driver reads what it uses (:class:`StoredResults`). One failing unit does not stop the others: :func:`run_plan`
 finishes every unit that does not depend on it, then raises :class:`UnitsFailed` naming each failed
 unit, its error and its inputs. A :class:`Session` (``executor.session(store)``) keeps one client for a
 whole experiment: units are submitted as the driver learns of them, join one graph, and start as soon as
@@ -25,9 +26,9 @@ Executors (:class:`Executor`, passed to every place that runs work):
 Dask needs the ``distributed`` extra (``pip install syncact[distributed]``).
 """
 
-from syncact.units.executors import Executor, Failure, PlanResult, Session, UnitsFailed, run_plan
+from syncact.units.executors import Executor, Failure, PlanResult, Session, StoredResults, UnitsFailed, run_plan
 from syncact.units.plan import Dep, Plan, Unit
-from syncact.units.store import RUN_RECORD, execute_unit, list_units, prune_units, record_run, stale_units
+from syncact.units.store import RUN_RECORD, execute_stored, execute_unit, list_units, prune_units, record_run, stale_units
 
-__all__ = ["RUN_RECORD", "Dep", "Executor", "Failure", "Plan", "PlanResult", "Session", "Unit", "UnitsFailed", "execute_unit",
-           "list_units", "prune_units", "record_run", "run_plan", "stale_units"]
+__all__ = ["RUN_RECORD", "Dep", "Executor", "Failure", "Plan", "PlanResult", "Session", "StoredResults", "Unit", "UnitsFailed",
+           "execute_stored", "execute_unit", "list_units", "prune_units", "record_run", "run_plan", "stale_units"]
