@@ -40,8 +40,8 @@ def share_of(runs: Sequence[np.ndarray], index: int, n_shares: int) -> Sequence[
 
 
 def range_share(runs: Sequence[np.ndarray], q: np.ndarray | None, width: int, seed: int) -> np.ndarray:
-    """One share's block of a power-iteration pass, ``sum X^T (X Q)`` (:func:`~syncact.networks.subspace.range_product`); the first pass starts
-    from the Gaussian sketch of ``seed``. Returns (n_voxels, width) as float32: the block only spans the next
+    """One share's block of a power-iteration pass, ``sum X^T (X Q)``
+    (:func:`~syncact.networks.subspace.range_product`); the first pass starts from the Gaussian sketch of ``seed``. Returns (n_voxels, width) as float32: the block only spans the next
     range, and half the bytes travel between workers."""
     start = sketch(run_shapes(runs)[0][1], width, seed) if q is None else torch.from_numpy(np.asarray(q))
     return range_product(runs, start).numpy().astype(np.float32)

@@ -11,9 +11,10 @@ Each finished unit's result is written atomically to ``<store>/<name>.<key[:16]>
 DataFrame, ``.npz`` for arrays, pickle otherwise). A rerun loads finished results instead of computing
 them; a run killed at any point resumes to the results of one that was never interrupted, because a
 result is either absent or complete. On Dask, units pass results to one another through the store
-(:func:`execute_stored`): the scheduler orders them, and the driver reads what it uses (:class:`StoredResults`). One failing unit does not stop the others: :func:`run_plan`
-finishes every unit that does not depend on it, then raises :class:`UnitsFailed` naming each failed
-unit, its error and its inputs. A :class:`Session` (``executor.session(store)``) keeps one client for a
+(:func:`execute_stored`): the scheduler orders them, and the driver reads what it uses
+(:class:`StoredResults`). One failing unit does not stop the others: :func:`run_plan` finishes every
+unit that does not depend on it, then raises :class:`UnitsFailed` naming each failed unit, its error and
+its inputs. A :class:`Session` (``executor.session(store)``) keeps one client for a
 whole experiment: units are submitted as the driver learns of them, join one graph, and start as soon as
 their dependencies are done.
 

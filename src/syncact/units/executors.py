@@ -279,7 +279,7 @@ class Session:
         shipped = {k: self._scattered[id(v)][0] for k, v in big.items()}
         deps = [replace(self.units[d], kwargs={}) for d in unit.deps]  # enough to find their results in the store
         future = self._client.submit(execute_stored, light, str(self.store), shipped, deps,
-                                     *[self._futures[d] for d in unit.deps], key=f"{unit.func.__name__}-{unit.key[:32]}",
+                                     *[self._futures[d] for d in unit.deps], key=f"{_kind(unit)}-{unit.key[:32]}",
                                      pure=False, priority=unit.priority)
         self._futures[unit.name] = future
         self._by_key[future.key] = unit.name
@@ -371,6 +371,12 @@ class Session:
             spans = [(s["start"], s["stop"]) for s in task.get("startstops", ()) if s.get("action") == "compute"]
             if name is not None and spans:
                 self.timeline[name] = (min(a for a, _ in spans), max(b for _, b in spans))
+
+
+def _kind(unit: Unit) -> str:
+    """The start of a unit's Dask key: its function's name. Dask learns one duration per key prefix, and unit
+    names (``subspace/r256/pass-1/share-0``) gave the shares and the reduce of a pass one prefix."""
+    return getattr(unit.func, "__name__", type(unit.func).__name__).replace("-", "_")
 
 
 def _client(workers: int | None, scheduler: str | None):  # noqa: ANN202
