@@ -58,6 +58,7 @@ def test_defaults_resolve_paths_and_roundtrip(tmp_path):
     ("[frames]\nsize = '32x24'\n", ConfigError, r"\[frames\] size must be a list of 2 integers .*'32x24'"),
     ("[frames]\nsize = [32, 24, 3]\n", ConfigError, r"\[frames\] size must be a list of 2 integers"),
     ("[embedding]\nn_epochs = 'ten'\n", ConfigError, r"\[embedding\] n_epochs must be an integer"),
+    ("[embedding]\nsubspace_shares = 0\n", ConfigError, "embedding.subspace_shares"),
     ("[embedding]\nlearning_rate = true\n", ConfigError, r"\[embedding\] learning_rate must be a number"),
     ("[data2]\nx = 1\n", ConfigError, "unknown top-level key"),
     ("[sweep]\nn_networks = [64, 0]\n", ConfigError, "sweep.n_networks"),

@@ -44,6 +44,7 @@ Example::
     lr_schedule = "constant"     # or "cosine", "plateau"
     patience = 10                # early stopping on the validation loss (omit to train all epochs)
     identify = "ica"             # spatially independent FBN maps (exact reparametrisation); "none": the paper's raw weights
+    # subspace_shares = 4        # units per pass of the randomized principal subspace: up to the Dask workers
     # model = "emb/model.pt"     # use an embedding trained by `syncact embed` (e.g. on GPUs with --ddp) instead
 
     [sweep]                      # optional: the paper's ablation and K sweep, and baselines, side by side
@@ -155,6 +156,7 @@ class EmbeddingConfig:
     batch_size: int = 16
     sparsity: float = 0.0
     n_components: int | None = 256
+    subspace_shares: int = 4  # units per pass of the randomized principal subspace (side by side on a cluster)
     split: tuple[float, float, float] = (0.6, 0.1, 0.3)
     segment_length: int | None = None
     lr_schedule: str = "constant"
@@ -394,6 +396,7 @@ def parse_config(raw: dict[str, Any], base: Path = Path(".")) -> ExperimentConfi
     if embedding.patience is not None:
         check_positive("embedding.patience", embedding.patience, integer=True)
     check_positive("embedding.n_networks", embedding.n_networks, integer=True)
+    check_positive("embedding.subspace_shares", embedding.subspace_shares, integer=True)
     embedding = dataclasses.replace(embedding, split=check_fractions("embedding.split", embedding.split, 3))
     if embedding.segment_length is not None:
         check_positive("embedding.segment_length", embedding.segment_length, integer=True)

@@ -49,13 +49,14 @@ def test_a_pass_is_the_sum_of_its_shares(rng):
     np.testing.assert_allclose(gram.numpy(), sketch_gram(runs, q).numpy(), rtol=1e-10)
 
 
-@pytest.mark.parametrize("exact_max_rows", [0, 10**6])
-def test_plan_units_give_the_in_process_subspace(rng, tmp_path, exact_max_rows):
+@pytest.mark.parametrize(("exact_max_rows", "n_shares"), [(0, 4), (0, 3), (10**6, 4)])
+def test_plan_units_give_the_in_process_subspace(rng, tmp_path, exact_max_rows, n_shares):
     """One unit per share and pass (randomized), or one exact unit: the basis principal_subspace gives."""
     runs = _runs(rng, n_runs=9)
     plan = Plan()
-    final = subspace_units(plan, "subspace/r8", runs, 8, seed=2, n_shares=4, exact_max_rows=exact_max_rows)
-    expected = 1 if exact_max_rows else 4 * 4 + 4 + 4 + 1  # 4 passes of 4 shares + reduce, 4 Gram shares, finish
+    final = subspace_units(plan, "subspace/r8", runs, 8, seed=2, n_shares=n_shares, exact_max_rows=exact_max_rows)
+    # 4 passes of n shares + a reduce each, n Gram shares, the finish
+    expected = 1 if exact_max_rows else 4 * (n_shares + 1) + n_shares + 1
     assert len(plan) == expected
     basis = run_plan(plan, tmp_path / "units", progress=False)[final.name]["basis"]
     direct = principal_subspace(runs, 8, seed=2, exact_max_rows=exact_max_rows).numpy()

@@ -333,7 +333,8 @@ def plan_fits(bold: BoldData, config: ExperimentConfig, run_dir: RunDirectory, p
         subspace = None  # the embedding's principal subspace: one unit per n_components, shared by every K and variant
         if name == "sync-act" and params.get("n_components") is not None:
             subspace = subspace_units(plan, f"subspace/r{params['n_components']}", train, params["n_components"],
-                                      seed=params["seed"], progress=progress, priority=PRIORITY_FIT)
+                                      seed=params["seed"], n_shares=emb_cfg.subspace_shares, progress=progress,
+                                      priority=PRIORITY_FIT)
         plan.add(f"embed/{method}/K{k}", fit_networks, method=name, n_networks=k, params=params, train=train,
                  validation=val if len(val) else None, groups=train.groups, subspace=subspace, settings=settings,
                  priority=PRIORITY_FIT if (method, k) == main else 0)
