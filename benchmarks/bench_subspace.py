@@ -25,7 +25,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -163,17 +166,12 @@ def _units_run(runs, workers: int) -> tuple[float, np.ndarray, dict[str, float]]
 def _kernel_ceiling(share, repeats: int = 3) -> dict[str, float]:  # noqa: ANN001
     """What this machine gives two processes: one share's product (:func:`range_product` over its runs, one
     thread) alone, then in two processes at once; ``speedup`` = 2 x alone / together (2.0 on two free cores)."""
-    import subprocess
-    import sys
-
     code = ("import pickle, sys, time, torch; torch.set_num_threads(1)\n"
             "from syncact.networks.subspace import range_product, sketch\n"
             "share = pickle.load(open(sys.argv[1], 'rb')); q = sketch(share.shapes[0][1], 288, 0)\n"
             "range_product(share[:2], q); t = time.perf_counter(); range_product(share, q)\n"
             "print(time.perf_counter() - t)")
     with tempfile.NamedTemporaryFile(suffix=".pkl", delete=False) as fh:
-        import pickle
-
         pickle.dump(share, fh)
     try:
         def run(n: int) -> float:
